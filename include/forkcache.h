@@ -1,0 +1,434 @@
+/*
+ * forkcache.h - one TTL cache shared by the processes of a prefork server.
+ *
+ * OVERVIEW
+ *   A forkcache cache lives in one fixed-size shared mapping: a POSIX
+ *   shared-memory object (name "/myapp", in /dev/shm) or, with FC_FILE, a
+ *   regular file mapped MAP_SHARED. It holds an open-addressing hash index and
+ *   a slab allocator, addressed by offsets only, so every process may map it at
+ *   its own address. A master typically calls fc_open() and then fork()s its
+ *   workers; every worker reads and writes the same items. Unrelated processes
+ *   attach by name.
+ *
+ *   Reads (fc_get, fc_gets, iteration) are lock-free: they never take a lock,
+ *   never wait for a writer and write no shared cache line except the calling
+ *   thread's own reader slot. Writes serialize on one process-shared robust
+ *   mutex held for a few hundred nanoseconds. Memory that a write replaces is
+ *   reused only after every reader that might still see it has finished its
+ *   read (grace periods over a reader-slot table in the segment).
+ *
+ *   Items carry a TTL in milliseconds (0 = never expires); an expired item
+ *   reads as a miss at once and its memory is reclaimed lazily. A set into a
+ *   full cache evicts cold items (CLOCK) instead of failing.
+ *
+ * CAVEATS
+ *   - fork(): a handle opened before fork() works in the child; the child's
+ *     first call takes a reader slot of its own. Do not fork() from a signal
+ *     handler that interrupted a forkcache call.
+ *   - Killed processes: any process may be SIGKILLed at any instruction. A
+ *     writer killed inside a write loses at most that write; the next writer
+ *     repairs the segment (robust mutex, EOWNERDEAD) in milliseconds. A
+ *     reader killed inside a read leaves a reader slot that is reclaimed once
+ *     its pid is seen dead (pid and start time, so pid reuse cannot fool it).
+ *   - A stopped (SIGSTOP) process inside a read holds back memory reuse;
+ *     sets then evict harder and at worst fail with FC_EBUSY.
+ *   - Fixed size: the segment never grows. Its size, page size and number of
+ *     reader slots are chosen at creation.
+ *   - Clock: TTLs follow CLOCK_REALTIME (coarse, a few ms of resolution), so
+ *     a file-backed cache keeps its expiry times across restarts. Stepping
+ *     the wall clock shifts every TTL.
+ *   - FC_FILE on network file systems (NFS, CIFS) is not supported: the
+ *     mapping must be coherent between processes.
+ *   - All processes sharing a segment must be in one pid namespace, so that a
+ *     dead reader's pid can be recognized.
+ *   - Limits: keys 1..FC_KEY_MAX bytes; values 0..FC_VALUE_MAX bytes with the
+ *     default 2 MiB page (fc_stats.value_max gives the exact limit of a
+ *     segment). Any bytes are allowed in keys and values.
+ *   - The segment is untrusted input: every offset and length read from it is
+ *     bounds-checked; damage gives FC_ECORRUPT, never a crash.
+ *
+ * ERRORS
+ *   Every call that can fail returns FC_OK (0) or a negative FC_E* code;
+ *   fc_strerror() and fc_errname() describe it. A call that fails with
+ *   FC_EINVAL or FC_E2BIG has changed nothing. FC_ESYS keeps errno.
+ */
+#ifndef FORKCACHE_H
+#define FORKCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(FC_BUILDING_LIBRARY) && defined(__GNUC__)
+#define FC_API __attribute__((visibility("default")))
+#else
+#define FC_API
+#endif
+
+#define FC_VERSION_MAJOR 0
+#define FC_VERSION_MINOR 1
+#define FC_VERSION_PATCH 0
+
+/** Longest key, in bytes. */
+#define FC_KEY_MAX 250
+/** Longest value, in bytes, in a segment with the default 2 MiB page. */
+#define FC_VALUE_MAX (1024u * 1024u)
+
+/*
+ * Error codes. Values are ABI: append, never renumber.
+ */
+#define FC_ERRORS(X)                                                         \
+	X(OK, 0, "success")                                                  \
+	X(ENOTFOUND, -1, "no live item under this key")                      \
+	X(EEXIST, -2, "item or segment already exists")                      \
+	X(ETRUNC, -3, "buffer too small; length needed returned")            \
+	X(EINVAL, -4, "invalid argument")                                    \
+	X(E2BIG, -5, "key or value too large")                               \
+	X(ENOMEM, -6, "item cannot fit even in an empty cache")              \
+	X(ECAS, -7, "item changed since its cas was read")                   \
+	X(ECORRUPT, -8, "segment is corrupt")                                \
+	X(EINCOMPAT, -9, "segment has an incompatible layout or version")    \
+	X(ESYS, -10, "system call failed; errno holds the cause")            \
+	X(EBUSY, -11, "readers hold back memory or no reader slot is free")  \
+	X(ENOTNUM, -12, "value is not a decimal unsigned counter")
+
+enum {
+#define FC__ERRENUM(name, val, msg) FC_##name = (val),
+	FC_ERRORS(FC__ERRENUM)
+#undef FC__ERRENUM
+};
+
+/* fc_options.flags */
+#define FC_CREATE 0x1u /* create the segment if it does not exist */
+#define FC_EXCL 0x2u   /* with FC_CREATE: fail with FC_EEXIST if it exists */
+#define FC_FILE 0x4u   /* name is a file path, not a POSIX shm name */
+
+typedef struct fc_cache fc_cache;
+
+/**
+ * Options for fc_open(). Always initialize with fc_options_init(); fields
+ * added later keep working defaults.
+ */
+typedef struct fc_options {
+	uint64_t segment_bytes; /* size of a new segment; default 64 MiB;
+	                           min 1 MiB, max 1 TiB */
+	unsigned flags;         /* FC_CREATE | FC_EXCL | FC_FILE */
+	unsigned mode;          /* permission bits of a new segment; 0600 */
+	uint32_t reader_slots;  /* reading threads across all processes;
+	                           default 256, 1..65536 */
+	uint32_t page_bytes;    /* slab page of a new segment; power of two,
+	                           64 KiB..16 MiB; 0 (default) = auto: 2 MiB
+	                           for segments of 64 MiB and more, else
+	                           segment_bytes/32 rounded down, >= 64 KiB.
+	                           The largest value is about one page. */
+	uint32_t avg_item_bytes; /* index sizing hint: expected mean chunk
+	                            size; default 256, 32..1 MiB */
+	uint32_t reserved[7];   /* zero */
+} fc_options;
+
+/**
+ * Counters and geometry of a cache. Counters are summed over all processes
+ * since creation; they are exact when no call runs concurrently.
+ */
+typedef struct fc_stats {
+	uint64_t items;         /* live items (includes expired, not yet swept) */
+	uint64_t hits;          /* fc_get/fc_gets that found a live item */
+	uint64_t misses;        /* ... that did not */
+	uint64_t sets;          /* items stored by set/add/replace/cas/incr */
+	uint64_t deletes;       /* items removed by fc_delete */
+	uint64_t evictions;     /* live items removed to make room */
+	uint64_t expired;       /* expired items reclaimed */
+	uint64_t segment_bytes; /* size of the mapping */
+	uint64_t bytes_used;    /* chunk bytes held by live items */
+	uint64_t data_bytes;    /* key + value bytes of live items */
+	uint64_t data_capacity; /* bytes of the slab pages */
+	uint64_t value_max;     /* longest value this segment accepts (with
+	                           any key): page_bytes - 24 - FC_KEY_MAX */
+	uint64_t page_bytes;
+	uint64_t pages;         /* slab pages in all */
+	uint64_t pages_free;    /* pages not given to any size class */
+	uint64_t buckets;       /* index buckets */
+	uint64_t tombstones;    /* index buckets holding a tombstone */
+	uint64_t limbo;         /* chunks waiting for a grace period */
+	uint64_t epoch;         /* global reclamation epoch */
+	uint64_t reader_slots;  /* slots in the table */
+	uint64_t readers_live;  /* slots owned by a live process */
+	uint64_t readers_dead;  /* slots owned by a dead process, not reaped */
+	uint64_t readers_active; /* slots inside a read right now */
+	uint64_t repairs;       /* writer crashes repaired */
+	uint64_t index_rebuilds; /* index compactions */
+	uint64_t reclaim_waits; /* times a writer waited for readers */
+	uint32_t classes;       /* size classes */
+	uint32_t layout_version;
+} fc_stats;
+
+/** One size class, for fc_class_stat(). */
+typedef struct fc_class_stats {
+	uint32_t chunk_bytes;   /* chunk size of the class */
+	uint32_t chunks_per_page;
+	uint64_t pages;         /* pages owned by the class */
+	uint64_t chunks_used;   /* live items */
+	uint64_t chunks_limbo;  /* retired, waiting for a grace period */
+	uint64_t chunks_free;   /* on the free list */
+	uint64_t data_bytes;    /* key + value bytes of live items */
+} fc_class_stats;
+
+/** One reader slot, for fc_slot_stat(). */
+typedef struct fc_slot_info {
+	uint32_t pid;           /* owner; 0 = free */
+	uint32_t state;         /* FC_SLOT_FREE, _LIVE, _DEAD */
+	uint64_t epoch;         /* epoch of the read in progress; 0 = idle */
+	uint64_t hits;
+	uint64_t misses;
+} fc_slot_info;
+#define FC_SLOT_FREE 0u
+#define FC_SLOT_LIVE 1u
+#define FC_SLOT_DEAD 2u
+
+/** An item seen by the iterator. Pointers stay valid until the next call. */
+typedef struct fc_item {
+	const void *key;
+	size_t klen;
+	const void *value;
+	size_t vlen;
+	uint64_t cas;
+	uint64_t expire_ms;     /* absolute CLOCK_REALTIME ms; 0 = never */
+	int64_t ttl_left_ms;    /* -1 = never expires */
+	uint32_t size_class;
+	uint32_t chunk_bytes;
+} fc_item;
+
+typedef struct fc_iter fc_iter;
+
+/**
+ * Return the message of an error code; never NULL.
+ * Concurrency: any thread. Blocking: never.
+ */
+FC_API const char *fc_strerror(int err);
+
+/** Return the name of an error code ("FC_ENOTFOUND"); never NULL. */
+FC_API const char *fc_errname(int err);
+
+/**
+ * Fill @p opts with defaults: segment_bytes 64 MiB, flags 0 (attach only),
+ * mode 0600, 256 reader slots, page_bytes 0 (auto: 2 MiB at 64 MiB),
+ * avg_item_bytes 256.
+ */
+FC_API void fc_options_init(fc_options *opts);
+
+/**
+ * Open (attach to) a cache segment, creating it with FC_CREATE.
+ * @param name  POSIX shm name ("/myapp": one leading '/', no other, at most
+ *              255 bytes), or with FC_FILE a file path.
+ * @param opts  NULL for defaults (attach only, no create).
+ * @param out   receives the handle.
+ * An existing segment keeps its own geometry; opts->segment_bytes and the
+ * other geometry fields apply only to a new one. A file-backed segment made
+ * before the last reboot has its writer lock and reader slots reset on the
+ * first attach after the reboot; its items survive.
+ * @return FC_OK
+ * @return FC_EINVAL     NULL @p name or @p out, bad name, unknown flags,
+ *                       geometry out of range
+ * @return FC_ENOTFOUND  segment missing and FC_CREATE not given
+ * @return FC_EEXIST     FC_CREATE|FC_EXCL and the segment exists
+ * @return FC_ECORRUPT   header fails validation (checksum, geometry, size)
+ * @return FC_EINCOMPAT  magic, layout version or word size differ
+ * @return FC_ESYS       open/ftruncate/mmap failed (errno kept)
+ * Blocking: may wait briefly (file lock) while another process creates the
+ *           segment. Concurrency: any thread. Fork: the handle is inherited.
+ */
+FC_API int fc_open(const char *name, const fc_options *opts, fc_cache **out);
+
+/**
+ * Release this process's reader slots held through @p c and unmap.
+ * No other thread may use @p c during or after the call. In a forked child,
+ * closing an inherited handle does not affect the parent's use of it.
+ * @return FC_OK, FC_EINVAL (NULL).
+ */
+FC_API int fc_close(fc_cache *c);
+
+/**
+ * Remove a segment's name (shm object or file, FC_FILE in @p flags).
+ * Processes that have it mapped keep using it until they close.
+ * @return FC_OK, FC_EINVAL, FC_ENOTFOUND, FC_ESYS.
+ */
+FC_API int fc_unlink(const char *name, unsigned flags);
+
+/**
+ * Store @p val under @p key, replacing any item. @p ttl_ms 0 = never expires.
+ * @return FC_OK
+ * @return FC_EINVAL    NULL @p c or @p key, @p klen 0, NULL @p val with
+ *                      @p vlen > 0
+ * @return FC_E2BIG     @p klen > FC_KEY_MAX or the item exceeds the largest
+ *                      size class (see fc_stats.value_max)
+ * @return FC_ENOMEM    the item cannot fit even in an empty cache
+ * @return FC_EBUSY     memory is held back by readers that did not finish
+ *                      within the writer's bounded wait (a stopped reader)
+ * @return FC_ECORRUPT  the segment is damaged beyond repair
+ * On any error the cache is unchanged.
+ * Blocking: takes the writer mutex (held for about a microsecond; longer
+ *           only to repair after a killed writer or to wait, bounded, for
+ *           readers). Concurrency: any thread of any attached process.
+ * Fork: the handle works in the child.
+ */
+FC_API int fc_set(fc_cache *c, const void *key, size_t klen, const void *val,
+		  size_t vlen, uint64_t ttl_ms);
+
+/** As fc_set(), but FC_EEXIST if a live item exists under @p key. */
+FC_API int fc_add(fc_cache *c, const void *key, size_t klen, const void *val,
+		  size_t vlen, uint64_t ttl_ms);
+
+/** As fc_set(), but FC_ENOTFOUND if no live item exists under @p key. */
+FC_API int fc_replace(fc_cache *c, const void *key, size_t klen,
+		      const void *val, size_t vlen, uint64_t ttl_ms);
+
+/**
+ * Copy the live value stored under @p key into @p buf.
+ * An item past its TTL is a miss at once, even before it is reclaimed.
+ * @param buf   destination; may be NULL when *vlen is 0
+ * @param vlen  in: capacity of @p buf; out: length of the value
+ * @return FC_OK         value copied; *vlen is its length
+ * @return FC_ENOTFOUND  no live item: never set, deleted, evicted or expired
+ * @return FC_ETRUNC     @p buf too small; *vlen is the length needed
+ * @return FC_EINVAL     @p c, @p key or @p vlen NULL, @p klen 0, or @p buf
+ *                       NULL with *vlen > 0
+ * @return FC_E2BIG      @p klen > FC_KEY_MAX
+ * @return FC_EBUSY      this thread has no reader slot and none is free
+ * @return FC_ECORRUPT   the index or item is damaged
+ * Blocking: never; takes no lock and never waits for a writer.
+ * Concurrency: any thread of any attached process, many at once on one
+ *              handle. The bytes are one value from one write, never a mix.
+ * Fork: an inherited handle works in the child; its first read there takes
+ *       a reader slot of its own.
+ */
+FC_API int fc_get(fc_cache *c, const void *key, size_t klen, void *buf,
+		  size_t *vlen);
+
+/** As fc_get(), and also return the item's cas (version) in @p cas. */
+FC_API int fc_gets(fc_cache *c, const void *key, size_t klen, void *buf,
+		   size_t *vlen, uint64_t *cas);
+
+/**
+ * Store only if the live item's cas is still @p cas.
+ * @return FC_OK, FC_ECAS (item changed), FC_ENOTFOUND (no live item), and
+ *         the errors of fc_set(). Blocking, concurrency, fork: as fc_set().
+ */
+FC_API int fc_cas(fc_cache *c, const void *key, size_t klen, const void *val,
+		  size_t vlen, uint64_t ttl_ms, uint64_t cas);
+
+/**
+ * Remove the item under @p key.
+ * @return FC_OK, FC_ENOTFOUND (absent or expired), FC_EINVAL, FC_E2BIG,
+ *         FC_ECORRUPT. Blocking, concurrency, fork: as fc_set().
+ */
+FC_API int fc_delete(fc_cache *c, const void *key, size_t klen);
+
+/**
+ * Give the live item under @p key a new TTL (@p ttl_ms from now; 0 = never).
+ * @return FC_OK, FC_ENOTFOUND, FC_EINVAL, FC_E2BIG, FC_ECORRUPT.
+ * Blocking, concurrency, fork: as fc_set().
+ */
+FC_API int fc_touch(fc_cache *c, const void *key, size_t klen, uint64_t ttl_ms);
+
+/**
+ * Add @p delta to a counter stored as decimal text (memcached's incr/decr):
+ * the result wraps modulo 2^64 upward and stops at 0 downward. The TTL is
+ * kept. @p value (may be NULL) receives the new value.
+ * @return FC_OK, FC_ENOTFOUND, FC_ENOTNUM (value is not 1..20 decimal digits
+ *         below 2^64), and the errors of fc_set().
+ * Blocking, concurrency, fork: as fc_set().
+ */
+FC_API int fc_incr(fc_cache *c, const void *key, size_t klen, int64_t delta,
+		   uint64_t *value);
+
+/**
+ * Remove every item. Readers running concurrently see each item either
+ * present or gone.
+ * @return FC_OK, FC_EINVAL, FC_EBUSY, FC_ECORRUPT.
+ * Blocking: holds the writer mutex for time linear in the index size.
+ */
+FC_API int fc_flush(fc_cache *c);
+
+/**
+ * Remove expired items only.
+ * @return the number removed (>= 0) or FC_EINVAL, FC_EBUSY, FC_ECORRUPT.
+ */
+FC_API int64_t fc_flush_expired(fc_cache *c);
+
+/**
+ * Fill @p out with counters and geometry. Read-only: takes no lock.
+ * Also reports (does not reap) reader slots whose owner died.
+ * @return FC_OK, FC_EINVAL. Blocking: never (reads /proc for liveness).
+ */
+FC_API int fc_stat(fc_cache *c, fc_stats *out);
+
+/**
+ * Describe size class @p cls (0 .. fc_stats.classes-1). Read-only, no lock.
+ * @return FC_OK, FC_EINVAL (bad class), FC_ECORRUPT.
+ */
+FC_API int fc_class_stat(fc_cache *c, unsigned cls, fc_class_stats *out);
+
+/**
+ * Describe reader slot @p slot (0 .. fc_stats.reader_slots-1). Read-only.
+ * @return FC_OK, FC_EINVAL.
+ */
+FC_API int fc_slot_stat(fc_cache *c, unsigned slot, fc_slot_info *out);
+
+/**
+ * Reap reader slots whose owner process died (pid gone, or reused by a
+ * process with another start time): fold their counters into the totals
+ * and free them. Writers also do this by themselves when a dead slot holds
+ * back memory or the slot table is full.
+ * @return the number of slots reaped (>= 0), or FC_EINVAL, FC_ECORRUPT.
+ * Blocking: takes the writer mutex briefly; reads /proc.
+ */
+FC_API int fc_reap(fc_cache *c);
+
+/* fc_verify() flags */
+#define FC_VERIFY_LOCK 0x1u /* take the writer lock: exact allocator
+                               accounting (free + live + limbo = all) */
+
+/** Called by fc_verify() once per problem found. */
+typedef void (*fc_verify_cb)(void *arg, const char *region, uint64_t offset,
+			     const char *problem);
+
+/**
+ * Check the whole segment: header, geometry, index buckets (bounds, tags,
+ * duplicate keys), items (lengths, class, page), page map, free lists (loops,
+ * bounds, classes), limbo and reader slots; and with FC_VERIFY_LOCK, that
+ * every chunk is exactly one of live, free or in limbo.
+ * Without FC_VERIFY_LOCK it takes no lock: it reads a consistent snapshot
+ * under the writers' sequence counter, retrying a bounded number of times.
+ * @param cb   called for each problem (may be NULL)
+ * @return the number of problems found (>= 0: 0 = clean), or FC_EINVAL,
+ *         FC_EBUSY (no stable snapshot: writers too busy), FC_ESYS.
+ */
+FC_API int64_t fc_verify(fc_cache *c, unsigned flags, fc_verify_cb cb,
+			 void *arg);
+
+/**
+ * Iterate the live items (weakly consistent, like ck_hs: an item present
+ * for the whole iteration is returned exactly once unless the index is
+ * rebuilt meanwhile, when it may be returned twice or not at all; expired
+ * items are skipped). Read-only, lock-free.
+ * @return FC_OK, FC_EINVAL, FC_ESYS (malloc).
+ */
+FC_API int fc_iter_open(fc_cache *c, fc_iter **out);
+/** @return FC_OK (item filled), FC_ENOTFOUND (no more), FC_ECORRUPT,
+ *          FC_EBUSY (no reader slot). */
+FC_API int fc_iter_next(fc_iter *it, fc_item *out);
+FC_API void fc_iter_close(fc_iter *it);
+
+/**
+ * Return the current time on the cache's TTL clock (CLOCK_REALTIME_COARSE
+ * in ms), which fc_item.expire_ms is measured against.
+ */
+FC_API uint64_t fc_now_ms(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FORKCACHE_H */

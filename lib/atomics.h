@@ -1,0 +1,110 @@
+/*
+ * atomics.h - the one vocabulary for words in the shared segment.
+ *
+ * DESIGN       Segment words are accessed only through these wrappers, which
+ *              map to Concurrency Kit's ck_pr (loads, stores, fences, CAS,
+ *              FAA, FAS). ck_pr on x86-64 is inline assembly, which
+ *              ThreadSanitizer cannot see; a TSan build (FC_TSAN, set by
+ *              CMake for -DFC_SANITIZE=thread) maps the same wrappers to the
+ *              compiler's __atomic builtins with the same orderings, so TSan
+ *              checks the real protocol. This file is the only place raw
+ *              builtins appear (docs/design.md, "Memory model").
+ *              Every 64-bit word is naturally aligned and lock-free on the
+ *              target (static_assert below), so these work across processes:
+ *              no libatomic locks, which are process-local.
+ * INVARIANTS   none of its own.
+ * CONCURRENCY  Callers document what each use orders and pairs with.
+ * CRASHES      A single aligned 64-bit store is never torn by SIGKILL.
+ * LIMITS       64-bit targets with lock-free 8-byte atomics only.
+ */
+#ifndef FC_ATOMICS_H
+#define FC_ATOMICS_H
+
+#include <assert.h>
+#include <stdint.h>
+
+#include <ck_pr.h>
+
+static_assert(sizeof(void *) == 8, "forkcache needs a 64-bit target");
+static_assert(__atomic_always_lock_free(8, 0), "8-byte atomics must be lock-free");
+
+#ifdef FC_TSAN
+static inline uint64_t fc__ld_acq(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline uint64_t fc__ld_rlx(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void fc__st_rel(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline void fc__st_rlx(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+static inline uint64_t fc__fas_sc(uint64_t *p, uint64_t v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
+static inline uint64_t fc__faa_sc(uint64_t *p, uint64_t d) { return __atomic_fetch_add(p, d, __ATOMIC_SEQ_CST); }
+static inline int fc__cas_sc(uint64_t *p, uint64_t o, uint64_t n)
+{
+	return __atomic_compare_exchange_n(p, &o, n, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+static inline void fc__fence_sc(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+static inline uint8_t fc__ld8_rlx(const uint8_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void fc__st8_rlx(uint8_t *p, uint8_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+static inline uint32_t fc__ld32_acq(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void fc__st32_rel(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+#else
+/* Load, then an acquire fence: later loads and stores stay after it. */
+static inline uint64_t
+fc__ld_acq(const uint64_t *p)
+{
+	uint64_t v = ck_pr_load_64(p);
+
+	ck_pr_fence_acquire();
+	return v;
+}
+static inline uint64_t fc__ld_rlx(const uint64_t *p) { return ck_pr_load_64(p); }
+/* A release fence, then the store: earlier loads and stores stay before it. */
+static inline void
+fc__st_rel(uint64_t *p, uint64_t v)
+{
+	ck_pr_fence_release();
+	ck_pr_store_64(p, v);
+}
+static inline void fc__st_rlx(uint64_t *p, uint64_t v) { ck_pr_store_64(p, v); }
+/* Exchange with a full fence on both sides (ck_pr_fas is a locked xchg). */
+static inline uint64_t
+fc__fas_sc(uint64_t *p, uint64_t v)
+{
+	ck_pr_fence_atomic();
+	v = ck_pr_fas_64(p, v);
+	ck_pr_fence_atomic_load();
+	return v;
+}
+static inline uint64_t
+fc__faa_sc(uint64_t *p, uint64_t d)
+{
+	ck_pr_fence_memory();
+	d = ck_pr_faa_64(p, d);
+	ck_pr_fence_memory();
+	return d;
+}
+static inline int
+fc__cas_sc(uint64_t *p, uint64_t o, uint64_t n)
+{
+	ck_pr_fence_memory();
+	int ok = ck_pr_cas_64(p, o, n);
+	ck_pr_fence_memory();
+	return ok;
+}
+static inline void fc__fence_sc(void) { ck_pr_fence_memory(); }
+static inline uint8_t fc__ld8_rlx(const uint8_t *p) { return ck_pr_load_8(p); }
+static inline void fc__st8_rlx(uint8_t *p, uint8_t v) { ck_pr_store_8(p, v); }
+static inline uint32_t
+fc__ld32_acq(const uint32_t *p)
+{
+	uint32_t v = ck_pr_load_32(p);
+
+	ck_pr_fence_acquire();
+	return v;
+}
+static inline void
+fc__st32_rel(uint32_t *p, uint32_t v)
+{
+	ck_pr_fence_release();
+	ck_pr_store_32(p, v);
+}
+#endif
+
+#endif /* FC_ATOMICS_H */

@@ -1,0 +1,297 @@
+/*
+ * index.c - the open-addressing table that maps keys to items (writer side;
+ *           the lock-free read side is probe_read() in api.c).
+ *
+ * DESIGN       Linear probing over a power-of-two array of 64-bit bucket
+ *              words [tag:16 | offset/8:48], so most misses never touch an
+ *              item. EMPTY (0) ends a probe; TOMB (1) does not. Delete
+ *              stores a tombstone, or EMPTY when the next bucket is EMPTY
+ *              (then trailing tombstones before it become EMPTY too: no
+ *              chain can run through them). Compaction builds the spare
+ *              array from the live one and publishes it by one release
+ *              store of hd_ix_sel; the old array is reused only after a
+ *              grace period (hd_spare_epoch), so readers never stop.
+ * INVARIANTS   I1 A bucket is EMPTY, TOMB, or tag+offset of a LIVE item
+ *                 whose key hashes to that tag.
+ *              I2 Every byte of an item is written before its offset is
+ *                 published (release store; readers load with acquire).
+ *              I3 For a live key K at bucket q with home h, no bucket in
+ *                 [h, q) is EMPTY.
+ *              I4 One live bucket per key, one bucket per chunk.
+ *              I5 hd_ix_used = buckets not EMPTY, hd_ix_tombs = TOMB ones.
+ * CONCURRENCY  bucket words  writer, mutex held, release | readers, acquire
+ *              hd_ix_sel     writer, release           | readers, acquire
+ *              A found item stays intact until all readers leave its
+ *              epoch (readers.c).
+ * CRASHES      Every step is one aligned store, each leaving I1-I3 true:
+ *              a killed writer leaves at worst an unreferenced chunk (a
+ *              leak, fixed by the repair rebuild) or a half-built spare
+ *              array, which nobody reads until a later complete rebuild.
+ * LIMITS       A probe visits at most nbuckets buckets. Load (used) is kept
+ *              below FC_INDEX_HI_PCT percent by compaction or eviction.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static uint64_t *
+live_index(fc_cache *c)
+{
+	/* Writer-only store; relaxed load under the mutex is exact. */
+	return fc__index(c, (unsigned)(fc__ld_rlx(&c->hdr->hd_ix_sel) & 1));
+}
+
+int
+fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
+		       uint64_t now, struct fc_probe *p)
+{
+	uint64_t *ix = live_index(c), mask = c->g.nbuckets - 1;
+	uint64_t i = h & mask, tag = h >> FC_BK_TAGSHIFT;
+
+	p->pos = p->ins = UINT64_MAX;
+	p->it = NULL;
+	p->expired = 0;
+	for (uint64_t n = 0; n < c->g.nbuckets; n++, i = (i + 1) & mask) {
+		uint64_t w = fc__ld_rlx(&ix[i]);
+		if (w == FC_BK_EMPTY) {
+			if (p->ins == UINT64_MAX)
+				p->ins = i;
+			return FC_OK;
+		}
+		if (w == FC_BK_TOMB) {
+			if (p->ins == UINT64_MAX)
+				p->ins = i;
+			continue;
+		}
+		if ((w >> FC_BK_TAGSHIFT) != tag)
+			continue;
+		struct item_shm *it = fc__item_at(c, fc__bk_off(w));
+		if (!it) {
+			c->hdr->hd_needs_repair = 1;
+			return FC_ECORRUPT;
+		}
+		if (it->it_klen == klen && memcmp(fc__item_key(it), key, klen) == 0) {
+			uint64_t e = fc__ld_rlx(&it->it_expire_ms);
+			p->pos = i;
+			p->it = it;
+			p->expired = e != 0 && e <= now;
+			return FC_OK;
+		}
+	}
+	return FC_OK;
+}
+
+void
+fc__index_unlink_locked(fc_cache *c, uint64_t pos)
+{
+	uint64_t *ix = live_index(c), mask = c->g.nbuckets - 1;
+	struct hdr_shm *h = c->hdr;
+
+	/*
+	 * Unlink: one store per bucket.
+	 * Orders:       nothing before it needs ordering for readers (the
+	 *               item stays intact); release keeps the unlink before
+	 *               the retire's limbo stamp and any later epoch advance.
+	 * Pairs with:   the acquire bucket loads in probe_read (api.c).
+	 * If reordered: harmless for readers; the epoch FAA in reclaim is the
+	 *               barrier that R1 relies on.
+	 */
+	if (fc__ld_rlx(&ix[(pos + 1) & mask]) != FC_BK_EMPTY) {
+		fc__st_rel(&ix[pos], FC_BK_TOMB);
+		h->hd_ix_tombs++;
+		return;
+	}
+	/* The next bucket is EMPTY, so no chain passes pos (I3): EMPTY it,
+	 * and the tombstones right before it, which now end nowhere. */
+	fc__st_rel(&ix[pos], FC_BK_EMPTY);
+	h->hd_ix_used--;
+	for (uint64_t j = (pos - 1) & mask, n = 0;
+	     n < c->g.nbuckets && fc__ld_rlx(&ix[j]) == FC_BK_TOMB;
+	     j = (j - 1) & mask, n++) {
+		fc__st_rel(&ix[j], FC_BK_EMPTY);
+		h->hd_ix_used--;
+		h->hd_ix_tombs--;
+	}
+}
+
+/* Take an unlinked item out of the accounting and put it in limbo. */
+int
+fc__item_retire_locked(fc_cache *c, struct item_shm *it)
+{
+	struct hdr_shm *h = c->hdr;
+	struct class_shm *cl = &h->hd_class[it->it_class];
+	uint64_t csz = c->g.class_size[it->it_class];
+
+	it->it_state = FC_IT_LIMBO;
+	cl->cl_live--;
+	cl->cl_limbo++;
+	cl->cl_data -= it->it_klen + it->it_vlen;
+	h->hd_items--;
+	h->hd_bytes_used -= csz;
+	h->hd_data_bytes -= it->it_klen + it->it_vlen;
+	if (fc__retire_locked(c, fc__off_of(c, it)) != FC_OK) {
+		/* Limbo full and readers stuck: leak it until repair. */
+		h->hd_needs_repair = 1;
+		return FC_EBUSY;
+	}
+	return FC_OK;
+}
+
+int
+fc__retire_item_locked(fc_cache *c, uint64_t pos, struct item_shm *it)
+{
+	fc__index_unlink_locked(c, pos);
+	return fc__item_retire_locked(c, it);
+}
+
+int
+fc__evict_item_locked(fc_cache *c, uint64_t off, int expired)
+{
+	struct item_shm *it = fc__item_at(c, off);
+	if (!it)
+		return FC_ECORRUPT;
+	uint64_t h = fc__hash(c, fc__item_key(it), it->it_klen);
+	uint64_t *ix = live_index(c), mask = c->g.nbuckets - 1;
+	uint64_t want = fc__bk_word(h, off), i = h & mask;
+
+	for (uint64_t n = 0; n < c->g.nbuckets; n++, i = (i + 1) & mask) {
+		uint64_t w = fc__ld_rlx(&ix[i]);
+		if (w == FC_BK_EMPTY)
+			break;
+		if (w == want) {
+			fc__index_unlink_locked(c, i);
+			FC_FAULT(EVICT);
+			if (expired)
+				c->hdr->hd_expired++;
+			else
+				c->hdr->hd_evictions++;
+			return fc__item_retire_locked(c, it);
+		}
+	}
+	/* LIVE but unreachable: only a crash leaves this; repair fixes it. */
+	c->hdr->hd_needs_repair = 1;
+	return FC_ECORRUPT;
+}
+
+void
+fc__sweep_locked(fc_cache *c, unsigned budget, uint64_t now)
+{
+	struct hdr_shm *h = c->hdr;
+	uint64_t *ix = live_index(c), mask = c->g.nbuckets - 1;
+
+	for (unsigned n = 0; n < budget; n++) {
+		uint64_t i = h->hd_sweep & mask;
+		h->hd_sweep = (i + 1) & mask;
+		uint64_t w = fc__ld_rlx(&ix[i]);
+		if (!fc__bk_live(w))
+			continue;
+		struct item_shm *it = fc__item_at(c, fc__bk_off(w));
+		if (!it) {
+			h->hd_needs_repair = 1;
+			return;
+		}
+		uint64_t e = fc__ld_rlx(&it->it_expire_ms);
+		if (e && e <= now) {
+			h->hd_expired++;
+			if (fc__retire_item_locked(c, i, it) != FC_OK)
+				return;
+		}
+	}
+}
+
+int
+fc__index_rebuild_locked(fc_cache *c)
+{
+	struct hdr_shm *h = c->hdr;
+	uint64_t B = c->g.nbuckets, mask = B - 1;
+
+	if (h->hd_spare_epoch) {
+		fc__reclaim_locked(c);
+		if (h->hd_spare_epoch &&
+		    fc__grace_wait_locked(c, h->hd_spare_epoch) != FC_OK)
+			return FC_EBUSY;
+	}
+	unsigned sel = (unsigned)(fc__ld_rlx(&h->hd_ix_sel) & 1);
+	uint64_t *old = fc__index(c, sel), *nix = fc__index(c, sel ^ 1u);
+	uint64_t live = 0;
+
+	/* No reader is in the spare array (grace period above). */
+	memset(nix, 0, B * sizeof *nix);
+	for (uint64_t i = 0; i < B; i++) {
+		uint64_t w = fc__ld_rlx(&old[i]);
+		if (!fc__bk_live(w))
+			continue;
+		struct item_shm *it = fc__item_at(c, fc__bk_off(w));
+		if (!it)
+			continue; /* damaged bucket: left behind */
+		uint64_t hh = fc__hash(c, fc__item_key(it), it->it_klen), j = hh & mask;
+		while (nix[j] != FC_BK_EMPTY)
+			j = (j + 1) & mask;
+		nix[j] = w;
+		live++;
+		if (i == B / 2)
+			FC_FAULT(REBUILD_HALF);
+	}
+	/* The old array becomes the spare; readers that took an epoch up to
+	 * now may still be in it. Stamped before the flip, so a crash right
+	 * after the flip still protects it. */
+	h->hd_spare_epoch = fc__ld_rlx(&h->hd_epoch);
+	/*
+	 * Publish the new array.
+	 * Orders:       every plain store that filled nix[] before the
+	 *               selector.
+	 * Pairs with:   the acquire load of hd_ix_sel in probe_read.
+	 * If reordered: a reader could probe a half-filled array and miss
+	 *               live items, or follow garbage.
+	 */
+	fc__st_rel(&h->hd_ix_sel, sel ^ 1u);
+	FC_FAULT(REBUILD_FLIPPED);
+	h->hd_ix_used = live;
+	h->hd_ix_tombs = 0;
+	h->hd_rebuilds++;
+	return FC_OK;
+}
+
+/* Make room for one more key in the index. */
+int
+fc__index_room_locked(fc_cache *c)
+{
+	struct hdr_shm *h = c->hdr;
+	uint64_t B = c->g.nbuckets;
+	uint64_t hi = B * FC_INDEX_HI_PCT / 100, lo = B * FC_INDEX_LO_PCT / 100;
+
+	if (h->hd_ix_used < hi)
+		return FC_OK;
+	if (h->hd_ix_tombs < B / 16) {
+		/* Mostly live: evict by CLOCK over the index down to lo. */
+		uint64_t *ix = live_index(c), now = fc__now_ms();
+		for (uint64_t n = 0; n < 2 * B && h->hd_items > lo; n++) {
+			uint64_t i = h->hd_ix_hand & (B - 1);
+			h->hd_ix_hand = (i + 1) & (B - 1);
+			uint64_t w = fc__ld_rlx(&ix[i]);
+			if (!fc__bk_live(w))
+				continue;
+			struct item_shm *it = fc__item_at(c, fc__bk_off(w));
+			if (!it)
+				return FC_ECORRUPT;
+			uint64_t e = fc__ld_rlx(&it->it_expire_ms);
+			int exp = e && e <= now;
+			if (!exp && fc__ld8_rlx(&it->it_ref)) {
+				fc__st8_rlx(&it->it_ref, 0); /* relaxed: a hint */
+				continue;
+			}
+			if (exp)
+				h->hd_expired++;
+			else
+				h->hd_evictions++;
+			if (fc__retire_item_locked(c, i, it) != FC_OK)
+				return FC_EBUSY;
+		}
+	}
+	if (h->hd_ix_used < hi)
+		return FC_OK; /* deletes emptied whole runs */
+	if (fc__index_rebuild_locked(c) == FC_OK)
+		return FC_OK;
+	/* Spare still in use by a slow reader: run hotter, up to 15/16. */
+	return h->hd_ix_used < B - B / 16 ? FC_OK : FC_EBUSY;
+}

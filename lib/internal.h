@@ -1,0 +1,346 @@
+/*
+ * internal.h - the segment layout, struct fc_cache, and the internal API.
+ *
+ * DESIGN       One mapping of hd_segment_bytes, position independent:
+ *
+ *                0            header (8 KiB): immutable geometry covered by
+ *                             a checksum, then one cache line each for the
+ *                             writer mutex, the global epoch, the index
+ *                             selector + writer sequence, and writer state
+ *                             (counters, limbo ring cursors, class table)
+ *                slots_off    reader slots, one 64-byte line each
+ *                index_off[2] two arrays of nbuckets 64-bit bucket words;
+ *                             hd_ix_sel says which one readers use
+ *                pagemap_off  one page_shm (8 bytes) per slab page
+ *                limbo_off    ring of limbo_cap (offset, epoch) pairs
+ *                pages_off    npages slab pages of page_bytes each
+ *
+ *              Everything is an offset from the segment base; fc__ptr()
+ *              converts. Every region's position is recomputed from four
+ *              numbers (segment_bytes, page_bytes, nslots, nbuckets) by
+ *              fc__geometry() and compared with the header on attach.
+ *
+ * DEPENDENCIES api -> index, slab, readers, lock -> segment (one way).
+ * LOCK ORDER   The writer mutex (hd_mutex) is the only shared lock. The
+ *              process-local c->tls_lock is taken only without it or inside
+ *              it, never the reverse.
+ */
+#ifndef FC_INTERNAL_H
+#define FC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ck_sequence.h>
+#include <urcu/list.h>
+
+#include "forkcache.h"
+#include "atomics.h"
+#include "fault.h"
+
+#define FC_CACHELINE 64
+#define FC_MAGIC "FRKCACHE"
+#define FC_LAYOUT_VERSION 1u
+#define FC_HEADER_BYTES 8192u
+#define FC_CKSUM_BYTES 248u     /* header bytes [0, 248) are checksummed */
+#define FC_MAX_CLASSES 64u
+#define FC_MIN_CHUNK 64u        /* smallest size class, bytes */
+#define FC_CHUNK_ALIGN 8u       /* every chunk offset is a multiple */
+#define FC_GROWTH_NUM 5u        /* size classes grow by 5/4 */
+#define FC_GROWTH_DEN 4u
+#define FC_ITEM_HDR 24u         /* sizeof(struct item_shm) */
+#define FC_MIN_SEGMENT (1ull << 20)
+#define FC_MAX_SEGMENT (1ull << 40)
+#define FC_MIN_PAGE (64u << 10)
+#define FC_MAX_PAGE (16u << 20)
+#define FC_SWEEP_BUDGET 8u      /* buckets examined per write; bounds cost */
+#define FC_RECLAIM_BATCH 32u    /* limbo entries before a write reclaims */
+#define FC_EVICT_BATCH 8u       /* victims per eviction round */
+#define FC_GRACE_WAIT_MS 250u   /* longest a writer waits for readers */
+#define FC_LIVENESS_MS 20u      /* min gap between /proc liveness scans */
+#define FC_INDEX_HI_PCT 75u     /* used (live+tomb) buckets that trigger room-making */
+#define FC_INDEX_LO_PCT 60u     /* live buckets kept after index eviction */
+
+/* Bucket words: [tag:16 | chunk offset / 8 : 48]. */
+#define FC_BK_EMPTY 0ull
+#define FC_BK_TOMB 1ull
+#define FC_BK_OFFMASK ((1ull << 48) - 1)
+#define FC_BK_TAGSHIFT 48
+
+/* item_shm.it_state (writer only; readers never read it) */
+#define FC_IT_FREE 0u
+#define FC_IT_LIVE 1u
+#define FC_IT_LIMBO 2u
+
+/* page_shm.pm_state */
+#define FC_PG_FREE 0u
+#define FC_PG_ACTIVE 1u
+#define FC_PG_DRAINING 2u
+
+/* ---------------------------------------------------------------- shm -- */
+
+struct item_shm {               /* chunk header; key then value follow */
+	uint64_t it_cas;        /* version; for a FREE chunk: next free offset */
+	uint64_t it_expire_ms;  /* absolute ms, 0 = never; atomic (touch) */
+	uint32_t it_vlen;
+	uint8_t it_klen;        /* 1..FC_KEY_MAX */
+	uint8_t it_class;
+	uint8_t it_state;       /* FC_IT_*; writer only */
+	uint8_t it_ref;         /* CLOCK bit: readers set, writer clears */
+};
+static_assert(sizeof(struct item_shm) == FC_ITEM_HDR, "item header");
+static_assert(FC_KEY_MAX <= 255, "klen is 8 bits");
+
+struct slot_shm {               /* one per reading thread of each process */
+	uint64_t rs_owner;      /* gen << 32 | pid; pid 0 = free */
+	uint64_t rs_epoch;      /* epoch of the read in progress; 0 = idle */
+	uint64_t rs_start;      /* owner's start time (/proc stat field 22) */
+	uint64_t rs_hits;       /* owner-only writes */
+	uint64_t rs_misses;
+	uint64_t rs_pad[3];
+};
+static_assert(sizeof(struct slot_shm) == FC_CACHELINE, "one slot per line");
+
+struct page_shm {
+	uint16_t pm_class;
+	uint8_t pm_state;       /* FC_PG_* */
+	uint8_t pm_pad;
+	uint32_t pm_used;       /* chunks live or in limbo */
+};
+static_assert(sizeof(struct page_shm) == 8, "page map entry");
+
+struct limbo_shm {
+	uint64_t lb_off;        /* chunk offset */
+	uint64_t lb_epoch;      /* global epoch when it was unlinked */
+};
+
+struct class_shm {              /* writer only (under hd_mutex) */
+	uint64_t cl_free;       /* head of free list (offset), 0 = empty */
+	uint64_t cl_nfree;
+	uint64_t cl_live;
+	uint64_t cl_limbo;
+	uint64_t cl_pages;
+	uint64_t cl_data;       /* key + value bytes of live items */
+	uint64_t cl_hand;       /* CLOCK hand: chunk offset, 0 = start */
+	uint64_t cl_pad;
+};
+static_assert(sizeof(struct class_shm) == 64, "class entry");
+
+struct hdr_shm {
+	/* --- immutable, checksummed: bytes [0, FC_CKSUM_BYTES) --- */
+	char hd_magic[8];           /*   0 */
+	uint32_t hd_version;        /*   8 */
+	uint32_t hd_header_bytes;   /*  12 */
+	uint64_t hd_segment_bytes;  /*  16 */
+	uint64_t hd_page_bytes;     /*  24 */
+	uint64_t hd_npages;         /*  32 */
+	uint64_t hd_nbuckets;       /*  40 */
+	uint64_t hd_nslots;         /*  48 */
+	uint64_t hd_limbo_cap;      /*  56 */
+	uint64_t hd_slots_off;      /*  64 */
+	uint64_t hd_index_off[2];   /*  72 */
+	uint64_t hd_pagemap_off;    /*  88 */
+	uint64_t hd_limbo_off;      /*  96 */
+	uint64_t hd_pages_off;      /* 104 */
+	uint64_t hd_seed;           /* 112: hash seed */
+	uint64_t hd_created_ms;     /* 120 */
+	uint32_t hd_nclasses;       /* 128 */
+	uint32_t hd_abi;            /* 132: sizeof(pthread_mutex_t) etc. */
+	uint8_t hd_pad0[FC_CKSUM_BYTES - 136];
+	uint64_t hd_checksum;       /* 248: XXH64 of bytes [0, 248) */
+	/* --- mutable --- */
+	char hd_boot_id[40];        /* 256: kernel boot id at last reset */
+	uint8_t hd_pad1[FC_CACHELINE * 5 - 40];
+	alignas(FC_CACHELINE) pthread_mutex_t hd_mutex; /* 576 */
+	alignas(FC_CACHELINE) uint64_t hd_epoch;        /* global epoch, >= 1 */
+	alignas(FC_CACHELINE) uint64_t hd_ix_sel;       /* live index: 0 or 1 */
+	struct ck_sequence hd_seq;  /* odd while a writer is mid-update */
+	uint32_t hd_slots_hwm;      /* highest claimed slot + 1 (atomic max) */
+	/* writer state: written only under hd_mutex (but see hd_folded_*) */
+	alignas(FC_CACHELINE) uint64_t hd_cas_next;
+	uint64_t hd_items;
+	uint64_t hd_bytes_used;
+	uint64_t hd_data_bytes;
+	uint64_t hd_sets;
+	uint64_t hd_deletes;
+	uint64_t hd_evictions;
+	uint64_t hd_expired;
+	uint64_t hd_ix_used;        /* live index buckets not EMPTY */
+	uint64_t hd_ix_tombs;
+	uint64_t hd_ix_hand;        /* index CLOCK hand */
+	uint64_t hd_sweep;          /* TTL sweep cursor */
+	uint64_t hd_spare_epoch;    /* spare index retired at; 0 = reusable */
+	uint64_t hd_limbo_head;     /* ring cursors, monotonic */
+	uint64_t hd_limbo_tail;
+	uint64_t hd_page_hand;
+	uint64_t hd_free_pages;
+	uint64_t hd_repairs;
+	uint64_t hd_rebuilds;
+	uint64_t hd_reclaim_waits;
+	uint64_t hd_needs_repair;   /* nonzero: next writer rebuilds allocator */
+	uint64_t hd_folded_hits;    /* counters of released slots; atomic FAA */
+	uint64_t hd_folded_misses;
+	uint64_t hd_pad2[7];
+	alignas(FC_CACHELINE) struct class_shm hd_class[FC_MAX_CLASSES];
+};
+static_assert(offsetof(struct hdr_shm, hd_version) == 8, "tools read it");
+static_assert(offsetof(struct hdr_shm, hd_segment_bytes) == 16, "tools read it");
+static_assert(offsetof(struct hdr_shm, hd_checksum) == FC_CKSUM_BYTES, "checksum");
+static_assert(offsetof(struct hdr_shm, hd_boot_id) == 256, "boot id");
+static_assert(sizeof(struct hdr_shm) <= FC_HEADER_BYTES, "header fits 8 KiB");
+
+/* ------------------------------------------------------- process side -- */
+
+struct fc_geom {                /* derived, validated copy of the geometry */
+	uint64_t segment_bytes, page_bytes, npages, nbuckets, nslots, limbo_cap;
+	uint64_t slots_off, index_off[2], pagemap_off, limbo_off, pages_off;
+	uint32_t nclasses;
+	uint32_t class_size[FC_MAX_CLASSES];
+	uint32_t class_per_page[FC_MAX_CLASSES];
+};
+
+struct fc_tls;                  /* one per (thread, handle) */
+
+struct fc_cache {
+	char *base;                 /* mapping */
+	struct hdr_shm *hdr;
+	struct slot_shm *slots;
+	struct page_shm *pages;
+	struct limbo_shm *limbo;
+	struct fc_geom g;
+	uint64_t seed;
+	int fd;
+	pid_t open_pid;
+	pthread_key_t tls_key;
+	pthread_mutex_t tls_lock;   /* guards tls_list */
+	struct cds_list_head tls_list;
+	uint64_t last_liveness_ms;  /* rate limit for /proc scans */
+	unsigned flags;
+	char name[4096];
+};
+
+struct fc_tls {
+	struct cds_list_head node;  /* in c->tls_list */
+	fc_cache *c;
+	struct slot_shm *slot;
+	unsigned long forkgen;      /* fc__forkgen when the slot was claimed */
+	pid_t pid;
+	unsigned depth;             /* nested read sections */
+	uint32_t sample;            /* CLOCK sampling counter */
+};
+
+/* segment.c */
+int fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
+		 uint64_t nbuckets, struct fc_geom *g);
+int fc__classes(uint64_t page_bytes, uint32_t *sizes, uint32_t *per_page);
+uint64_t fc__header_checksum(const struct hdr_shm *h);
+int fc__header_check(const struct hdr_shm *h, uint64_t file_bytes, struct fc_geom *g);
+uint32_t fc__abi_tag(void);
+int fc__read_boot_id(char out[40]);
+uint64_t fc__hash(const fc_cache *c, const void *key, size_t klen);
+
+static inline void *
+fc__ptr(const fc_cache *c, uint64_t off)
+{
+	return c->base + off;
+}
+static inline uint64_t
+fc__off_of(const fc_cache *c, const void *p)
+{
+	return (uint64_t)((const char *)p - c->base);
+}
+static inline uint64_t *
+fc__index(const fc_cache *c, unsigned which)
+{
+	return (uint64_t *)fc__ptr(c, c->g.index_off[which & 1]);
+}
+
+/* item.c: validated access to chunks (the segment is untrusted input) */
+struct item_shm *fc__item_at(const fc_cache *c, uint64_t off);
+struct item_shm *fc__chunk_at(const fc_cache *c, uint64_t off, unsigned cls);
+int fc__class_for(const fc_cache *c, size_t bytes);
+uint64_t fc__page_of(const fc_cache *c, uint64_t off);
+static inline const char *
+fc__item_key(const struct item_shm *it)
+{
+	return (const char *)(it + 1);
+}
+static inline const char *
+fc__item_val(const struct item_shm *it)
+{
+	return (const char *)(it + 1) + it->it_klen;
+}
+static inline uint64_t
+fc__bk_word(uint64_t hash, uint64_t off)
+{
+	return ((hash >> FC_BK_TAGSHIFT) << FC_BK_TAGSHIFT) | (off >> 3);
+}
+static inline uint64_t
+fc__bk_off(uint64_t w)
+{
+	return (w & FC_BK_OFFMASK) << 3;
+}
+static inline int
+fc__bk_live(uint64_t w)
+{
+	return w > FC_BK_TOMB;
+}
+
+/* clock (fault.c) */
+uint64_t fc__now_ms(void);
+uint64_t fc__mono_ms(void);
+
+/* readers.c */
+extern unsigned long fc__forkgen;
+void fc__readers_global_init(void);
+struct fc_tls *fc__read_enter(fc_cache *c, int *err);
+void fc__read_exit(struct fc_tls *t);
+int fc__tls_init(fc_cache *c);
+void fc__tls_fini(fc_cache *c);
+void fc__slots_reset(fc_cache *c);
+int fc__slot_state(fc_cache *c, unsigned i, uint32_t *pid);
+int fc__reap_locked(fc_cache *c);
+int fc__proc_alive(uint32_t pid, uint64_t start);
+uint64_t fc__proc_start(pid_t pid);
+uint64_t fc__min_active_epoch(fc_cache *c);
+int fc__grace_wait_locked(fc_cache *c, uint64_t stamp);
+int fc__retire_locked(fc_cache *c, uint64_t off);
+uint64_t fc__reclaim_locked(fc_cache *c);
+
+/* index.c (writer side; the read side is inline in api.c) */
+struct fc_probe {
+	uint64_t pos;               /* bucket of the key, or UINT64_MAX */
+	uint64_t ins;               /* first reusable bucket on the way */
+	struct item_shm *it;        /* the item at pos */
+	int expired;                /* the item at pos is past its TTL */
+};
+int fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
+			   uint64_t now, struct fc_probe *p);
+void fc__index_unlink_locked(fc_cache *c, uint64_t pos);
+int fc__index_room_locked(fc_cache *c);
+int fc__index_rebuild_locked(fc_cache *c);
+int fc__evict_item_locked(fc_cache *c, uint64_t off, int expired);
+int fc__item_retire_locked(fc_cache *c, struct item_shm *it);
+int fc__retire_item_locked(fc_cache *c, uint64_t pos, struct item_shm *it);
+void fc__sweep_locked(fc_cache *c, unsigned budget, uint64_t now);
+
+/* slab.c */
+int fc__slab_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off);
+void fc__slab_free_locked(fc_cache *c, uint64_t off);
+void fc__slab_unalloc_locked(fc_cache *c, uint64_t off);
+void fc__slab_init(fc_cache *c);
+int fc__slab_rebuild_locked(fc_cache *c, int drop_index);
+
+/* lock.c */
+int fc__lock(fc_cache *c);
+void fc__unlock(fc_cache *c);
+int fc__repair_locked(fc_cache *c);
+int fc__mutex_init(fc_cache *c);
+
+/* verify.c */
+int fc__stats_fill(fc_cache *c, fc_stats *out);
+
+#endif /* FC_INTERNAL_H */

@@ -1,0 +1,583 @@
+/*
+ * segment.c - create, attach, validate and unlink the shared segment.
+ *
+ * DESIGN       A segment is a POSIX shm object or a regular file, sized once
+ *              with ftruncate and mapped MAP_SHARED whole. Its header holds
+ *              the geometry; every region's offset is recomputed from four
+ *              numbers by fc__geometry(), so attach compares instead of
+ *              trusting. Creation is made exclusive with flock(LOCK_EX): the
+ *              creator holds it from open to the last store of the header,
+ *              and writes the magic last; an attacher takes LOCK_SH before it
+ *              reads the header, so it never sees a half-made one. A segment
+ *              with an all-zero header (a creator that died before the magic)
+ *              is made again by the next FC_CREATE opener, under LOCK_EX.
+ * INVARIANTS   S1 A header whose magic is set has every other field set.
+ *              S2 hd_checksum = XXH64 of bytes [0, FC_CKSUM_BYTES), seed 0.
+ *              S3 Regions lie inside the segment, in the order of the layout
+ *                 diagram in internal.h, and do not overlap.
+ *              S4 hd_boot_id names the boot in which the mutex and reader
+ *                 slots were last initialized.
+ * CONCURRENCY  Attach reads only immutable fields (under LOCK_SH). The boot
+ *              id reset happens under LOCK_EX, when no process of this boot
+ *              has the segment mapped through a handle that predates it.
+ * CRASHES      A creator killed before the magic leaves a zero header:
+ *              FC_CREATE openers redo it; others get FC_ECORRUPT. A killed
+ *              attacher leaves nothing (flock dies with the process).
+ * LIMITS       Segments of 1 MiB .. 1 TiB; pages 64 KiB .. 16 MiB.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "internal.h"
+
+static uint64_t
+align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static int
+is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+int
+fc__classes(uint64_t page_bytes, uint32_t *sizes, uint32_t *per_page)
+{
+	uint64_t s = FC_MIN_CHUNK;
+	int n = 0;
+
+	while (s < page_bytes) {
+		if (n == (int)FC_MAX_CLASSES - 1)
+			return -1;
+		sizes[n] = (uint32_t)s;
+		per_page[n] = (uint32_t)(page_bytes / s);
+		n++;
+		uint64_t next = align_up(s * FC_GROWTH_NUM / FC_GROWTH_DEN, FC_CHUNK_ALIGN);
+		s = next > s ? next : s + FC_CHUNK_ALIGN;
+	}
+	sizes[n] = (uint32_t)page_bytes;
+	per_page[n] = 1;
+	return n + 1;
+}
+
+int
+fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
+	     uint64_t nbuckets, struct fc_geom *g)
+{
+	memset(g, 0, sizeof *g);
+	if (segment_bytes < FC_MIN_SEGMENT || segment_bytes > FC_MAX_SEGMENT ||
+	    !is_pow2(page_bytes) || page_bytes < FC_MIN_PAGE ||
+	    page_bytes > FC_MAX_PAGE || nslots < 1 || nslots > 65536 ||
+	    !is_pow2(nbuckets) || nbuckets < 64 || nbuckets > (1ull << 36))
+		return FC_EINVAL;
+	int n = fc__classes(page_bytes, g->class_size, g->class_per_page);
+	if (n < 0)
+		return FC_EINVAL;
+	g->nclasses = (uint32_t)n;
+	g->segment_bytes = segment_bytes;
+	g->page_bytes = page_bytes;
+	g->nslots = nslots;
+	g->nbuckets = nbuckets;
+	g->limbo_cap = nbuckets / 8 < 256 ? 256 : nbuckets / 8;
+	g->slots_off = FC_HEADER_BYTES;
+	g->index_off[0] = align_up(g->slots_off + nslots * sizeof(struct slot_shm), 4096);
+	g->index_off[1] = g->index_off[0] + nbuckets * 8;
+	g->pagemap_off = align_up(g->index_off[1] + nbuckets * 8, 4096);
+	uint64_t max_pages = segment_bytes / page_bytes;
+	g->limbo_off = align_up(g->pagemap_off + max_pages * sizeof(struct page_shm), 64);
+	g->pages_off = align_up(g->limbo_off + g->limbo_cap * sizeof(struct limbo_shm), 4096);
+	if (g->pages_off >= segment_bytes)
+		return FC_EINVAL;
+	g->npages = (segment_bytes - g->pages_off) / page_bytes;
+	if (g->npages < 1)
+		return FC_EINVAL;
+	return FC_OK;
+}
+
+uint64_t
+fc__header_checksum(const struct hdr_shm *h)
+{
+	return XXH64(h, FC_CKSUM_BYTES, 0);
+}
+
+uint32_t
+fc__abi_tag(void)
+{
+	/* Anything that changes the meaning of the shared bytes between two
+	 * builds that share a segment: mutex size, endianness, slot size. */
+	uint32_t tag = (uint32_t)sizeof(pthread_mutex_t);
+
+	tag |= (uint32_t)sizeof(struct slot_shm) << 8;
+	tag |= (uint32_t)(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) << 16;
+	tag |= (uint32_t)sizeof(struct item_shm) << 20;
+	return tag;
+}
+
+int
+fc__header_check(const struct hdr_shm *h, uint64_t file_bytes, struct fc_geom *g)
+{
+	if (memcmp(h->hd_magic, FC_MAGIC, 8) != 0)
+		return FC_EINCOMPAT;
+	if (h->hd_version != FC_LAYOUT_VERSION || h->hd_abi != fc__abi_tag())
+		return FC_EINCOMPAT;
+	if (h->hd_header_bytes != FC_HEADER_BYTES ||
+	    h->hd_checksum != fc__header_checksum(h))
+		return FC_ECORRUPT;
+	if (h->hd_segment_bytes != file_bytes)
+		return FC_ECORRUPT; /* truncated or extended */
+	if (fc__geometry(h->hd_segment_bytes, h->hd_page_bytes, h->hd_nslots,
+			 h->hd_nbuckets, g) != FC_OK)
+		return FC_ECORRUPT;
+	if (g->npages != h->hd_npages || g->limbo_cap != h->hd_limbo_cap ||
+	    g->slots_off != h->hd_slots_off ||
+	    g->index_off[0] != h->hd_index_off[0] ||
+	    g->index_off[1] != h->hd_index_off[1] ||
+	    g->pagemap_off != h->hd_pagemap_off ||
+	    g->limbo_off != h->hd_limbo_off || g->pages_off != h->hd_pages_off ||
+	    g->nclasses != h->hd_nclasses)
+		return FC_ECORRUPT;
+	return FC_OK;
+}
+
+int
+fc__read_boot_id(char out[40])
+{
+	memset(out, 0, 40);
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, out, 39);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	for (ssize_t i = 0; i < n; i++)
+		if (out[i] == '\n')
+			out[i] = 0;
+	return 0;
+}
+
+uint64_t
+fc__hash(const fc_cache *c, const void *key, size_t klen)
+{
+	return XXH3_64bits_withSeed(key, klen, c->seed);
+}
+
+static uint64_t
+pick_buckets(uint64_t segment_bytes, uint32_t avg)
+{
+	uint64_t want = segment_bytes / avg;
+	uint64_t b = 64;
+
+	while (b * 2 <= want && b < (1ull << 36))
+		b *= 2;
+	return b;
+}
+
+static uint64_t
+random_seed(void)
+{
+	uint64_t s = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &s, sizeof s) != (ssize_t)sizeof s)
+			s = 0;
+		close(fd);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return s ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+}
+
+/* Pages: 2 MiB from a 64 MiB segment up (so FC_VALUE_MAX holds), else
+ * segment/32 rounded down to a power of two, at least 64 KiB: enough
+ * pages that every size class in use can own some (slab.c). */
+static uint64_t
+auto_page_bytes(uint64_t segment_bytes)
+{
+	uint64_t p = FC_MIN_PAGE;
+
+	while (p * 2 <= segment_bytes / 32 && p * 2 <= (2u << 20))
+		p *= 2;
+	return p;
+}
+
+/* Lay out a new segment in the mapping; called with LOCK_EX held. */
+static int
+format_segment(fc_cache *c, const fc_options *o)
+{
+	struct fc_geom g;
+	uint64_t nb = pick_buckets(o->segment_bytes, o->avg_item_bytes);
+	uint64_t pb = o->page_bytes ? o->page_bytes : auto_page_bytes(o->segment_bytes);
+	int rc = fc__geometry(o->segment_bytes, pb, o->reader_slots, nb, &g);
+	if (rc)
+		return rc;
+	struct hdr_shm *h = (struct hdr_shm *)c->base;
+
+	memset(h, 0, FC_HEADER_BYTES);
+	h->hd_version = FC_LAYOUT_VERSION;
+	h->hd_header_bytes = FC_HEADER_BYTES;
+	h->hd_segment_bytes = g.segment_bytes;
+	h->hd_page_bytes = g.page_bytes;
+	h->hd_npages = g.npages;
+	h->hd_nbuckets = g.nbuckets;
+	h->hd_nslots = g.nslots;
+	h->hd_limbo_cap = g.limbo_cap;
+	h->hd_slots_off = g.slots_off;
+	h->hd_index_off[0] = g.index_off[0];
+	h->hd_index_off[1] = g.index_off[1];
+	h->hd_pagemap_off = g.pagemap_off;
+	h->hd_limbo_off = g.limbo_off;
+	h->hd_pages_off = g.pages_off;
+	h->hd_seed = random_seed();
+	h->hd_created_ms = fc__now_ms();
+	h->hd_nclasses = g.nclasses;
+	h->hd_abi = fc__abi_tag();
+	h->hd_epoch = 1;
+	h->hd_cas_next = 1;
+	c->g = g;
+	c->hdr = h;
+	c->seed = h->hd_seed;
+	c->slots = (struct slot_shm *)fc__ptr(c, g.slots_off);
+	c->pages = (struct page_shm *)fc__ptr(c, g.pagemap_off);
+	c->limbo = (struct limbo_shm *)fc__ptr(c, g.limbo_off);
+	/* A fresh ftruncate'd object is zero: index EMPTY, slots free, pages
+	 * FREE. A recycled zero-header file may hold old bytes: clear the
+	 * metadata regions (pages are formatted when carved). */
+	memset(fc__ptr(c, g.slots_off), 0, g.pages_off - g.slots_off);
+	fc__slab_init(c);
+	rc = fc__mutex_init(c);
+	if (rc)
+		return rc;
+	fc__read_boot_id(h->hd_boot_id);
+	h->hd_checksum = fc__header_checksum(h);
+	/*
+	 * Publish the segment: the magic goes last (S1).
+	 * Orders:       every store above before the magic.
+	 * Pairs with:   attachers read the header only under LOCK_SH, which
+	 *               they get after we drop LOCK_EX (flock is a full
+	 *               barrier); the fence covers a reader that maps first.
+	 * If reordered: an attacher could validate a half-written header.
+	 */
+	ck_pr_fence_store();
+	memcpy(h->hd_magic, FC_MAGIC, 8);
+	h->hd_checksum = fc__header_checksum(h);
+	return FC_OK;
+}
+
+static int
+valid_shm_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 2 && n <= NAME_MAX && name[0] == '/' && !strchr(name + 1, '/');
+}
+
+static int
+sys_err(void)
+{
+	return FC_ESYS;
+}
+
+static int
+open_fd(const char *name, unsigned flags, int oflags, mode_t mode)
+{
+	if (flags & FC_FILE)
+		return open(name, oflags | O_CLOEXEC, mode);
+	return shm_open(name, oflags, mode);
+}
+
+static int
+header_is_zero(const char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (buf[i])
+			return 0;
+	return 1;
+}
+
+/* Map and validate an existing segment; LOCK_SH (or EX) held on fd. */
+static int
+attach_locked(fc_cache *c, uint64_t size)
+{
+	struct hdr_shm hcopy;
+
+	if (size < FC_HEADER_BYTES)
+		return size < 8 ? FC_ECORRUPT : (pread(c->fd, &hcopy, 8, 0) == 8 &&
+				  memcmp(hcopy.hd_magic, FC_MAGIC, 8) != 0
+				  ? FC_EINCOMPAT : FC_ECORRUPT);
+	if (pread(c->fd, &hcopy, sizeof hcopy, 0) != (ssize_t)sizeof hcopy)
+		return sys_err();
+	int rc = fc__header_check(&hcopy, size, &c->g);
+	if (rc)
+		return rc;
+	if (FC_FAULT(OPEN_MMAP)) {
+		errno = EIO;
+		return FC_ESYS;
+	}
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+	if (m == MAP_FAILED)
+		return sys_err();
+	c->base = m;
+	c->hdr = (struct hdr_shm *)m;
+	/* Use the validated private copy of the geometry (c->g), never the
+	 * live header, for every bound from now on: another process could
+	 * scribble on the header after this check. */
+	c->seed = hcopy.hd_seed;
+	c->slots = (struct slot_shm *)fc__ptr(c, c->g.slots_off);
+	c->pages = (struct page_shm *)fc__ptr(c, c->g.pagemap_off);
+	c->limbo = (struct limbo_shm *)fc__ptr(c, c->g.limbo_off);
+	return FC_OK;
+}
+
+/* After a reboot no process of the old boot is alive: make the mutex and
+ * the reader slots new, and have the next writer rebuild the allocator. */
+static int
+reset_after_reboot_locked(fc_cache *c, const char *boot)
+{
+	int rc = fc__mutex_init(c);
+
+	if (rc)
+		return rc;
+	fc__slots_reset(c);
+	c->hdr->hd_needs_repair = 1;
+	memcpy(c->hdr->hd_boot_id, boot, 40);
+	return FC_OK;
+}
+
+void
+fc_options_init(fc_options *o)
+{
+	if (!o)
+		return;
+	memset(o, 0, sizeof *o);
+	o->segment_bytes = 64ull << 20;
+	o->mode = 0600;
+	o->reader_slots = 256;
+	o->page_bytes = 0; /* auto: see fc_options.page_bytes */
+	o->avg_item_bytes = 256;
+}
+
+static int
+check_options(const fc_options *o)
+{
+	unsigned known = FC_CREATE | FC_EXCL | FC_FILE;
+
+	if (o->flags & ~known)
+		return FC_EINVAL;
+	if ((o->flags & FC_EXCL) && !(o->flags & FC_CREATE))
+		return FC_EINVAL;
+	if (o->mode & ~07777u)
+		return FC_EINVAL;
+	if (o->avg_item_bytes < 32 || o->avg_item_bytes > (1u << 20))
+		return FC_EINVAL;
+	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+		if (o->reserved[i])
+			return FC_EINVAL;
+	if (o->flags & FC_CREATE) {
+		struct fc_geom g;
+		if (fc__geometry(o->segment_bytes,
+				 o->page_bytes ? o->page_bytes : auto_page_bytes(o->segment_bytes),
+				 o->reader_slots, 64, &g) != FC_OK)
+			return FC_EINVAL;
+	}
+	return FC_OK;
+}
+
+static void
+handle_free(fc_cache *c)
+{
+	if (c->base)
+		munmap(c->base, c->g.segment_bytes);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}
+
+int
+fc_open(const char *name, const fc_options *opts, fc_cache **out)
+{
+	fc_options def;
+	int rc;
+
+	if (!name || !out)
+		return FC_EINVAL;
+	*out = NULL;
+	if (!opts) {
+		fc_options_init(&def);
+		opts = &def;
+	}
+	if ((rc = check_options(opts)) != FC_OK)
+		return rc;
+	if (opts->flags & FC_FILE) {
+		if (!name[0] || strlen(name) >= sizeof ((fc_cache *)0)->name)
+			return FC_EINVAL;
+	} else if (!valid_shm_name(name)) {
+		return FC_EINVAL;
+	}
+	fc__readers_global_init();
+
+	fc_cache *c = calloc(1, sizeof *c);
+	if (!c)
+		return FC_ESYS;
+	c->fd = -1;
+	c->flags = opts->flags;
+	strcpy(c->name, name);
+
+	int created = 0;
+	if (opts->flags & FC_CREATE) {
+		c->fd = open_fd(name, opts->flags, O_RDWR | O_CREAT | O_EXCL, opts->mode);
+		if (c->fd >= 0)
+			created = 1;
+		else if (errno != EEXIST)
+			goto sys;
+		else if (opts->flags & FC_EXCL) {
+			rc = FC_EEXIST;
+			goto fail;
+		}
+	}
+	if (c->fd < 0) {
+		c->fd = open_fd(name, opts->flags, O_RDWR, 0);
+		if (c->fd < 0) {
+			rc = errno == ENOENT ? FC_ENOTFOUND : FC_ESYS;
+			goto fail;
+		}
+	}
+
+	for (int tries = 0;; tries++) {
+		if (flock(c->fd, created ? LOCK_EX : LOCK_SH) != 0)
+			goto sys;
+		struct stat st;
+		if (fstat(c->fd, &st) != 0)
+			goto sys;
+		char zero[64] = {0};
+		ssize_t got = st.st_size > 0 ? pread(c->fd, zero, sizeof zero, 0) : 0;
+		int blank = st.st_size == 0 || (got > 0 && header_is_zero(zero, (size_t)got));
+		if (created || (blank && (opts->flags & FC_CREATE) && tries >= 50)) {
+			/* Ours to make: a new object, or a zero one whose maker
+			 * died (we waited 50 ms for it). Take LOCK_EX, look again. */
+			if (!created) {
+				if (flock(c->fd, LOCK_EX) != 0)
+					goto sys;
+				if (fstat(c->fd, &st) != 0)
+					goto sys;
+				got = st.st_size > 0 ? pread(c->fd, zero, sizeof zero, 0) : 0;
+				if (!(st.st_size == 0 || (got > 0 && header_is_zero(zero, (size_t)got)))) {
+					flock(c->fd, LOCK_UN);
+					continue;
+				}
+			}
+			if (FC_FAULT(OPEN_FTRUNCATE)) {
+				errno = EIO;
+				goto sys_unlink;
+			}
+			if (ftruncate(c->fd, (off_t)opts->segment_bytes) != 0)
+				goto sys_unlink;
+			if (FC_FAULT(OPEN_MMAP)) {
+				errno = EIO;
+				goto sys_unlink;
+			}
+			void *m = mmap(NULL, opts->segment_bytes, PROT_READ | PROT_WRITE,
+				       MAP_SHARED, c->fd, 0);
+			if (m == MAP_FAILED)
+				goto sys_unlink;
+			c->base = m;
+			c->g.segment_bytes = opts->segment_bytes;
+			rc = format_segment(c, opts);
+			if (rc) {
+				munmap(m, opts->segment_bytes);
+				c->base = NULL;
+				goto unlink_fail;
+			}
+			break;
+		}
+		if (blank && tries < 100) {
+			/* Another process is making it: wait for its LOCK_EX. */
+			flock(c->fd, LOCK_UN);
+			usleep(1000);
+			continue;
+		}
+		if (blank) {
+			rc = FC_ECORRUPT; /* its maker died; S1 */
+			goto fail;
+		}
+		rc = attach_locked(c, (uint64_t)st.st_size);
+		if (rc)
+			goto fail;
+		char boot[40];
+		if (fc__read_boot_id(boot) == 0 &&
+		    memcmp(boot, c->hdr->hd_boot_id, 40) != 0) {
+			if (flock(c->fd, LOCK_EX) != 0)
+				goto sys;
+			if (memcmp(boot, c->hdr->hd_boot_id, 40) != 0 &&
+			    (rc = reset_after_reboot_locked(c, boot)) != FC_OK)
+				goto fail;
+		}
+		break;
+	}
+	flock(c->fd, LOCK_UN);
+	c->open_pid = getpid();
+	if ((rc = fc__tls_init(c)) != FC_OK)
+		goto fail;
+	*out = c;
+	return FC_OK;
+
+sys_unlink:
+	rc = FC_ESYS;
+unlink_fail: {
+	int e = errno;
+	if (created) {
+		if (opts->flags & FC_FILE)
+			unlink(name);
+		else
+			shm_unlink(name);
+	}
+	errno = e;
+	goto fail;
+}
+sys:
+	rc = FC_ESYS;
+fail: {
+	int e = errno;
+	handle_free(c);
+	errno = e;
+	return rc;
+}
+}
+
+int
+fc_close(fc_cache *c)
+{
+	if (!c)
+		return FC_EINVAL;
+	fc__tls_fini(c);
+	handle_free(c);
+	return FC_OK;
+}
+
+int
+fc_unlink(const char *name, unsigned flags)
+{
+	if (!name || (flags & ~(FC_FILE | FC_CREATE | FC_EXCL)))
+		return FC_EINVAL;
+	if (!(flags & FC_FILE) && !valid_shm_name(name))
+		return FC_EINVAL;
+	int r = (flags & FC_FILE) ? unlink(name) : shm_unlink(name);
+	if (r != 0)
+		return errno == ENOENT ? FC_ENOTFOUND : FC_ESYS;
+	return FC_OK;
+}

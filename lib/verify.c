@@ -1,0 +1,499 @@
+/*
+ * verify.c - fc_verify (the full integrity check) and the stat calls.
+ *
+ * DESIGN       fc_verify walks every structure and reports each problem
+ *              (region, offset, what was expected) through a callback.
+ *              With FC_VERIFY_LOCK it holds the writer mutex: exact, and
+ *              it proves allocator accounting (every chunk of an owned page
+ *              is exactly one of live, free, limbo). Without it, it takes
+ *              no lock: it checks a snapshot between two reads of the
+ *              writers' sequence counter (ck_sequence) and keeps the result
+ *              only if no writer ran meanwhile; if writers never pause, it
+ *              falls back to the checks that stay valid under concurrency
+ *              (header, and each index entry read inside a read section,
+ *              where RCU keeps items intact).
+ *              Every offset and length is bounds-checked before use; loops
+ *              (free lists) are bounded by the number of chunks.
+ * INVARIANTS   Checks I1-I5 (index.c), A1-A5 (slab.c), R4 (readers.c),
+ *              S2-S3 (segment.c).
+ * CONCURRENCY  Lock-free mode reads shared words with relaxed loads and
+ *              validates by sequence; it never writes the segment except
+ *              its own reader slot.
+ * CRASHES      Read-only: nothing to repair if killed. Finds what a killed
+ *              writer left for the next writer to repair (lock-free mode).
+ * LIMITS       Allocates one byte per possible chunk (segment / 64).
+ */
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct problem {
+	const char *region;
+	uint64_t off;
+	char msg[160];
+};
+
+struct vctx {
+	fc_cache *c;
+	struct problem *p;
+	size_t n, cap;
+	uint8_t *mark;          /* per (page, chunk index): 0, or M_* */
+	uint64_t per_page_max;  /* page_bytes / FC_MIN_CHUNK */
+};
+
+enum { M_LIVE = 1, M_FREE = 2, M_LIMBO = 3 };
+
+static void
+problem(struct vctx *v, const char *region, uint64_t off, const char *fmt, ...)
+{
+	if (v->n == v->cap) {
+		size_t ncap = v->cap ? v->cap * 2 : 64;
+		struct problem *np = realloc(v->p, ncap * sizeof *np);
+		if (!np)
+			return;
+		v->p = np;
+		v->cap = ncap;
+	}
+	struct problem *p = &v->p[v->n++];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->msg, sizeof p->msg, fmt, ap);
+	va_end(ap);
+	p->region = region;
+	p->off = off;
+}
+
+/* Mark chunk @p off (known to be a chunk of an owned page) as @p m. */
+static int
+mark_chunk(struct vctx *v, uint64_t off, unsigned cls, uint8_t m)
+{
+	fc_cache *c = v->c;
+	uint64_t pg = fc__page_of(c, off);
+	uint64_t k = (off - c->g.pages_off - pg * c->g.page_bytes) / c->g.class_size[cls];
+	uint8_t *slot = &v->mark[pg * v->per_page_max + k];
+
+	if (*slot) {
+		static const char *const names[] = {"", "live", "free", "limbo"};
+		problem(v, m == M_FREE ? "freelist" : m == M_LIMBO ? "limbo" : "index", off,
+			"chunk already seen as %s (listed twice or loop)", names[*slot]);
+		return -1;
+	}
+	*slot = m;
+	return 0;
+}
+
+static void
+check_header(struct vctx *v)
+{
+	fc_cache *c = v->c;
+	struct hdr_shm copy;
+	struct fc_geom g;
+
+	memcpy(&copy, c->hdr, sizeof copy);
+	int rc = fc__header_check(&copy, c->g.segment_bytes, &g);
+	if (rc != FC_OK)
+		problem(v, "header", 0, "header fails validation: %s", fc_strerror(rc));
+	else if (memcmp(&g, &c->g, sizeof g) != 0)
+		problem(v, "header", 0, "geometry changed since attach");
+	uint64_t sel = fc__ld_rlx(&c->hdr->hd_ix_sel);
+	if (sel > 1)
+		problem(v, "header", offsetof(struct hdr_shm, hd_ix_sel),
+			"index selector %llu, expected 0 or 1", (unsigned long long)sel);
+	if (fc__ld_rlx(&c->hdr->hd_epoch) == 0)
+		problem(v, "header", offsetof(struct hdr_shm, hd_epoch), "epoch is 0, expected >= 1");
+}
+
+/* One index bucket: bounds, item header, tag, I3, duplicates. */
+static void
+check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int full,
+	     uint64_t *live)
+{
+	fc_cache *c = v->c;
+	uint64_t mask = c->g.nbuckets - 1, off = fc__bk_off(w);
+	uint64_t ixoff = fc__off_of(c, &ix[i]);
+	struct item_shm *it = fc__item_at(c, off);
+
+	if (!it) {
+		problem(v, "index", ixoff, "bucket %llu: offset %llu is not a valid item "
+			"(outside the pages, misaligned, or bad class/lengths)",
+			(unsigned long long)i, (unsigned long long)off);
+		return;
+	}
+	(*live)++;
+	uint64_t h = fc__hash(c, fc__item_key(it), it->it_klen);
+	if ((h >> FC_BK_TAGSHIFT) != (w >> FC_BK_TAGSHIFT))
+		problem(v, "index", ixoff, "bucket %llu: tag does not match the key's hash",
+			(unsigned long long)i);
+	/* I3 and I4: from the key's home to i, no EMPTY and no other copy. */
+	for (uint64_t j = h & mask, n = 0; j != i && n < c->g.nbuckets; j = (j + 1) & mask, n++) {
+		uint64_t wj = fc__ld_rlx(&ix[j]);
+		if (wj == FC_BK_EMPTY) {
+			problem(v, "index", ixoff, "bucket %llu: unreachable, EMPTY bucket %llu "
+				"on its probe path", (unsigned long long)i, (unsigned long long)j);
+			break;
+		}
+		if (fc__bk_live(wj) && (wj >> FC_BK_TAGSHIFT) == (w >> FC_BK_TAGSHIFT)) {
+			struct item_shm *o = fc__item_at(c, fc__bk_off(wj));
+			if (o && o->it_klen == it->it_klen &&
+			    memcmp(fc__item_key(o), fc__item_key(it), it->it_klen) == 0)
+				problem(v, "index", ixoff, "bucket %llu: duplicate of key in bucket %llu",
+					(unsigned long long)i, (unsigned long long)j);
+		}
+	}
+	if (!full)
+		return;
+	if (!fc__chunk_at(c, off, it->it_class)) {
+		problem(v, "index", ixoff, "bucket %llu: item at %llu is not a chunk of class %u "
+			"in a page owned by that class", (unsigned long long)i,
+			(unsigned long long)off, it->it_class);
+		return;
+	}
+	if (it->it_state != FC_IT_LIVE)
+		problem(v, "item", off, "state %u, expected LIVE", it->it_state);
+	mark_chunk(v, off, it->it_class, M_LIVE);
+}
+
+static void
+check_full(struct vctx *v)
+{
+	fc_cache *c = v->c;
+	struct hdr_shm *h = c->hdr;
+	uint64_t B = c->g.nbuckets, live = 0, used = 0, tombs = 0;
+	uint64_t sel = fc__ld_rlx(&h->hd_ix_sel);
+	const uint64_t *ix = fc__index(c, (unsigned)(sel & 1));
+
+	memset(v->mark, 0, c->g.npages * v->per_page_max);
+	for (uint64_t i = 0; i < B; i++) {
+		uint64_t w = fc__ld_rlx(&ix[i]);
+		if (w == FC_BK_EMPTY)
+			continue;
+		used++;
+		if (w == FC_BK_TOMB)
+			tombs++;
+		else
+			check_bucket(v, ix, i, w, 1, &live);
+	}
+	int pending = fc__ld_rlx(&h->hd_needs_repair) != 0;
+	if (pending)
+		problem(v, "header", offsetof(struct hdr_shm, hd_needs_repair),
+			"a writer died mid-update; the next writer repairs");
+	if (!pending && (used != h->hd_ix_used || tombs != h->hd_ix_tombs))
+		problem(v, "index", c->g.index_off[sel & 1], "counted %llu used / %llu tombstones, "
+			"header says %llu / %llu", (unsigned long long)used, (unsigned long long)tombs,
+			(unsigned long long)h->hd_ix_used, (unsigned long long)h->hd_ix_tombs);
+	if (!pending && live != h->hd_items)
+		problem(v, "header", offsetof(struct hdr_shm, hd_items), "counted %llu items, "
+			"header says %llu", (unsigned long long)live, (unsigned long long)h->hd_items);
+
+	/* Page map. */
+	uint64_t free_pages = 0, cls_pages[FC_MAX_CLASSES] = {0};
+	for (uint64_t pg = 0; pg < c->g.npages; pg++) {
+		struct page_shm *pm = &c->pages[pg];
+		uint64_t at = c->g.pagemap_off + pg * sizeof *pm;
+		if (pm->pm_state > FC_PG_DRAINING) {
+			problem(v, "pagemap", at, "page %llu: state %u unknown", (unsigned long long)pg,
+				pm->pm_state);
+		} else if (pm->pm_state == FC_PG_FREE) {
+			free_pages++;
+		} else if (pm->pm_class >= c->g.nclasses) {
+			problem(v, "pagemap", at, "page %llu: class %u >= %u", (unsigned long long)pg,
+				pm->pm_class, c->g.nclasses);
+		} else {
+			cls_pages[pm->pm_class]++;
+		}
+	}
+
+	/* Free lists: bounded walk (a loop shows as a chunk seen twice). */
+	uint64_t nfree[FC_MAX_CLASSES] = {0};
+	for (unsigned cls = 0; cls < c->g.nclasses; cls++) {
+		uint64_t off = h->hd_class[cls].cl_free;
+		uint64_t bound = c->g.npages * c->g.class_per_page[cls] + 1;
+		while (off && bound--) {
+			struct item_shm *it = fc__chunk_at(c, off, cls);
+			if (!it) {
+				problem(v, "freelist", off, "class %u: entry is not a chunk of this class "
+					"in an owned page", cls);
+				break;
+			}
+			if (it->it_state != FC_IT_FREE)
+				problem(v, "freelist", off, "class %u: state %u, expected FREE", cls,
+					it->it_state);
+			if (mark_chunk(v, off, cls, M_FREE) != 0)
+				break;
+			nfree[cls]++;
+			off = it->it_cas;
+		}
+	}
+
+	/* Limbo ring. */
+	uint64_t head = h->hd_limbo_head, tail = h->hd_limbo_tail, prev = 0;
+	uint64_t nlimbo[FC_MAX_CLASSES] = {0}, epoch = fc__ld_rlx(&h->hd_epoch);
+	if (tail < head || tail - head > c->g.limbo_cap) {
+		problem(v, "limbo", c->g.limbo_off, "cursors head %llu tail %llu, capacity %llu",
+			(unsigned long long)head, (unsigned long long)tail,
+			(unsigned long long)c->g.limbo_cap);
+		tail = head;
+	}
+	for (uint64_t n = head; n < tail; n++) {
+		struct limbo_shm *l = &c->limbo[n % c->g.limbo_cap];
+		uint64_t at = c->g.limbo_off + (n % c->g.limbo_cap) * sizeof *l;
+		struct item_shm *it = fc__item_at(c, l->lb_off);
+		if (!it || !fc__chunk_at(c, l->lb_off, it->it_class)) {
+			problem(v, "limbo", at, "entry %llu: offset %llu is not a chunk",
+				(unsigned long long)n, (unsigned long long)l->lb_off);
+			continue;
+		}
+		if (it->it_state != FC_IT_LIMBO)
+			problem(v, "limbo", at, "entry %llu: chunk state %u, expected LIMBO",
+				(unsigned long long)n, it->it_state);
+		if (l->lb_epoch < prev || l->lb_epoch > epoch)
+			problem(v, "limbo", at, "entry %llu: epoch %llu out of order (R4)",
+				(unsigned long long)n, (unsigned long long)l->lb_epoch);
+		prev = l->lb_epoch;
+		if (mark_chunk(v, l->lb_off, it->it_class, M_LIMBO) == 0)
+			nlimbo[it->it_class]++;
+	}
+	if (pending)
+		return; /* accounting is known to be off until repair */
+
+	/* Accounting: each chunk of an owned page is exactly one thing. */
+	uint64_t nlive[FC_MAX_CLASSES] = {0};
+	for (uint64_t pg = 0; pg < c->g.npages; pg++) {
+		struct page_shm *pm = &c->pages[pg];
+		uint64_t at = c->g.pages_off + pg * c->g.page_bytes;
+		const uint8_t *m = &v->mark[pg * v->per_page_max];
+		if (pm->pm_state == FC_PG_FREE || pm->pm_class >= c->g.nclasses) {
+			for (uint64_t k = 0; k < v->per_page_max; k++)
+				if (m[k]) {
+					problem(v, "page", at, "page %llu is FREE but holds used chunks",
+						(unsigned long long)pg);
+					break;
+				}
+			continue;
+		}
+		unsigned cls = pm->pm_class;
+		uint64_t used_here = 0, leaked = 0;
+		for (uint64_t k = 0; k < c->g.class_per_page[cls]; k++) {
+			if (m[k] == M_LIVE) {
+				nlive[cls]++;
+				used_here++;
+			} else if (m[k] == M_LIMBO) {
+				used_here++;
+			} else if (m[k] == 0 && pm->pm_state == FC_PG_ACTIVE) {
+				leaked++;
+			} else if (m[k] != 0 && pm->pm_state == FC_PG_DRAINING && m[k] != M_LIMBO) {
+				problem(v, "page", at, "page %llu is DRAINING but chunk %llu is %s",
+					(unsigned long long)pg, (unsigned long long)k,
+					m[k] == M_LIVE ? "live" : "free");
+			}
+		}
+		if (leaked)
+			problem(v, "page", at, "page %llu (class %u): %llu chunks neither live, "
+				"free nor in limbo (leak)", (unsigned long long)pg, cls,
+				(unsigned long long)leaked);
+		if (used_here != pm->pm_used)
+			problem(v, "pagemap", c->g.pagemap_off + pg * sizeof *pm,
+				"page %llu: pm_used %u, counted %llu live+limbo", (unsigned long long)pg,
+				pm->pm_used, (unsigned long long)used_here);
+	}
+	for (unsigned cls = 0; cls < c->g.nclasses; cls++) {
+		struct class_shm *cl = &h->hd_class[cls];
+		if (cl->cl_live != nlive[cls] || cl->cl_nfree != nfree[cls] ||
+		    cl->cl_limbo != nlimbo[cls] || cl->cl_pages != cls_pages[cls])
+			problem(v, "class", offsetof(struct hdr_shm, hd_class) + cls * sizeof *cl,
+				"class %u: header says live %llu free %llu limbo %llu pages %llu, "
+				"counted %llu %llu %llu %llu", cls,
+				(unsigned long long)cl->cl_live, (unsigned long long)cl->cl_nfree,
+				(unsigned long long)cl->cl_limbo, (unsigned long long)cl->cl_pages,
+				(unsigned long long)nlive[cls], (unsigned long long)nfree[cls],
+				(unsigned long long)nlimbo[cls], (unsigned long long)cls_pages[cls]);
+	}
+	if (free_pages != h->hd_free_pages)
+		problem(v, "header", offsetof(struct hdr_shm, hd_free_pages),
+			"counted %llu free pages, header says %llu", (unsigned long long)free_pages,
+			(unsigned long long)h->hd_free_pages);
+	uint32_t hwm = fc__ld32_acq(&h->hd_slots_hwm);
+	if (hwm > c->g.nslots)
+		problem(v, "slots", offsetof(struct hdr_shm, hd_slots_hwm),
+			"high-water mark %u > %llu slots", hwm, (unsigned long long)c->g.nslots);
+	for (uint64_t i = 0; i < c->g.nslots; i++) {
+		uint64_t e = fc__ld_rlx(&c->slots[i].rs_epoch);
+		if (e > epoch)
+			problem(v, "slots", c->g.slots_off + i * sizeof(struct slot_shm),
+				"slot %llu: epoch %llu ahead of global %llu", (unsigned long long)i,
+				(unsigned long long)e, (unsigned long long)epoch);
+	}
+}
+
+/* Under concurrent writers: header, plus each bucket inside a read section. */
+static int
+check_weak(struct vctx *v)
+{
+	fc_cache *c = v->c;
+	uint64_t live = 0;
+	int rc;
+
+	for (uint64_t i = 0; i < c->g.nbuckets;) {
+		struct fc_tls *t = fc__read_enter(c, &rc);
+		if (!t)
+			return rc;
+		uint64_t sel = fc__ld_acq(&c->hdr->hd_ix_sel);
+		const uint64_t *ix = fc__index(c, (unsigned)(sel & 1));
+		for (uint64_t stop = i + 1024; i < c->g.nbuckets && i < stop; i++) {
+			uint64_t w = fc__ld_acq(&ix[i]); /* pairs with publish (I2) */
+			if (fc__bk_live(w))
+				check_bucket(v, ix, i, w, 0, &live);
+		}
+		fc__read_exit(t);
+	}
+	return FC_OK;
+}
+
+int64_t
+fc_verify(fc_cache *c, unsigned flags, fc_verify_cb cb, void *arg)
+{
+	if (!c || (flags & ~FC_VERIFY_LOCK))
+		return FC_EINVAL;
+	struct vctx v = {.c = c, .per_page_max = c->g.page_bytes / FC_MIN_CHUNK};
+	v.mark = malloc(c->g.npages * v.per_page_max);
+	if (!v.mark)
+		return FC_ESYS;
+	int64_t rc = FC_OK;
+
+	if (flags & FC_VERIFY_LOCK) {
+		if ((rc = fc__lock(c)) != FC_OK)
+			goto out;
+		check_header(&v);
+		check_full(&v);
+		fc__unlock(c);
+	} else {
+		int stable = 0;
+		for (int attempt = 0; attempt < 50 && !stable; attempt++) {
+			unsigned s0 = ck_pr_load_uint(&c->hdr->hd_seq.sequence);
+			if (s0 & 1) {
+				sched_yield();
+				continue;
+			}
+			ck_pr_fence_load(); /* sequence before the data (seqlock) */
+			v.n = 0;
+			check_header(&v);
+			check_full(&v);
+			/* ck_sequence_read_retry: load fence, then the sequence. */
+			stable = !ck_sequence_read_retry(&c->hdr->hd_seq, s0);
+		}
+		if (!stable) {
+			v.n = 0;
+			check_header(&v);
+			if (v.n == 0 && (rc = check_weak(&v)) != FC_OK)
+				goto out;
+		}
+	}
+	for (size_t i = 0; i < v.n; i++)
+		if (cb)
+			cb(arg, v.p[i].region, v.p[i].off, v.p[i].msg);
+	rc = (int64_t)v.n;
+out:
+	free(v.mark);
+	free(v.p);
+	return rc;
+}
+
+/* -------------------------------------------------------------- stats -- */
+
+int
+fc__stats_fill(fc_cache *c, fc_stats *s)
+{
+	struct hdr_shm *h = c->hdr;
+
+	memset(s, 0, sizeof *s);
+	/* relaxed loads throughout: counters may be mid-update; each is one
+	 * word, and the doc says figures are exact only when quiet. */
+	s->items = fc__ld_rlx(&h->hd_items);
+	s->sets = fc__ld_rlx(&h->hd_sets);
+	s->deletes = fc__ld_rlx(&h->hd_deletes);
+	s->evictions = fc__ld_rlx(&h->hd_evictions);
+	s->expired = fc__ld_rlx(&h->hd_expired);
+	s->bytes_used = fc__ld_rlx(&h->hd_bytes_used);
+	s->data_bytes = fc__ld_rlx(&h->hd_data_bytes);
+	s->hits = fc__ld_rlx(&h->hd_folded_hits);
+	s->misses = fc__ld_rlx(&h->hd_folded_misses);
+	s->segment_bytes = c->g.segment_bytes;
+	s->page_bytes = c->g.page_bytes;
+	s->pages = c->g.npages;
+	s->data_capacity = c->g.npages * c->g.page_bytes;
+	s->pages_free = fc__ld_rlx(&h->hd_free_pages);
+	s->value_max = c->g.class_size[c->g.nclasses - 1] - FC_ITEM_HDR - FC_KEY_MAX;
+	if (s->value_max > c->g.class_size[c->g.nclasses - 1])
+		s->value_max = 0;
+	s->buckets = c->g.nbuckets;
+	s->tombstones = fc__ld_rlx(&h->hd_ix_tombs);
+	uint64_t lh = fc__ld_rlx(&h->hd_limbo_head), lt = fc__ld_rlx(&h->hd_limbo_tail);
+	s->limbo = lt >= lh ? lt - lh : 0;
+	s->epoch = fc__ld_rlx(&h->hd_epoch);
+	s->reader_slots = c->g.nslots;
+	s->repairs = fc__ld_rlx(&h->hd_repairs);
+	s->index_rebuilds = fc__ld_rlx(&h->hd_rebuilds);
+	s->reclaim_waits = fc__ld_rlx(&h->hd_reclaim_waits);
+	s->classes = c->g.nclasses;
+	s->layout_version = FC_LAYOUT_VERSION;
+	uint32_t hwm = fc__ld32_acq(&h->hd_slots_hwm);
+	if (hwm > c->g.nslots)
+		hwm = (uint32_t)c->g.nslots;
+	for (uint32_t i = 0; i < hwm; i++) {
+		struct slot_shm *sl = &c->slots[i];
+		uint32_t pid;
+		int st = fc__slot_state(c, i, &pid);
+		s->hits += fc__ld_rlx(&sl->rs_hits);
+		s->misses += fc__ld_rlx(&sl->rs_misses);
+		if (st == FC_SLOT_LIVE)
+			s->readers_live++;
+		else if (st == FC_SLOT_DEAD)
+			s->readers_dead++;
+		if (st != FC_SLOT_FREE && fc__ld_rlx(&sl->rs_epoch))
+			s->readers_active++;
+	}
+	return FC_OK;
+}
+
+int
+fc_stat(fc_cache *c, fc_stats *out)
+{
+	if (!c || !out)
+		return FC_EINVAL;
+	return fc__stats_fill(c, out);
+}
+
+int
+fc_class_stat(fc_cache *c, unsigned cls, fc_class_stats *out)
+{
+	if (!c || !out || cls >= c->g.nclasses)
+		return FC_EINVAL;
+	struct class_shm *cl = &c->hdr->hd_class[cls];
+	memset(out, 0, sizeof *out);
+	out->chunk_bytes = c->g.class_size[cls];
+	out->chunks_per_page = c->g.class_per_page[cls];
+	out->pages = fc__ld_rlx(&cl->cl_pages);
+	out->chunks_used = fc__ld_rlx(&cl->cl_live);
+	out->chunks_limbo = fc__ld_rlx(&cl->cl_limbo);
+	out->chunks_free = fc__ld_rlx(&cl->cl_nfree);
+	out->data_bytes = fc__ld_rlx(&cl->cl_data);
+	return FC_OK;
+}
+
+int
+fc_slot_stat(fc_cache *c, unsigned slot, fc_slot_info *out)
+{
+	if (!c || !out || slot >= c->g.nslots)
+		return FC_EINVAL;
+	struct slot_shm *s = &c->slots[slot];
+	memset(out, 0, sizeof *out);
+	out->state = (uint32_t)fc__slot_state(c, slot, &out->pid);
+	out->epoch = fc__ld_rlx(&s->rs_epoch);
+	out->hits = fc__ld_rlx(&s->rs_hits);
+	out->misses = fc__ld_rlx(&s->rs_misses);
+	return FC_OK;
+}

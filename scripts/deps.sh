@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install every Debian 12 package forkcache needs to build, test, fuzz and
+# run its demo. apt-get only; run as root. Idempotent.
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libck-dev liburcu-dev libcmocka-dev libxxhash-dev
+      python3 jq procps util-linux)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
