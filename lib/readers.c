@@ -62,8 +62,6 @@
 
 unsigned long fc__forkgen;
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static uint64_t self_start;     /* this process's start time; per forkgen */
-static unsigned long self_start_gen = ~0ul;
 
 static void
 atfork_child(void)
@@ -111,18 +109,6 @@ fc__proc_start(pid_t pid)
 		p = strchr(p + 1, ' ');
 	}
 	return p ? strtoull(p + 1, NULL, 10) : 0;
-}
-
-static uint64_t
-my_start(void)
-{
-	unsigned long gen = uatomic_read(&fc__forkgen);
-
-	if (self_start_gen != gen) {
-		self_start = fc__proc_start(getpid());
-		self_start_gen = gen;
-	}
-	return self_start;
 }
 
 int
@@ -232,7 +218,7 @@ static struct slot_shm *
 slot_claim(fc_cache *c)
 {
 	pid_t pid = getpid();
-	uint64_t start = my_start();
+	uint64_t start = fc__proc_start(pid); /* claims are rare: no cache */
 
 	if (FC_FAULT(SLOT_CLAIM))
 		return NULL;
