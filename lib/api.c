@@ -241,7 +241,7 @@ store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 		fc__st_rel(&ix[p.pos], word);
 		FC_FAULT(SET_PUBLISHED);
 		if (p.expired)
-			hd->hd_expired++;
+			FC_CTR_ADD(hd->hd_expired, 1);
 		fc__item_retire_locked(c, p.it);
 	} else {
 		int was_empty = fc__ld_rlx(&ix[p.ins]) == FC_BK_EMPTY;
@@ -249,16 +249,16 @@ store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 		fc__st_rel(&ix[p.ins], word);
 		FC_FAULT(SET_PUBLISHED);
 		if (was_empty)
-			hd->hd_ix_used++;
+			FC_CTR_ADD(hd->hd_ix_used, 1);
 		else
-			hd->hd_ix_tombs--;
+			FC_CTR_SUB(hd->hd_ix_tombs, 1);
 	}
 	struct class_shm *cl = &hd->hd_class[cls];
-	cl->cl_data += klen + vlen;
-	hd->hd_items++;
-	hd->hd_bytes_used += c->g.class_size[cls];
-	hd->hd_data_bytes += klen + vlen;
-	hd->hd_sets++;
+	FC_CTR_ADD(cl->cl_data, klen + vlen);
+	FC_CTR_ADD(hd->hd_items, 1);
+	FC_CTR_ADD(hd->hd_bytes_used, c->g.class_size[cls]);
+	FC_CTR_ADD(hd->hd_data_bytes, klen + vlen);
+	FC_CTR_ADD(hd->hd_sets, 1);
 	FC_FAULT(SET_RETIRED);
 	return FC_OK;
 }
@@ -332,7 +332,7 @@ find_locked(fc_cache *c, const void *key, size_t klen, struct fc_probe *p)
 	if (p->pos == UINT64_MAX)
 		return FC_ENOTFOUND;
 	if (p->expired) {
-		c->hdr->hd_expired++;
+		FC_CTR_ADD(c->hdr->hd_expired, 1);
 		fc__retire_item_locked(c, p->pos, p->it);
 		return FC_ENOTFOUND;
 	}
@@ -352,7 +352,7 @@ fc_delete(fc_cache *c, const void *key, size_t klen)
 	if ((rc = find_locked(c, key, klen, &p)) == FC_OK) {
 		fc__index_unlink_locked(c, p.pos);
 		FC_FAULT(DELETE_TOMB);
-		c->hdr->hd_deletes++;
+		FC_CTR_ADD(c->hdr->hd_deletes, 1);
 		/* Unlinked: done. A failed retire (limbo full, readers stuck)
 		 * only leaks the chunk until repair. */
 		fc__item_retire_locked(c, p.it);
@@ -478,7 +478,7 @@ fc_flush_expired(fc_cache *c)
 				n = FC_EBUSY;
 				break;
 			}
-			c->hdr->hd_expired++;
+			FC_CTR_ADD(c->hdr->hd_expired, 1);
 			fc__retire_item_locked(c, i, it);
 			n++;
 		}

@@ -98,19 +98,19 @@ fc__index_unlink_locked(fc_cache *c, uint64_t pos)
 	 */
 	if (fc__ld_rlx(&ix[(pos + 1) & mask]) != FC_BK_EMPTY) {
 		fc__st_rel(&ix[pos], FC_BK_TOMB);
-		h->hd_ix_tombs++;
+		FC_CTR_ADD(h->hd_ix_tombs, 1);
 		return;
 	}
 	/* The next bucket is EMPTY, so no chain passes pos (I3): EMPTY it,
 	 * and the tombstones right before it, which now end nowhere. */
 	fc__st_rel(&ix[pos], FC_BK_EMPTY);
-	h->hd_ix_used--;
+	FC_CTR_SUB(h->hd_ix_used, 1);
 	for (uint64_t j = (pos - 1) & mask, n = 0;
 	     n < c->g.nbuckets && fc__ld_rlx(&ix[j]) == FC_BK_TOMB;
 	     j = (j - 1) & mask, n++) {
 		fc__st_rel(&ix[j], FC_BK_EMPTY);
-		h->hd_ix_used--;
-		h->hd_ix_tombs--;
+		FC_CTR_SUB(h->hd_ix_used, 1);
+		FC_CTR_SUB(h->hd_ix_tombs, 1);
 	}
 }
 
@@ -123,12 +123,12 @@ fc__item_retire_locked(fc_cache *c, struct item_shm *it)
 	uint64_t csz = c->g.class_size[it->it_class];
 
 	it->it_state = FC_IT_LIMBO;
-	cl->cl_live--;
-	cl->cl_limbo++;
-	cl->cl_data -= it->it_klen + it->it_vlen;
-	h->hd_items--;
-	h->hd_bytes_used -= csz;
-	h->hd_data_bytes -= it->it_klen + it->it_vlen;
+	FC_CTR_SUB(cl->cl_live, 1);
+	FC_CTR_ADD(cl->cl_limbo, 1);
+	FC_CTR_SUB(cl->cl_data, it->it_klen + it->it_vlen);
+	FC_CTR_SUB(h->hd_items, 1);
+	FC_CTR_SUB(h->hd_bytes_used, csz);
+	FC_CTR_SUB(h->hd_data_bytes, it->it_klen + it->it_vlen);
 	if (fc__retire_locked(c, fc__off_of(c, it)) != FC_OK) {
 		/* Limbo full and readers stuck: leak it until repair. */
 		h->hd_needs_repair = 1;
@@ -162,9 +162,9 @@ fc__evict_item_locked(fc_cache *c, uint64_t off, int expired)
 			fc__index_unlink_locked(c, i);
 			FC_FAULT(EVICT);
 			if (expired)
-				c->hdr->hd_expired++;
+				FC_CTR_ADD(c->hdr->hd_expired, 1);
 			else
-				c->hdr->hd_evictions++;
+				FC_CTR_ADD(c->hdr->hd_evictions, 1);
 			return fc__item_retire_locked(c, it);
 		}
 	}
@@ -192,7 +192,7 @@ fc__sweep_locked(fc_cache *c, unsigned budget, uint64_t now)
 		}
 		uint64_t e = fc__ld_rlx(&it->it_expire_ms);
 		if (e && e <= now) {
-			h->hd_expired++;
+			FC_CTR_ADD(h->hd_expired, 1);
 			if (fc__retire_item_locked(c, i, it) != FC_OK)
 				return;
 		}
@@ -246,9 +246,9 @@ fc__index_rebuild_locked(fc_cache *c)
 	 */
 	fc__st_rel(&h->hd_ix_sel, sel ^ 1u);
 	FC_FAULT(REBUILD_FLIPPED);
-	h->hd_ix_used = live;
-	h->hd_ix_tombs = 0;
-	h->hd_rebuilds++;
+	FC_CTR_SET(h->hd_ix_used, live);
+	FC_CTR_SET(h->hd_ix_tombs, 0);
+	FC_CTR_ADD(h->hd_rebuilds, 1);
 	return FC_OK;
 }
 
@@ -281,9 +281,9 @@ fc__index_room_locked(fc_cache *c)
 				continue;
 			}
 			if (exp)
-				h->hd_expired++;
+				FC_CTR_ADD(h->hd_expired, 1);
 			else
-				h->hd_evictions++;
+				FC_CTR_ADD(h->hd_evictions, 1);
 			if (fc__retire_item_locked(c, i, it) != FC_OK)
 				return FC_EBUSY;
 		}

@@ -192,6 +192,15 @@ static_assert(offsetof(struct hdr_shm, hd_checksum) == FC_CKSUM_BYTES, "checksum
 static_assert(offsetof(struct hdr_shm, hd_boot_id) == 256, "boot id");
 static_assert(sizeof(struct hdr_shm) <= FC_HEADER_BYTES, "header fits 8 KiB");
 
+/*
+ * Writer counters (header and class records) are written only under the
+ * mutex but read by fc_stat()/fc_class_stat() at any time: their stores
+ * are relaxed atomic (one word each; a stale read is documented as fine).
+ */
+#define FC_CTR_ADD(lv, d) fc__st_rlx(&(lv), fc__ld_rlx(&(lv)) + (uint64_t)(d))
+#define FC_CTR_SUB(lv, d) fc__st_rlx(&(lv), fc__ld_rlx(&(lv)) - (uint64_t)(d))
+#define FC_CTR_SET(lv, v) fc__st_rlx(&(lv), (uint64_t)(v))
+
 /* ------------------------------------------------------- process side -- */
 
 struct fc_geom {                /* derived, validated copy of the geometry */

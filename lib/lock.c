@@ -54,7 +54,7 @@ fc__repair_locked(fc_cache *c)
 	struct hdr_shm *h = c->hdr;
 
 	h->hd_needs_repair = 1; /* L1 */
-	h->hd_repairs++;
+	FC_CTR_ADD(h->hd_repairs, 1);
 	return fc__slab_rebuild_locked(c, 0);
 }
 

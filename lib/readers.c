@@ -439,7 +439,7 @@ fc__retire_locked(fc_cache *c, uint64_t off)
 	 * impossible under the mutex. The FAA in reclaim orders the unlink
 	 * before any later epoch advance. */
 	l->lb_epoch = fc__ld_rlx(&h->hd_epoch);
-	h->hd_limbo_tail++;
+	FC_CTR_ADD(h->hd_limbo_tail, 1);
 	return FC_OK;
 }
 
@@ -468,7 +468,7 @@ fc__reclaim_locked(fc_cache *c)
 		if (l->lb_epoch >= min)
 			break; /* R4: the rest are no older */
 		uint64_t off = l->lb_off;
-		h->hd_limbo_head++;
+		FC_CTR_ADD(h->hd_limbo_head, 1);
 		fc__slab_free_locked(c, off);
 		freed++;
 		if (freed == 4)
@@ -516,7 +516,7 @@ fc__grace_wait_locked(fc_cache *c, uint64_t stamp)
 		if (now >= deadline)
 			return FC_EBUSY;
 		if (!waited++)
-			c->hdr->hd_reclaim_waits++;
+			FC_CTR_ADD(c->hdr->hd_reclaim_waits, 1);
 		if (backoff < (1u << 14))
 			ck_backoff_eb(&backoff);
 		else

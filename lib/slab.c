@@ -158,9 +158,9 @@ page_grab(fc_cache *c, unsigned cls)
 				FC_FAULT(PAGE_GRAB);
 		}
 		cl->cl_free = head;
-		cl->cl_nfree += per;
-		cl->cl_pages++;
-		h->hd_free_pages--;
+		FC_CTR_ADD(cl->cl_nfree, per);
+		FC_CTR_ADD(cl->cl_pages, 1);
+		FC_CTR_SUB(h->hd_free_pages, 1);
 		h->hd_page_hand = pg + 1;
 		return FC_OK;
 	}
@@ -183,20 +183,20 @@ fc__slab_free_locked(fc_cache *c, uint64_t off)
 		mark_corrupt(c);
 		return;
 	}
-	cl->cl_limbo--;
+	FC_CTR_SUB(cl->cl_limbo, 1);
 	pm->pm_used--;
 	it->it_state = FC_IT_FREE;
 	if (pm->pm_state == FC_PG_DRAINING) {
 		if (pm->pm_used == 0) { /* A3: last one out frees the page */
 			pm->pm_state = FC_PG_FREE;
-			cl->cl_pages--;
-			c->hdr->hd_free_pages++;
+			FC_CTR_SUB(cl->cl_pages, 1);
+			FC_CTR_ADD(c->hdr->hd_free_pages, 1);
 		}
 		return;
 	}
 	it->it_cas = cl->cl_free; /* A4: grace period has passed */
 	cl->cl_free = off;
-	cl->cl_nfree++;
+	FC_CTR_ADD(cl->cl_nfree, 1);
 }
 
 static int
@@ -211,8 +211,8 @@ pop_free(fc_cache *c, unsigned cls, uint64_t *off)
 	}
 	*off = cl->cl_free;
 	cl->cl_free = it->it_cas;
-	cl->cl_nfree--;
-	cl->cl_live++;
+	FC_CTR_SUB(cl->cl_nfree, 1);
+	FC_CTR_ADD(cl->cl_live, 1);
 	c->pages[fc__page_of(c, *off)].pm_used++;
 	it->it_state = FC_IT_LIVE;
 	return FC_OK;
@@ -228,8 +228,8 @@ fc__slab_unalloc_locked(fc_cache *c, uint64_t off)
 	it->it_state = FC_IT_FREE;
 	it->it_cas = cl->cl_free;
 	cl->cl_free = off;
-	cl->cl_nfree++;
-	cl->cl_live--;
+	FC_CTR_ADD(cl->cl_nfree, 1);
+	FC_CTR_SUB(cl->cl_live, 1);
 	c->pages[fc__page_of(c, off)].pm_used--;
 }
 
@@ -323,7 +323,7 @@ drain_page(fc_cache *c, uint64_t pg)
 		}
 		if (off >= base && off < end) {
 			*link = it->it_cas;
-			cl->cl_nfree--;
+			FC_CTR_SUB(cl->cl_nfree, 1);
 		} else {
 			link = &it->it_cas;
 		}
@@ -333,8 +333,8 @@ drain_page(fc_cache *c, uint64_t pg)
 	pm->pm_state = FC_PG_DRAINING;
 	if (pm->pm_used == 0) {
 		pm->pm_state = FC_PG_FREE;
-		cl->cl_pages--;
-		c->hdr->hd_free_pages++;
+		FC_CTR_SUB(cl->cl_pages, 1);
+		FC_CTR_ADD(c->hdr->hd_free_pages, 1);
 	}
 	return FC_OK;
 }
@@ -467,8 +467,8 @@ fc__slab_rebuild_locked(fc_cache *c, int drop_index)
 		}
 		counts[pg]++;
 		struct class_shm *cl = &h->hd_class[it->it_class];
-		cl->cl_live++;
-		cl->cl_data += it->it_klen + it->it_vlen;
+		FC_CTR_ADD(cl->cl_live, 1);
+		FC_CTR_ADD(cl->cl_data, it->it_klen + it->it_vlen);
 		items++;
 		bytes += c->g.class_size[it->it_class];
 		data += it->it_klen + it->it_vlen;
@@ -479,13 +479,13 @@ fc__slab_rebuild_locked(fc_cache *c, int drop_index)
 
 	/* 3. Pages: referenced ones stay with their class and get every
 	 *    other chunk on the free list; the rest become FREE. */
-	h->hd_free_pages = 0;
+	FC_CTR_SET(h->hd_free_pages, 0);
 	for (uint64_t pg = c->g.npages; pg-- > 0;) {
 		struct page_shm *pm = &c->pages[pg];
 		if (!counts[pg]) {
 			pm->pm_state = FC_PG_FREE;
 			pm->pm_used = 0;
-			h->hd_free_pages++;
+			FC_CTR_ADD(h->hd_free_pages, 1);
 			continue;
 		}
 		unsigned cls = pm->pm_class;
@@ -494,7 +494,7 @@ fc__slab_rebuild_locked(fc_cache *c, int drop_index)
 		uint32_t csz = c->g.class_size[cls], per = c->g.class_per_page[cls];
 		pm->pm_state = FC_PG_ACTIVE;
 		pm->pm_used = (uint32_t)counts[pg];
-		cl->cl_pages++;
+		FC_CTR_ADD(cl->cl_pages, 1);
 		for (uint32_t k = per; k-- > 0;) {
 			if (ck_bitmap_test(bm, k))
 				continue;
@@ -504,19 +504,20 @@ fc__slab_rebuild_locked(fc_cache *c, int drop_index)
 			it->it_class = (uint8_t)cls;
 			it->it_cas = cl->cl_free;
 			cl->cl_free = off;
-			cl->cl_nfree++;
+			FC_CTR_ADD(cl->cl_nfree, 1);
 		}
 	}
 	free(bms);
 	free(counts);
 
 	/* 4. Counters, limbo, spare index. */
-	h->hd_items = items;
-	h->hd_bytes_used = bytes;
-	h->hd_data_bytes = data;
-	h->hd_ix_used = used;
-	h->hd_ix_tombs = tombs;
-	h->hd_limbo_head = h->hd_limbo_tail = 0;
+	FC_CTR_SET(h->hd_items, items);
+	FC_CTR_SET(h->hd_bytes_used, bytes);
+	FC_CTR_SET(h->hd_data_bytes, data);
+	FC_CTR_SET(h->hd_ix_used, used);
+	FC_CTR_SET(h->hd_ix_tombs, tombs);
+	FC_CTR_SET(h->hd_limbo_head, 0);
+	FC_CTR_SET(h->hd_limbo_tail, 0);
 	h->hd_spare_epoch = 0; /* the grace period covered it */
 	if (h->hd_cas_next <= maxcas)
 		h->hd_cas_next = maxcas + 1;
