@@ -67,11 +67,13 @@ fc__item_at(const fc_cache *c, uint64_t off)
 {
 	if (off < c->g.pages_off || off >= pages_end(c) || (off & 7))
 		return NULL;
+	uint64_t in_page = (off - c->g.pages_off) & (c->g.page_bytes - 1);
+	if (in_page + FC_ITEM_HDR > c->g.page_bytes)
+		return NULL; /* the header itself would cross the page */
 	struct item_shm *it = fc__ptr(c, off);
 	unsigned cls = it->it_class;
 	if (cls >= c->g.nclasses)
 		return NULL;
-	uint64_t in_page = (off - c->g.pages_off) & (c->g.page_bytes - 1);
 	uint64_t csz = c->g.class_size[cls];
 	if (in_page + csz > c->g.page_bytes || it->it_klen == 0 ||
 	    FC_ITEM_HDR + (uint64_t)it->it_klen + it->it_vlen > csz)
@@ -352,6 +354,10 @@ steal_page(fc_cache *c, unsigned cls)
 		struct page_shm *pm = &c->pages[pg];
 		if (pm->pm_state != FC_PG_ACTIVE || pm->pm_class == cls)
 			continue;
+		if (pm->pm_class >= c->g.nclasses) {
+			mark_corrupt(c); /* untrusted page map */
+			continue;
+		}
 		uint64_t np = h->hd_class[pm->pm_class].cl_pages;
 		if (best == UINT64_MAX || np > best_pages) {
 			best = pg;
