@@ -63,10 +63,10 @@ probe_read(fc_cache *c, uint64_t h, const void *key, size_t klen,
 	if (sel > 1)
 		return FC_ECORRUPT;
 	const uint64_t *ix = fc__index(c, (unsigned)sel);
-	uint64_t mask = c->g.nbuckets - 1, i = h & mask;
+	uint64_t i = fc__bk_home(c, h);
 	uint64_t tag = h >> FC_BK_TAGSHIFT;
 
-	for (uint64_t n = 0; n < c->g.nbuckets; n++, i = (i + 1) & mask) {
+	for (uint64_t n = 0; n < c->g.nbuckets; n++, i = fc__bk_next(c, i)) {
 		/*
 		 * Orders:       the bucket word before the item loads that
 		 *               follow it.

@@ -2,7 +2,7 @@
  * index.c - the open-addressing table that maps keys to items (writer side;
  *           the lock-free read side is probe_read() in api.c).
  *
- * DESIGN       Linear probing over a power-of-two array of 64-bit bucket
+ * DESIGN       Linear probing over an array of nbuckets 64-bit bucket
  *              words [tag:16 | offset/8:48], so most misses never touch an
  *              item. EMPTY (0) ends a probe; TOMB (1) does not. Delete
  *              stores a tombstone, or EMPTY when the next bucket is EMPTY
@@ -45,13 +45,13 @@ int
 fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 		       uint64_t now, struct fc_probe *p)
 {
-	uint64_t *ix = live_index(c), mask = c->g.nbuckets - 1;
-	uint64_t i = h & mask, tag = h >> FC_BK_TAGSHIFT;
+	uint64_t *ix = live_index(c);
+	uint64_t i = fc__bk_home(c, h), tag = h >> FC_BK_TAGSHIFT;
 
 	p->pos = p->ins = UINT64_MAX;
 	p->it = NULL;
 	p->expired = 0;
-	for (uint64_t n = 0; n < c->g.nbuckets; n++, i = (i + 1) & mask) {
+	for (uint64_t n = 0; n < c->g.nbuckets; n++, i = fc__bk_next(c, i)) {
 		uint64_t w = fc__ld_rlx(&ix[i]);
 		if (w == FC_BK_EMPTY) {
 			if (p->ins == UINT64_MAX)
@@ -84,7 +84,7 @@ fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 void
 fc__index_unlink_locked(fc_cache *c, uint64_t pos)
 {
-	uint64_t *ix = live_index(c), mask = c->g.nbuckets - 1;
+	uint64_t *ix = live_index(c);
 	struct hdr_shm *h = c->hdr;
 
 	/*
@@ -96,7 +96,7 @@ fc__index_unlink_locked(fc_cache *c, uint64_t pos)
 	 * If reordered: harmless for readers; the epoch FAA in reclaim is the
 	 *               barrier that R1 relies on.
 	 */
-	if (fc__ld_rlx(&ix[(pos + 1) & mask]) != FC_BK_EMPTY) {
+	if (fc__ld_rlx(&ix[fc__bk_next(c, pos)]) != FC_BK_EMPTY) {
 		fc__st_rel(&ix[pos], FC_BK_TOMB);
 		FC_CTR_ADD(h->hd_ix_tombs, 1);
 		return;
@@ -105,9 +105,9 @@ fc__index_unlink_locked(fc_cache *c, uint64_t pos)
 	 * and the tombstones right before it, which now end nowhere. */
 	fc__st_rel(&ix[pos], FC_BK_EMPTY);
 	FC_CTR_SUB(h->hd_ix_used, 1);
-	for (uint64_t j = (pos - 1) & mask, n = 0;
+	for (uint64_t j = fc__bk_prev(c, pos), n = 0;
 	     n < c->g.nbuckets && fc__ld_rlx(&ix[j]) == FC_BK_TOMB;
-	     j = (j - 1) & mask, n++) {
+	     j = fc__bk_prev(c, j), n++) {
 		fc__st_rel(&ix[j], FC_BK_EMPTY);
 		FC_CTR_SUB(h->hd_ix_used, 1);
 		FC_CTR_SUB(h->hd_ix_tombs, 1);
@@ -151,10 +151,10 @@ fc__evict_item_locked(fc_cache *c, uint64_t off, int expired)
 	if (!it)
 		return FC_ECORRUPT;
 	uint64_t h = fc__hash(c, fc__item_key(it), it->it_klen);
-	uint64_t *ix = live_index(c), mask = c->g.nbuckets - 1;
-	uint64_t want = fc__bk_word(h, off), i = h & mask;
+	uint64_t *ix = live_index(c);
+	uint64_t want = fc__bk_word(h, off), i = fc__bk_home(c, h);
 
-	for (uint64_t n = 0; n < c->g.nbuckets; n++, i = (i + 1) & mask) {
+	for (uint64_t n = 0; n < c->g.nbuckets; n++, i = fc__bk_next(c, i)) {
 		uint64_t w = fc__ld_rlx(&ix[i]);
 		if (w == FC_BK_EMPTY)
 			break;
@@ -177,11 +177,11 @@ void
 fc__sweep_locked(fc_cache *c, unsigned budget, uint64_t now)
 {
 	struct hdr_shm *h = c->hdr;
-	uint64_t *ix = live_index(c), mask = c->g.nbuckets - 1;
+	uint64_t *ix = live_index(c);
 
 	for (unsigned n = 0; n < budget; n++) {
-		uint64_t i = h->hd_sweep & mask;
-		h->hd_sweep = (i + 1) & mask;
+		uint64_t i = h->hd_sweep % c->g.nbuckets; /* untrusted cursor */
+		h->hd_sweep = fc__bk_next(c, i);
 		uint64_t w = fc__ld_rlx(&ix[i]);
 		if (!fc__bk_live(w))
 			continue;
@@ -203,7 +203,7 @@ int
 fc__index_rebuild_locked(fc_cache *c)
 {
 	struct hdr_shm *h = c->hdr;
-	uint64_t B = c->g.nbuckets, mask = B - 1;
+	uint64_t B = c->g.nbuckets;
 
 	if (h->hd_spare_epoch) {
 		fc__reclaim_locked(c);
@@ -224,9 +224,10 @@ fc__index_rebuild_locked(fc_cache *c)
 		struct item_shm *it = fc__item_at(c, fc__bk_off(w));
 		if (!it)
 			continue; /* damaged bucket: left behind */
-		uint64_t hh = fc__hash(c, fc__item_key(it), it->it_klen), j = hh & mask;
+		uint64_t hh = fc__hash(c, fc__item_key(it), it->it_klen);
+		uint64_t j = fc__bk_home(c, hh);
 		while (nix[j] != FC_BK_EMPTY)
-			j = (j + 1) & mask;
+			j = fc__bk_next(c, j);
 		nix[j] = w;
 		live++;
 		if (i == B / 2)
@@ -266,8 +267,8 @@ fc__index_room_locked(fc_cache *c)
 		/* Mostly live: evict by CLOCK over the index down to lo. */
 		uint64_t *ix = live_index(c), now = fc__now_ms();
 		for (uint64_t n = 0; n < 2 * B && h->hd_items > lo; n++) {
-			uint64_t i = h->hd_ix_hand & (B - 1);
-			h->hd_ix_hand = (i + 1) & (B - 1);
+			uint64_t i = h->hd_ix_hand % B; /* untrusted cursor */
+			h->hd_ix_hand = fc__bk_next(c, i);
 			uint64_t w = fc__ld_rlx(&ix[i]);
 			if (!fc__bk_live(w))
 				continue;

@@ -282,6 +282,23 @@ fc__item_val(const struct item_shm *it)
 {
 	return (const char *)(it + 1) + it->it_klen;
 }
+/* Home bucket: multiply-shift of the low 32 hash bits (the tag uses the
+ * top 16, so tag and home are independent); nbuckets <= 2^32. */
+static inline uint64_t
+fc__bk_home(const fc_cache *c, uint64_t hash)
+{
+	return ((hash & 0xffffffffull) * c->g.nbuckets) >> 32;
+}
+static inline uint64_t
+fc__bk_next(const fc_cache *c, uint64_t i)
+{
+	return i + 1 < c->g.nbuckets ? i + 1 : 0;
+}
+static inline uint64_t
+fc__bk_prev(const fc_cache *c, uint64_t i)
+{
+	return i ? i - 1 : c->g.nbuckets - 1;
+}
 static inline uint64_t
 fc__bk_word(uint64_t hash, uint64_t off)
 {

@@ -82,7 +82,7 @@ fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
 	if (segment_bytes < FC_MIN_SEGMENT || segment_bytes > FC_MAX_SEGMENT ||
 	    !is_pow2(page_bytes) || page_bytes < FC_MIN_PAGE ||
 	    page_bytes > FC_MAX_PAGE || nslots < 1 || nslots > 65536 ||
-	    !is_pow2(nbuckets) || nbuckets < 64 || nbuckets > (1ull << 36))
+	    nbuckets < 64 || nbuckets > (1ull << 32) || nbuckets % 8)
 		return FC_EINVAL;
 	int n = fc__classes(page_bytes, g->class_size, g->class_per_page);
 	if (n < 0)
@@ -176,14 +176,22 @@ fc__hash(const fc_cache *c, const void *key, size_t klen)
 	return XXH3_64bits_withSeed(key, klen, c->seed);
 }
 
+/* Enough buckets that the slab can fill with items of the hinted mean
+ * chunk size while the index stays under FC_INDEX_HI_PCT: each item also
+ * costs 2 x 8 bytes / (HI_PCT/100) of index (two arrays). Rounded up to a
+ * cache line of buckets. */
 static uint64_t
 pick_buckets(uint64_t segment_bytes, uint32_t avg)
 {
-	uint64_t want = segment_bytes / avg;
-	uint64_t b = 64;
+	uint64_t per_item = avg + 16 * 100 / FC_INDEX_HI_PCT + 1;
+	uint64_t items = segment_bytes / per_item;
+	uint64_t b = items * 100 / FC_INDEX_HI_PCT + 8;
 
-	while (b * 2 <= want && b < (1ull << 36))
-		b *= 2;
+	b -= b % 8;
+	if (b < 64)
+		b = 64;
+	if (b > (1ull << 32))
+		b = 1ull << 32;
 	return b;
 }
 

@@ -113,7 +113,7 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 	     uint64_t *live)
 {
 	fc_cache *c = v->c;
-	uint64_t mask = c->g.nbuckets - 1, off = fc__bk_off(w);
+	uint64_t off = fc__bk_off(w);
 	uint64_t ixoff = fc__off_of(c, &ix[i]);
 	struct item_shm *it = fc__item_at(c, off);
 
@@ -129,7 +129,8 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 		problem(v, "index", ixoff, "bucket %llu: tag does not match the key's hash",
 			(unsigned long long)i);
 	/* I3 and I4: from the key's home to i, no EMPTY and no other copy. */
-	for (uint64_t j = h & mask, n = 0; j != i && n < c->g.nbuckets; j = (j + 1) & mask, n++) {
+	for (uint64_t j = fc__bk_home(c, h), n = 0; j != i && n < c->g.nbuckets;
+	     j = fc__bk_next(c, j), n++) {
 		uint64_t wj = fc__ld_rlx(&ix[j]);
 		if (wj == FC_BK_EMPTY) {
 			problem(v, "index", ixoff, "bucket %llu: unreachable, EMPTY bucket %llu "
