@@ -164,7 +164,8 @@ housekeeping(fc_cache *c, uint64_t now)
 	if (h->hd_limbo_tail - h->hd_limbo_head >= FC_RECLAIM_BATCH ||
 	    h->hd_spare_epoch)
 		fc__reclaim_locked(c);
-	fc__sweep_locked(c, FC_SWEEP_BUDGET, now);
+	if (h->hd_ttl_items) /* nothing can expire: skip the bucket reads */
+		fc__sweep_locked(c, FC_SWEEP_BUDGET, now);
 }
 
 /* Keep room in limbo for one write's worth of retirements. */
@@ -259,6 +260,8 @@ store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 	FC_CTR_ADD(hd->hd_bytes_used, c->g.class_size[cls]);
 	FC_CTR_ADD(hd->hd_data_bytes, klen + vlen);
 	FC_CTR_ADD(hd->hd_sets, 1);
+	if (expire)
+		FC_CTR_ADD(hd->hd_ttl_items, 1);
 	FC_FAULT(SET_RETIRED);
 	return FC_OK;
 }
@@ -374,7 +377,15 @@ fc_touch(fc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
 	if ((rc = find_locked(c, key, klen, &p)) == FC_OK) {
 		/* relaxed: a single word readers load atomically; either the
 		 * old or the new expiry is a correct answer during the call. */
-		fc__st_rlx(&p.it->it_expire_ms, expire_for(ttl_ms, fc__now_ms()));
+		uint64_t old = fc__ld_rlx(&p.it->it_expire_ms);
+		uint64_t nexp = expire_for(ttl_ms, fc__now_ms());
+		fc__st_rlx(&p.it->it_expire_ms, nexp);
+		if (!old != !nexp) {
+			if (nexp)
+				FC_CTR_ADD(c->hdr->hd_ttl_items, 1);
+			else
+				FC_CTR_SUB(c->hdr->hd_ttl_items, 1);
+		}
 	}
 	fc__unlock(c);
 	return rc;

@@ -123,6 +123,8 @@ fc__item_retire_locked(fc_cache *c, struct item_shm *it)
 	uint64_t csz = c->g.class_size[it->it_class];
 
 	it->it_state = FC_IT_LIMBO;
+	if (fc__ld_rlx(&it->it_expire_ms))
+		FC_CTR_SUB(h->hd_ttl_items, 1);
 	FC_CTR_SUB(cl->cl_live, 1);
 	FC_CTR_ADD(cl->cl_limbo, 1);
 	FC_CTR_SUB(cl->cl_data, it->it_klen + it->it_vlen);

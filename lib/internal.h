@@ -157,10 +157,13 @@ struct hdr_shm {
 	alignas(FC_CACHELINE) pthread_mutex_t hd_mutex; /* 576 */
 	alignas(FC_CACHELINE) uint64_t hd_epoch;        /* global epoch, >= 1 */
 	alignas(FC_CACHELINE) uint64_t hd_ix_sel;       /* live index: 0 or 1 */
-	struct ck_sequence hd_seq;  /* odd while a writer is mid-update */
 	uint32_t hd_slots_hwm;      /* highest claimed slot + 1 (atomic max) */
-	/* writer state: written only under hd_mutex (but see hd_folded_*) */
-	alignas(FC_CACHELINE) uint64_t hd_cas_next;
+	/* writer state: written only under hd_mutex (but see hd_folded_*);
+	 * on other lines than what readers load (hd_epoch, hd_ix_sel) */
+	alignas(FC_CACHELINE) struct ck_sequence hd_seq; /* odd mid-update */
+	uint32_t hd_pad3;
+	uint64_t hd_cas_next;
+	uint64_t hd_ttl_items;      /* live items with an expiry (sweep gate) */
 	uint64_t hd_items;
 	uint64_t hd_bytes_used;
 	uint64_t hd_data_bytes;
@@ -183,7 +186,7 @@ struct hdr_shm {
 	uint64_t hd_needs_repair;   /* nonzero: next writer rebuilds allocator */
 	uint64_t hd_folded_hits;    /* counters of released slots; atomic FAA */
 	uint64_t hd_folded_misses;
-	uint64_t hd_pad2[7];
+	uint64_t hd_pad2[6];
 	alignas(FC_CACHELINE) struct class_shm hd_class[FC_MAX_CLASSES];
 };
 static_assert(offsetof(struct hdr_shm, hd_version) == 8, "tools read it");

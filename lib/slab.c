@@ -447,7 +447,7 @@ fc__slab_rebuild_locked(fc_cache *c, int drop_index)
 		ck_bitmap_init((struct ck_bitmap *)(bms + pg * bm_bytes),
 			       (unsigned)(P / FC_MIN_CHUNK), false);
 	memset(h->hd_class, 0, sizeof h->hd_class);
-	uint64_t items = 0, bytes = 0, data = 0, used = 0, tombs = 0, maxcas = 0;
+	uint64_t items = 0, bytes = 0, data = 0, used = 0, tombs = 0, maxcas = 0, ttl = 0;
 	for (uint64_t i = 0; i < B; i++) {
 		uint64_t w = fc__ld_rlx(&ix[i]);
 		if (w == FC_BK_EMPTY)
@@ -480,6 +480,8 @@ fc__slab_rebuild_locked(fc_cache *c, int drop_index)
 		data += it->it_klen + it->it_vlen;
 		if (it->it_cas > maxcas)
 			maxcas = it->it_cas;
+		if (fc__ld_rlx(&it->it_expire_ms))
+			ttl++;
 	}
 	FC_FAULT(REPAIR_HALF);
 
@@ -518,6 +520,7 @@ fc__slab_rebuild_locked(fc_cache *c, int drop_index)
 
 	/* 4. Counters, limbo, spare index. */
 	FC_CTR_SET(h->hd_items, items);
+	FC_CTR_SET(h->hd_ttl_items, ttl);
 	FC_CTR_SET(h->hd_bytes_used, bytes);
 	FC_CTR_SET(h->hd_data_bytes, data);
 	FC_CTR_SET(h->hd_ix_used, used);

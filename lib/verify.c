@@ -110,7 +110,7 @@ check_header(struct vctx *v)
 /* One index bucket: bounds, item header, tag, I3, duplicates. */
 static void
 check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int full,
-	     uint64_t *live)
+	     uint64_t *live, uint64_t *ttl)
 {
 	fc_cache *c = v->c;
 	uint64_t off = fc__bk_off(w);
@@ -124,6 +124,8 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 		return;
 	}
 	(*live)++;
+	if (fc__ld_rlx(&it->it_expire_ms))
+		(*ttl)++;
 	uint64_t h = fc__hash(c, fc__item_key(it), it->it_klen);
 	if ((h >> FC_BK_TAGSHIFT) != (w >> FC_BK_TAGSHIFT))
 		problem(v, "index", ixoff, "bucket %llu: tag does not match the key's hash",
@@ -163,7 +165,7 @@ check_full(struct vctx *v)
 {
 	fc_cache *c = v->c;
 	struct hdr_shm *h = c->hdr;
-	uint64_t B = c->g.nbuckets, live = 0, used = 0, tombs = 0;
+	uint64_t B = c->g.nbuckets, live = 0, used = 0, tombs = 0, ttl = 0;
 	uint64_t sel = fc__ld_rlx(&h->hd_ix_sel);
 	const uint64_t *ix = fc__index(c, (unsigned)(sel & 1));
 
@@ -176,7 +178,7 @@ check_full(struct vctx *v)
 		if (w == FC_BK_TOMB)
 			tombs++;
 		else
-			check_bucket(v, ix, i, w, 1, &live);
+			check_bucket(v, ix, i, w, 1, &live, &ttl);
 	}
 	int pending = fc__ld_rlx(&h->hd_needs_repair) != 0;
 	if (pending)
@@ -186,6 +188,10 @@ check_full(struct vctx *v)
 		problem(v, "index", c->g.index_off[sel & 1], "counted %llu used / %llu tombstones, "
 			"header says %llu / %llu", (unsigned long long)used, (unsigned long long)tombs,
 			(unsigned long long)h->hd_ix_used, (unsigned long long)h->hd_ix_tombs);
+	if (!pending && ttl != h->hd_ttl_items)
+		problem(v, "header", offsetof(struct hdr_shm, hd_ttl_items), "counted %llu items "
+			"with a TTL, header says %llu", (unsigned long long)ttl,
+			(unsigned long long)h->hd_ttl_items);
 	if (!pending && live != h->hd_items)
 		problem(v, "header", offsetof(struct hdr_shm, hd_items), "counted %llu items, "
 			"header says %llu", (unsigned long long)live, (unsigned long long)h->hd_items);
@@ -335,7 +341,7 @@ static int
 check_weak(struct vctx *v)
 {
 	fc_cache *c = v->c;
-	uint64_t live = 0;
+	uint64_t live = 0, ttl = 0;
 	int rc;
 
 	for (uint64_t i = 0; i < c->g.nbuckets;) {
@@ -347,7 +353,7 @@ check_weak(struct vctx *v)
 		for (uint64_t stop = i + 1024; i < c->g.nbuckets && i < stop; i++) {
 			uint64_t w = fc__ld_acq(&ix[i]); /* pairs with publish (I2) */
 			if (fc__bk_live(w))
-				check_bucket(v, ix, i, w, 0, &live);
+				check_bucket(v, ix, i, w, 0, &live, &ttl);
 		}
 		fc__read_exit(t);
 	}
