@@ -268,7 +268,9 @@ FC_API int fc_unlink(const char *name, unsigned flags);
  * @return FC_EBUSY     memory is held back by readers that did not finish
  *                      within the writer's bounded wait (a stopped reader)
  * @return FC_ECORRUPT  the segment is damaged beyond repair
- * On any error the cache is unchanged.
+ * On FC_EINVAL, FC_E2BIG, FC_EEXIST, FC_ENOTFOUND and FC_ECAS nothing
+ * changed. On FC_ENOMEM and FC_EBUSY the key's item is unchanged, but
+ * making room may already have evicted or expired other items.
  * Blocking: takes the writer mutex (held for about a microsecond; longer
  *           only to repair after a killed writer or to wait, bounded, for
  *           readers). Concurrency: any thread of any attached process.
