@@ -314,6 +314,17 @@ FC_API int fc_gets(fc_cache *c, const void *key, size_t klen, void *buf,
 		   size_t *vlen, uint64_t *cas);
 
 /**
+ * As fc_gets(), and also describe the item in @p meta (cas, expire_ms,
+ * ttl_left_ms, size_class, chunk_bytes; meta->key is @p key, meta->value is
+ * @p buf, meta->klen and meta->vlen the lengths). On FC_ETRUNC @p meta is
+ * filled too (value NULL), so a caller can learn size and TTL first.
+ * Errors, blocking, concurrency, fork: as fc_get(); FC_EINVAL if @p meta
+ * is NULL. Meant for inspectors; a hit counts as a hit.
+ */
+FC_API int fc_get_item(fc_cache *c, const void *key, size_t klen, void *buf,
+		       size_t *vlen, fc_item *meta);
+
+/**
  * Store only if the live item's cas is still @p cas.
  * @return FC_OK, FC_ECAS (item changed), FC_ENOTFOUND (no live item), and
  *         the errors of fc_set(). Blocking, concurrency, fork: as fc_set().

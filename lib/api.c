@@ -98,7 +98,7 @@ count(uint64_t *ctr)
 
 static int
 get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
-	   uint64_t *cas)
+	   uint64_t *cas, fc_item *meta)
 {
 	int rc = check_key(c, key, klen);
 	if (rc)
@@ -116,7 +116,8 @@ get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 		/* relaxed: fc_touch may change it concurrently; either value
 		 * is one that some write stored. */
 		uint64_t e = fc__ld_rlx(&it->it_expire_ms);
-		if (e && e <= fc__now_ms()) {
+		uint64_t now = e ? fc__now_ms() : 0;
+		if (e && e <= now) {
 			rc = FC_ENOTFOUND;
 		} else {
 			size_t n = it->it_vlen;
@@ -128,6 +129,17 @@ get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 					*cas = it->it_cas;
 			}
 			*vlen = n;
+			if (meta) {
+				meta->key = key;
+				meta->klen = klen;
+				meta->value = rc == FC_OK ? buf : NULL;
+				meta->vlen = n;
+				meta->cas = it->it_cas;
+				meta->expire_ms = e;
+				meta->ttl_left_ms = e ? (int64_t)(e - now) : -1;
+				meta->size_class = it->it_class;
+				meta->chunk_bytes = c->g.class_size[it->it_class];
+			}
 			/* relaxed: a CLOCK hint; store only when clear so a hot
 			 * item's line stays shared between processes. */
 			if (!fc__ld8_rlx(&it->it_ref))
@@ -142,7 +154,7 @@ get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 int
 fc_get(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen)
 {
-	return get_common(c, key, klen, buf, vlen, NULL);
+	return get_common(c, key, klen, buf, vlen, NULL, NULL);
 }
 
 int
@@ -151,7 +163,16 @@ fc_gets(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 {
 	if (!cas)
 		return FC_EINVAL;
-	return get_common(c, key, klen, buf, vlen, cas);
+	return get_common(c, key, klen, buf, vlen, cas, NULL);
+}
+
+int
+fc_get_item(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
+	    fc_item *meta)
+{
+	if (!meta)
+		return FC_EINVAL;
+	return get_common(c, key, klen, buf, vlen, NULL, meta);
 }
 
 /* ------------------------------------------------------------ writes -- */

@@ -149,7 +149,8 @@ struct hdr_shm {
 	uint64_t hd_created_ms;     /* 120 */
 	uint32_t hd_nclasses;       /* 128 */
 	uint32_t hd_abi;            /* 132: sizeof(pthread_mutex_t) etc. */
-	uint8_t hd_pad0[FC_CKSUM_BYTES - 136];
+	uint64_t hd_layout_sig;     /* 136: fc__layout_sig() of the writer */
+	uint8_t hd_pad0[FC_CKSUM_BYTES - 144];
 	uint64_t hd_checksum;       /* 248: XXH64 of bytes [0, 248) */
 	/* --- mutable --- */
 	char hd_boot_id[40];        /* 256: kernel boot id at last reset */
@@ -251,6 +252,7 @@ int fc__classes(uint64_t page_bytes, uint32_t *sizes, uint32_t *per_page);
 uint64_t fc__header_checksum(const struct hdr_shm *h);
 int fc__header_check(const struct hdr_shm *h, uint64_t file_bytes, struct fc_geom *g);
 uint32_t fc__abi_tag(void);
+uint64_t fc__layout_sig(void);
 int fc__read_boot_id(char out[40]);
 uint64_t fc__hash(const fc_cache *c, const void *key, size_t klen);
 

@@ -376,15 +376,14 @@ reap_slot_locked(fc_cache *c, struct slot_shm *s)
 	return fc__cas_sc(&s->rs_owner, o, o & ~0xffffffffull) ? 1 : 0;
 }
 
+/* Every slot, not just below the high-water mark: this runs when the
+ * table is full or on request, and the mark itself is untrusted. */
 int
 fc__reap_locked(fc_cache *c)
 {
 	int n = 0;
-	uint32_t hwm = fc__ld32_acq(&c->hdr->hd_slots_hwm);
 
-	if (hwm > c->g.nslots)
-		hwm = (uint32_t)c->g.nslots; /* untrusted */
-	for (uint32_t i = 0; i < hwm; i++)
+	for (uint64_t i = 0; i < c->g.nslots; i++)
 		n += reap_slot_locked(c, &c->slots[i]);
 	c->last_liveness_ms = fc__mono_ms();
 	return n;

@@ -127,12 +127,38 @@ fc__abi_tag(void)
 	return tag;
 }
 
+/* A hash of every shared struct's size and field offsets: two builds
+ * whose layouts differ refuse each other's segments (FC_EINCOMPAT) even
+ * if someone forgot to bump FC_LAYOUT_VERSION. */
+uint64_t
+fc__layout_sig(void)
+{
+#define F(type, field) offsetof(struct type, field)
+	static const uint64_t v[] = {
+		sizeof(struct hdr_shm), sizeof(struct slot_shm), sizeof(struct item_shm),
+		sizeof(struct page_shm), sizeof(struct limbo_shm), sizeof(struct class_shm),
+		F(hdr_shm, hd_mutex), F(hdr_shm, hd_epoch), F(hdr_shm, hd_ix_sel),
+		F(hdr_shm, hd_slots_hwm), F(hdr_shm, hd_seq), F(hdr_shm, hd_cas_next),
+		F(hdr_shm, hd_ttl_items), F(hdr_shm, hd_items), F(hdr_shm, hd_limbo_head),
+		F(hdr_shm, hd_needs_repair), F(hdr_shm, hd_folded_hits), F(hdr_shm, hd_class),
+		F(slot_shm, rs_owner), F(slot_shm, rs_epoch), F(slot_shm, rs_start),
+		F(slot_shm, rs_hits), F(item_shm, it_cas), F(item_shm, it_expire_ms),
+		F(item_shm, it_vlen), F(item_shm, it_klen), F(item_shm, it_class),
+		F(item_shm, it_state), F(item_shm, it_ref), F(page_shm, pm_state),
+		F(page_shm, pm_used), F(class_shm, cl_free), F(class_shm, cl_hand),
+		FC_MIN_CHUNK, FC_GROWTH_NUM, FC_GROWTH_DEN, FC_KEY_MAX,
+	};
+#undef F
+	return XXH64(v, sizeof v, FC_LAYOUT_VERSION);
+}
+
 int
 fc__header_check(const struct hdr_shm *h, uint64_t file_bytes, struct fc_geom *g)
 {
 	if (memcmp(h->hd_magic, FC_MAGIC, 8) != 0)
 		return FC_EINCOMPAT;
-	if (h->hd_version != FC_LAYOUT_VERSION || h->hd_abi != fc__abi_tag())
+	if (h->hd_version != FC_LAYOUT_VERSION || h->hd_abi != fc__abi_tag() ||
+	    h->hd_layout_sig != fc__layout_sig())
 		return FC_EINCOMPAT;
 	if (h->hd_header_bytes != FC_HEADER_BYTES ||
 	    h->hd_checksum != fc__header_checksum(h))
@@ -255,6 +281,7 @@ format_segment(fc_cache *c, const fc_options *o)
 	h->hd_created_ms = fc__now_ms();
 	h->hd_nclasses = g.nclasses;
 	h->hd_abi = fc__abi_tag();
+	h->hd_layout_sig = fc__layout_sig();
 	h->hd_epoch = 1;
 	h->hd_cas_next = 1;
 	c->g = g;

@@ -447,11 +447,11 @@ fc__stats_fill(fc_cache *c, fc_stats *s)
 	s->reclaim_waits = fc__ld_rlx(&h->hd_reclaim_waits);
 	s->classes = c->g.nclasses;
 	s->layout_version = FC_LAYOUT_VERSION;
-	uint32_t hwm = fc__ld32_acq(&h->hd_slots_hwm);
-	if (hwm > c->g.nslots)
-		hwm = (uint32_t)c->g.nslots;
-	for (uint32_t i = 0; i < hwm; i++) {
+	for (uint32_t i = 0; i < c->g.nslots; i++) {
 		struct slot_shm *sl = &c->slots[i];
+		if (!(uint32_t)fc__ld_rlx(&sl->rs_owner) && !fc__ld_rlx(&sl->rs_hits) &&
+		    !fc__ld_rlx(&sl->rs_misses))
+			continue; /* free and clean: skip the liveness check */
 		uint32_t pid;
 		int st = fc__slot_state(c, i, &pid);
 		s->hits += fc__ld_rlx(&sl->rs_hits);
