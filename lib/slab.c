@@ -76,6 +76,7 @@ fc__item_at(const fc_cache *c, uint64_t off)
 		return NULL;
 	uint64_t csz = c->g.class_size[cls];
 	if (in_page + csz > c->g.page_bytes || it->it_klen == 0 ||
+	    it->it_klen > FC_KEY_MAX ||
 	    FC_ITEM_HDR + (uint64_t)it->it_klen + it->it_vlen > csz)
 		return NULL;
 	return it;
