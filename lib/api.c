@@ -124,7 +124,8 @@ get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 			if (n > *vlen) {
 				rc = FC_ETRUNC;
 			} else {
-				memcpy(buf, fc__item_val(it), n);
+				if (n) /* buf may be NULL when n is 0 */
+					memcpy(buf, fc__item_val(it), n);
 				if (cas)
 					*cas = it->it_cas;
 			}
