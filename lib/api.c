@@ -577,7 +577,9 @@ fc_iter_next(fc_iter *iter, fc_item *out)
 			return FC_ECORRUPT;
 		}
 		const uint64_t *ix = fc__index(c, (unsigned)sel);
-		uint64_t now = fc__now_ms(), stop = iter->pos + 4096;
+		/* Short sections: a reader preempted inside one holds back
+		 * every writer's reclamation until it runs again. */
+		uint64_t now = fc__now_ms(), stop = iter->pos + FC_ITER_SECTION;
 		rc = FC_EBUSY; /* "keep going" marker */
 		for (; iter->pos < c->g.nbuckets && iter->pos < stop; iter->pos++) {
 			/* Acquire: pairs with the publishing store (I2). */

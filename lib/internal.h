@@ -59,7 +59,10 @@
 #define FC_SWEEP_BUDGET 8u      /* buckets examined per write; bounds cost */
 #define FC_RECLAIM_BATCH 32u    /* limbo entries before a write reclaims */
 #define FC_EVICT_BATCH 8u       /* victims per eviction round */
-#define FC_GRACE_WAIT_MS 250u   /* longest a writer waits for readers */
+#define FC_GRACE_WAIT_MS 100u   /* longest one write waits for readers, in all */
+#define FC_FREE_LOW 16u         /* min free+limbo reserve a full class keeps */
+#define FC_FREE_RESERVE 64u     /* ... or 1/64 of its chunks, if more */
+#define FC_ITER_SECTION 256u    /* buckets per iterator read section */
 #define FC_LIVENESS_MS 20u      /* min gap between /proc liveness scans */
 #define FC_INDEX_HI_PCT 75u     /* used (live+tomb) buckets that trigger room-making */
 #define FC_INDEX_LO_PCT 60u     /* live buckets kept after index eviction */
@@ -231,6 +234,9 @@ struct fc_cache {
 	pthread_mutex_t tls_lock;   /* guards tls_list */
 	struct cds_list_head tls_list;
 	uint64_t last_liveness_ms;  /* rate limit for /proc scans */
+	uint64_t wait_deadline_ms;  /* end of this write's grace-wait budget;
+	                               set by fc__lock (only the lock holder
+	                               touches it, so threads do not race) */
 	unsigned flags;
 	char name[4096];
 };

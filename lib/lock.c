@@ -28,6 +28,7 @@
  *              64 MiB segment) plus at most FC_GRACE_WAIT_MS for readers.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "internal.h"
@@ -84,6 +85,7 @@ fc__lock(fc_cache *c)
 	int r = lock_mutex(&h->hd_mutex);
 
 	if (r == EOWNERDEAD) {
+		c->wait_deadline_ms = fc__mono_ms() + FC_GRACE_WAIT_MS;
 		/* L3: the dead writer may have left the sequence odd. */
 		if (ck_pr_load_uint(&h->hd_seq.sequence) & 1)
 			ck_sequence_write_end(&h->hd_seq);
@@ -105,6 +107,7 @@ fc__lock(fc_cache *c)
 	 * If reordered: an inspector could accept a snapshot torn by us.
 	 */
 	ck_sequence_write_begin(&h->hd_seq);
+	c->wait_deadline_ms = fc__mono_ms() + FC_GRACE_WAIT_MS;
 	if (h->hd_needs_repair && fc__repair_locked(c) != FC_OK) {
 		ck_sequence_write_end(&h->hd_seq);
 		pthread_mutex_unlock(&h->hd_mutex);
@@ -113,10 +116,32 @@ fc__lock(fc_cache *c)
 	return FC_OK;
 }
 
+/*
+ * glibc keeps a robust mutex's futex word first in pthread_mutex_t: the
+ * owner's tid, plus FUTEX_WAITERS (bit 31) while some thread sleeps in the
+ * kernel waiting for it. That layout is the kernel's robust-futex ABI, so
+ * it is stable; we only read it, as a hint.
+ */
+#define FC_FUTEX_WAITERS 0x80000000u
+
+static int
+has_sleepers(pthread_mutex_t *m)
+{
+	/* relaxed: a hint; a stale value costs one needless or missed yield. */
+	return (ck_pr_load_uint((const unsigned *)(const void *)m) & FC_FUTEX_WAITERS) != 0;
+}
+
 void
 fc__unlock(fc_cache *c)
 {
+	int sleepers = has_sleepers(&c->hdr->hd_mutex);
+
 	/* ck_sequence_write_end: store fence, then the even sequence. */
 	ck_sequence_write_end(&c->hdr->hd_seq);
 	pthread_mutex_unlock(&c->hdr->hd_mutex);
+	/* Fairness: the mutex lets a running thread take it again at once,
+	 * ahead of the waiter the unlock just woke, which can then starve for
+	 * seconds when writers outnumber cores. Let the woken one run. */
+	if (sleepers)
+		sched_yield();
 }

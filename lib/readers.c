@@ -495,13 +495,15 @@ reap_blocking_locked(fc_cache *c, uint64_t stamp)
 	c->last_liveness_ms = fc__mono_ms();
 }
 
-/* Wait, bounded, until no reader holds an epoch <= stamp; reap dead ones
- * that do (after 1 ms: a live reader's section is far shorter). Returns
- * FC_OK or FC_EBUSY. */
+/* Wait until no reader holds an epoch <= stamp; reap dead ones that do
+ * (after 1 ms: a live reader's section is far shorter). All the waits of
+ * one write share one budget (c->wait_deadline_ms, FC_GRACE_WAIT_MS from
+ * taking the lock), so a write never stalls longer than that in total.
+ * Returns FC_OK or FC_EBUSY. */
 int
 fc__grace_wait_locked(fc_cache *c, uint64_t stamp)
 {
-	uint64_t start = fc__mono_ms(), deadline = start + FC_GRACE_WAIT_MS;
+	uint64_t start = fc__mono_ms(), deadline = c->wait_deadline_ms;
 	unsigned int backoff = CK_BACKOFF_INITIALIZER;
 	int waited = 0;
 
@@ -516,10 +518,15 @@ fc__grace_wait_locked(fc_cache *c, uint64_t stamp)
 			return FC_EBUSY;
 		if (!waited++)
 			FC_CTR_ADD(c->hdr->hd_reclaim_waits, 1);
-		if (backoff < (1u << 14))
+		/* Spin a few microseconds (a reader's section is ~50 ns), then
+		 * give the CPU away: the reader we wait for may be preempted,
+		 * and on a busy machine it needs our core to finish. */
+		if (backoff < (1u << 12))
 			ck_backoff_eb(&backoff);
-		else
+		else if (now - start < 2)
 			sched_yield();
+		else
+			usleep(50);
 	}
 	fc__reclaim_locked(c);
 	return FC_OK;

@@ -296,6 +296,32 @@ evict_class(fc_cache *c, unsigned cls, unsigned want)
 	return got;
 }
 
+/*
+ * The free list is running low and no page is free: evict a batch now and
+ * reclaim what has passed its grace period. The victims' grace period then
+ * runs while later writes still have free chunks, so a write in a full
+ * cache rarely waits for readers (a reader preempted inside a read can
+ * hold a grace period for a scheduler tick). Never waits.
+ */
+static uint64_t
+free_reserve(const fc_cache *c, unsigned cls)
+{
+	const struct class_shm *cl = &c->hdr->hd_class[cls];
+	uint64_t r = cl->cl_pages * c->g.class_per_page[cls] / FC_FREE_RESERVE;
+
+	return r > FC_FREE_LOW ? r : FC_FREE_LOW;
+}
+
+static void
+evict_ahead(fc_cache *c, unsigned cls)
+{
+	struct class_shm *cl = &c->hdr->hd_class[cls];
+
+	fc__reclaim_locked(c);
+	if (cl->cl_nfree + cl->cl_limbo < free_reserve(c, cls))
+		evict_class(c, cls, FC_EVICT_BATCH);
+}
+
 /* Remove every chunk of page @p pg from its class: evict the live ones,
  * unlink the free ones from the free list; the page becomes FREE when its
  * last limbo chunk is reclaimed. */
@@ -373,6 +399,22 @@ steal_page(fc_cache *c, unsigned cls)
 	return drain_page(c, best);
 }
 
+/* The stamp of the oldest limbo entry of class @p cls (R4: the first one
+ * from the head), or of the newest entry if none is found. */
+static uint64_t
+oldest_stamp(fc_cache *c, unsigned cls)
+{
+	struct hdr_shm *h = c->hdr;
+
+	for (uint64_t n = h->hd_limbo_head; n != h->hd_limbo_tail; n++) {
+		struct limbo_shm *l = &c->limbo[n % c->g.limbo_cap];
+		struct item_shm *it = fc__item_at(c, l->lb_off);
+		if (it && it->it_class == cls)
+			return l->lb_epoch;
+	}
+	return c->limbo[(h->hd_limbo_tail - 1) % c->g.limbo_cap].lb_epoch;
+}
+
 int
 fc__slab_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off)
 {
@@ -380,17 +422,24 @@ fc__slab_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off)
 	struct class_shm *cl = &h->hd_class[cls];
 
 	for (int round = 0; round < 64; round++) {
-		if (cl->cl_free)
-			return pop_free(c, cls, off);
+		if (cl->cl_free) {
+			/* Before the pop: the chunk we take must not be LIVE yet
+			 * while the CLOCK hand runs (it is in no bucket). */
+			if (!h->hd_free_pages && cl->cl_nfree <= free_reserve(c, cls))
+				evict_ahead(c, cls);
+			if (cl->cl_free)
+				return pop_free(c, cls, off);
+			continue;
+		}
 		if (h->hd_free_pages && page_grab(c, cls) == FC_OK)
 			continue;
 		if (h->hd_limbo_tail != h->hd_limbo_head && fc__reclaim_locked(c) &&
 		    (cl->cl_free || h->hd_free_pages))
 			continue;
 		if (cl->cl_limbo) {
-			/* Ours are on their way back: wait for the readers. */
-			uint64_t last = c->limbo[(h->hd_limbo_tail - 1) % c->g.limbo_cap].lb_epoch;
-			if (fc__grace_wait_locked(c, last) != FC_OK)
+			/* Ours are on their way back: wait for the readers, but
+			 * only as long as our oldest one needs. */
+			if (fc__grace_wait_locked(c, oldest_stamp(c, cls)) != FC_OK)
 				return FC_EBUSY;
 			continue;
 		}
