@@ -69,6 +69,7 @@ struct bench_config {
 	uint32_t keys;          /* items prefilled; as many absent keys */
 	uint32_t key_bytes;
 	uint32_t val_bytes;
+	const char *name;       /* --name: keep this shm name while running */
 };
 
 /* Process-local baseline: open addressing over indexes into the key array. */
@@ -523,7 +524,8 @@ print_header(const struct bench_config *cfg)
 	       "with the same keys and values (no shared memory)\n");
 }
 
-/* Create, unlink (nobody else attaches) and prefill the segment. */
+/* Create, unlink (nobody else attaches; with --name only at the end, so
+ * an inspector can watch the run) and prefill the segment. */
 static int
 setup_cache(struct bench_ctx *x, char *name, size_t name_len)
 {
@@ -538,13 +540,16 @@ setup_cache(struct bench_ctx *x, char *name, size_t name_len)
 	fc_options_init(&o);
 	o.flags = FC_CREATE | FC_EXCL;
 	o.segment_bytes = cfg->segment_bytes;
-	snprintf(name, name_len, "/fcbench-%ld", (long)getpid());
+	if (cfg->name)
+		snprintf(name, name_len, "%s", cfg->name);
+	else
+		snprintf(name, name_len, "/fcbench-%ld", (long)getpid());
 	if ((rc = fc_open(name, &o, &x->c)) != FC_OK) {
 		fc_fail("fc_open", rc);
 		free(buf);
 		return 1;
 	}
-	if ((rc = fc_unlink(name, 0)) != FC_OK) {
+	if (!cfg->name && (rc = fc_unlink(name, 0)) != FC_OK) {
 		fc_fail("fc_unlink", rc);
 		goto fail;
 	}
@@ -655,6 +660,8 @@ usage(FILE *f)
 		"  --quick            2 reps of 0.1 s (CI smoke)\n"
 		"  --json             one JSON object per line\n"
 		"  --segment-bytes N  segment size, K/M/G suffix\n"
+		"  --name /NAME       shm name kept while running (e.g. for\n"
+		"                     `forkcache watch`); removed at the end\n"
 		"                     (default 64M)\n"
 		"  --keys N           prefilled keys (default 10000)\n"
 		"  --key-bytes N      key length, 4..%d (default 16)\n"
@@ -697,6 +704,7 @@ parse_args(int argc, char **argv, struct bench_config *cfg)
 		{ "quick", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "segment-bytes", required_argument, NULL, 'S' },
+		{ "name", required_argument, NULL, 'N' },
 		{ "keys", required_argument, NULL, 'n' },
 		{ "key-bytes", required_argument, NULL, 'k' },
 		{ "val-bytes", required_argument, NULL, 'v' },
@@ -728,6 +736,9 @@ parse_args(int argc, char **argv, struct bench_config *cfg)
 			break;
 		case 'j':
 			cfg->json = 1;
+			break;
+		case 'N':
+			cfg->name = optarg;
 			break;
 		case 'S':
 			if (parse_u64(optarg, 1ull << 40, &cfg->segment_bytes))
@@ -850,6 +861,10 @@ main(int argc, char **argv)
 
 		if (rc != FC_OK) {
 			fc_fail("fc_close", rc);
+			failed = 1;
+		}
+		if (x.cfg.name && (rc = fc_unlink(x.cfg.name, 0)) != FC_OK) {
+			fc_fail("fc_unlink", rc);
 			failed = 1;
 		}
 	}
