@@ -75,6 +75,7 @@ struct demo_config {
 	uint32_t page_bytes;     /* slab page of every segment */
 	uint64_t seed;           /* PRNG seed of the request streams */
 	uint64_t backend_rounds; /* calibrated: rounds per backend call */
+	const char *keep;        /* --keep: shared segment's name, kept */
 };
 
 /* Written by one worker, read by the master after waitpid(). */
@@ -410,8 +411,13 @@ run_mode(const struct demo_config *cfg, const double *cdf, enum demo_mode mode,
 		fc_options o;
 
 		fill_options(cfg, &o, cfg->segment_bytes);
-		snprintf(name, sizeof name, "/fcdemo-%ld-shared",
-			 (long)getpid());
+		if (cfg->keep) {
+			snprintf(name, sizeof name, "%s", cfg->keep);
+			o.flags &= ~FC_EXCL; /* reuse a kept one: warm start */
+		} else {
+			snprintf(name, sizeof name, "/fcdemo-%ld-shared",
+				 (long)getpid());
+		}
 		if ((rc = fc_open(name, &o, &shared)) != FC_OK) {
 			fc_fail("master", "fc_open", rc);
 			return 1;
@@ -501,7 +507,7 @@ out:
 			fc_fail("master", "fc_close", rc);
 			failed = 1;
 		}
-		if ((rc = fc_unlink(name, 0)) != FC_OK) {
+		if (!cfg->keep && (rc = fc_unlink(name, 0)) != FC_OK) {
 			fc_fail("master", "fc_unlink", rc);
 			failed = 1;
 		}
@@ -590,6 +596,8 @@ usage(FILE *f)
 	      "                     (default 16M)\n"
 	      "  --page-bytes N     slab page size, K/M suffix (default 64K)\n"
 	      "  --seed N           request stream seed (default 1)\n"
+	      "  --keep /NAME       shared segment name; left in place at\n"
+	      "                     the end (inspect it: forkcache stats NAME)\n"
 	      "  --help\n"
 	      "exit: 0 ok, 1 failure, 2 usage\n", f);
 }
@@ -634,6 +642,7 @@ parse_args(int argc, char **argv, struct demo_config *cfg)
 		{ "segment-bytes", required_argument, NULL, 's' },
 		{ "page-bytes", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 'S' },
+		{ "keep", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -688,6 +697,11 @@ parse_args(int argc, char **argv, struct demo_config *cfg)
 			if (parse_u64(optarg, 1ull << 26, &v))
 				goto bad;
 			cfg->page_bytes = (uint32_t)v;
+			break;
+		case 'K':
+			if (optarg[0] != '/' || strchr(optarg + 1, '/'))
+				goto bad;
+			cfg->keep = optarg;
 			break;
 		case 'S':
 			if (parse_u64(optarg, UINT64_MAX, &cfg->seed))
