@@ -1,0 +1,502 @@
+/*
+ * tests/unit/test_readers.c - white-box tests of the reader-slot table,
+ * epochs and reclamation (lib/readers.c, invariants R1-R4): slot claim and
+ * release, dead owners (exited children, reused pids) and their reaping,
+ * the minimum active epoch, limbo reclamation and nested read sections.
+ */
+#include "fc_test.h"
+#include "internal.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+static uint64_t
+owner_word(uint64_t gen, pid_t pid)
+{
+	return gen << 32 | (uint32_t)pid;
+}
+
+/* Index of the slot owned by @p pid, failing if there is not exactly one. */
+static unsigned
+slot_of(fc_cache *c, pid_t pid)
+{
+	unsigned found = UINT32_MAX, n = 0;
+
+	for (unsigned i = 0; i < c->g.nslots; i++)
+		if ((uint32_t)c->slots[i].rs_owner == (uint32_t)pid) {
+			found = i;
+			n++;
+		}
+	if (n != 1)
+		fail_msg("pid %d owns %u slots, want 1", (int)pid, n);
+	return found;
+}
+
+static int
+get_key(fc_cache *c, const char *key)
+{
+	char buf[32];
+	size_t len = sizeof buf;
+
+	return fc_get(c, key, strlen(key), buf, &len);
+}
+
+/* ------------------------------------------------------- claim/release -- */
+
+static void
+first_read_claims_a_slot_with_the_next_generation_and_our_pid(void **state)
+{
+	fc_cache *c = *state;
+	struct hdr_shm *h = c->hdr;
+	int err = FC_OK;
+
+	assert_int_equal(h->hd_slots_hwm, 0);
+	/* Slot 0 was claimed and released five times before. */
+	c->slots[0].rs_owner = owner_word(5, 0);
+	struct fc_tls *t = fc__read_enter(c, &err);
+	assert_non_null(t);
+	assert_ptr_equal(t->slot, &c->slots[0]);
+	assert_int_equal(c->slots[0].rs_owner, owner_word(6, getpid()));
+	assert_int_equal(c->slots[0].rs_start, fc__proc_start(getpid()));
+	assert_true(c->slots[0].rs_start != 0);
+	assert_int_equal(h->hd_slots_hwm, 1);
+	assert_int_equal(c->slots[0].rs_epoch, h->hd_epoch); /* inside: R2 */
+	fc__read_exit(t);
+	assert_int_equal(c->slots[0].rs_epoch, 0);
+	fc_test_verify(c);
+}
+
+static void
+claim_skips_owned_slots_and_raises_the_high_water_mark(void **state)
+{
+	fc_cache *c = *state;
+	int err = FC_OK;
+
+	/* Slots 0-2 belong to someone alive (us, as another handle would). */
+	for (unsigned i = 0; i < 3; i++) {
+		c->slots[i].rs_owner = owner_word(1, getpid());
+		c->slots[i].rs_start = fc__proc_start(getpid());
+	}
+	c->hdr->hd_slots_hwm = 3;
+	struct fc_tls *t = fc__read_enter(c, &err);
+	assert_non_null(t);
+	fc__read_exit(t);
+	assert_ptr_equal(t->slot, &c->slots[3]);
+	assert_int_equal(c->slots[3].rs_owner, owner_word(1, getpid()));
+	assert_int_equal(c->hdr->hd_slots_hwm, 4);
+	/* A mark already above a new claim is not lowered (CAS-max): a
+	 * second handle's first read claims slot 4 under a mark of 9. */
+	c->hdr->hd_slots_hwm = 9;
+	fc_cache *c2 = NULL;
+	assert_int_equal(fc_open(fc_test_cur_name(), NULL, &c2), FC_OK);
+	assert_int_equal(get_key(c2, "nope"), FC_ENOTFOUND);
+	assert_int_equal(c->slots[4].rs_owner, owner_word(1, getpid()));
+	assert_int_equal(c->hdr->hd_slots_hwm, 9);
+	assert_int_equal(fc_close(c2), FC_OK);
+	assert_int_equal(c->slots[4].rs_owner, owner_word(1, 0));
+	for (unsigned i = 0; i < 3; i++)
+		c->slots[i].rs_owner = owner_word(1, 0);
+	fc_test_verify(c);
+}
+
+static void *
+reader_thread(void *arg)
+{
+	fc_cache *c = arg;
+	char buf[8];
+	size_t len;
+
+	for (int i = 0; i < 2; i++) {
+		len = sizeof buf;
+		if (fc_get(c, "hit", 3, buf, &len) != FC_OK)
+			return (void *)1;
+	}
+	for (int i = 0; i < 3; i++) {
+		len = sizeof buf;
+		if (fc_get(c, "miss", 4, buf, &len) != FC_ENOTFOUND)
+			return (void *)1;
+	}
+	return NULL; /* thread exit releases the slot (key destructor) */
+}
+
+static void
+thread_exit_releases_its_slot_and_folds_its_counters(void **state)
+{
+	fc_cache *c = *state;
+	struct hdr_shm *h = c->hdr;
+	pthread_t th;
+	void *ret;
+
+	assert_int_equal(fc_set(c, "hit", 3, "v", 1, 0), FC_OK);
+	assert_int_equal(pthread_create(&th, NULL, reader_thread, c), 0);
+	assert_int_equal(pthread_join(th, &ret), 0);
+	assert_null(ret);
+
+	assert_int_equal(h->hd_slots_hwm, 1);
+	assert_int_equal(c->slots[0].rs_owner, owner_word(1, 0)); /* gen kept */
+	assert_int_equal(c->slots[0].rs_hits, 0);
+	assert_int_equal(c->slots[0].rs_misses, 0);
+	assert_int_equal(c->slots[0].rs_epoch, 0);
+	assert_int_equal(h->hd_folded_hits, 2);
+	assert_int_equal(h->hd_folded_misses, 3);
+	fc_stats st = fc_test_stats(c);
+	assert_int_equal(st.hits, 2);
+	assert_int_equal(st.misses, 3);
+	assert_int_equal(st.readers_live, 0);
+	fc_test_verify(c);
+}
+
+static void
+closing_a_handle_releases_its_slot_and_folds_its_counters(void **state)
+{
+	fc_cache *c = *state;
+	struct hdr_shm *h = c->hdr;
+	fc_cache *c2 = NULL;
+
+	assert_int_equal(fc_set(c, "hit", 3, "v", 1, 0), FC_OK);
+	assert_int_equal(fc_open(fc_test_cur_name(), NULL, &c2), FC_OK);
+	assert_int_equal(get_key(c2, "hit"), FC_OK);
+	assert_int_equal(get_key(c2, "nope"), FC_ENOTFOUND);
+	assert_int_equal(get_key(c2, "nope"), FC_ENOTFOUND);
+	unsigned i = slot_of(c, getpid());
+	assert_int_equal(c->slots[i].rs_hits, 1);
+	assert_int_equal(c->slots[i].rs_misses, 2);
+	assert_int_equal(h->hd_folded_hits, 0);
+	assert_int_equal(fc_test_stats(c).hits, 1); /* counted from the slot */
+
+	assert_int_equal(fc_close(c2), FC_OK);
+	assert_int_equal((uint32_t)c->slots[i].rs_owner, 0);
+	assert_int_equal(c->slots[i].rs_owner >> 32, 1);
+	assert_int_equal(c->slots[i].rs_hits, 0);
+	assert_int_equal(h->hd_folded_hits, 1);
+	assert_int_equal(h->hd_folded_misses, 2);
+	fc_stats st = fc_test_stats(c);
+	assert_int_equal(st.hits, 1); /* now from the folded total */
+	assert_int_equal(st.misses, 2);
+	fc_test_verify(c);
+}
+
+/* ------------------------------------------------------------ dead slots -- */
+
+static int
+child_reads_and_exits_without_close(void *arg)
+{
+	fc_cache *c = arg;
+
+	FC_CHILD_CHECK_RC(get_key(c, "k"), FC_OK);
+	FC_CHILD_CHECK_RC(get_key(c, "x"), FC_ENOTFOUND);
+	FC_CHILD_CHECK_RC(get_key(c, "y"), FC_ENOTFOUND);
+	return 0; /* _exit: no fc_close, no key destructors */
+}
+
+static void
+slot_of_an_exited_child_is_dead_and_reaped_with_its_counters_folded(
+	void **state)
+{
+	fc_cache *c = *state;
+	struct hdr_shm *h = c->hdr;
+	fc_slot_info si;
+
+	assert_int_equal(fc_set(c, "k", 1, "v", 1, 0), FC_OK);
+	pid_t pid = fc_test_spawn(child_reads_and_exits_without_close, c);
+	fc_test_assert_exit(pid, 0); /* waited: not a zombie any more */
+
+	unsigned i = slot_of(c, pid);
+	assert_int_equal(fc_slot_stat(c, i, &si), FC_OK);
+	assert_int_equal(si.state, FC_SLOT_DEAD);
+	assert_int_equal(si.pid, (uint32_t)pid);
+	assert_int_equal(si.hits, 1);
+	assert_int_equal(si.misses, 2);
+	fc_stats st = fc_test_stats(c);
+	assert_int_equal(st.readers_dead, 1);
+	assert_int_equal(st.hits, 1);
+
+	assert_int_equal(fc_reap(c), 1);
+	assert_int_equal(fc_slot_stat(c, i, &si), FC_OK);
+	assert_int_equal(si.state, FC_SLOT_FREE);
+	assert_int_equal(si.hits, 0);
+	assert_int_equal(c->slots[i].rs_owner, owner_word(1, 0));
+	assert_int_equal(h->hd_folded_hits, 1);
+	assert_int_equal(h->hd_folded_misses, 2);
+	st = fc_test_stats(c);
+	assert_int_equal(st.readers_dead, 0);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.misses, 2);
+	assert_int_equal(fc_reap(c), 0); /* nothing left */
+	fc_test_verify(c);
+}
+
+static int
+child_dies_inside_a_read(void *arg)
+{
+	fc_cache *c = arg;
+	int err = FC_OK;
+
+	FC_CHILD_CHECK(fc__read_enter(c, &err) != NULL);
+	return 0; /* exits with its slot's epoch set */
+}
+
+static void
+dead_reader_inside_a_read_holds_limbo_until_it_is_reaped(void **state)
+{
+	fc_cache *c = *state;
+	struct hdr_shm *h = c->hdr;
+
+	assert_int_equal(fc_set(c, "k", 1, "v", 1, 0), FC_OK);
+	uint64_t e = h->hd_epoch;
+	pid_t pid = fc_test_spawn(child_dies_inside_a_read, c);
+	fc_test_assert_exit(pid, 0);
+	unsigned i = slot_of(c, pid);
+	assert_int_equal(c->slots[i].rs_epoch, e);
+
+	assert_int_equal(fc_delete(c, "k", 1), FC_OK); /* limbo, stamped e */
+	assert_int_equal(fc__lock(c), FC_OK);
+	assert_int_equal(fc__min_active_epoch(c), e);
+	/* R1: a dead reader's epoch still counts until it is reaped. */
+	assert_int_equal(fc__reclaim_locked(c), 0);
+	assert_int_equal(h->hd_limbo_tail - h->hd_limbo_head, 1);
+	assert_int_equal(fc__reap_locked(c), 1);
+	assert_int_equal(c->slots[i].rs_epoch, 0);
+	assert_int_equal(fc__min_active_epoch(c), UINT64_MAX);
+	assert_int_equal(fc__reclaim_locked(c), 1);
+	assert_int_equal(h->hd_limbo_tail, h->hd_limbo_head);
+	fc__unlock(c);
+	fc_test_verify(c);
+}
+
+static void
+slot_with_our_live_pid_but_another_start_time_is_dead(void **state)
+{
+	fc_cache *c = *state;
+	fc_slot_info si;
+	uint64_t start = fc__proc_start(getpid());
+	const unsigned reused = 5, ours = 6, unknown = 7;
+
+	assert_true(start != 0);
+	c->slots[reused].rs_owner = owner_word(3, getpid());
+	c->slots[reused].rs_start = start + 1; /* an earlier process's pid */
+	c->slots[reused].rs_hits = 4;
+	c->slots[ours].rs_owner = owner_word(3, getpid());
+	c->slots[ours].rs_start = start;
+	c->slots[unknown].rs_owner = owner_word(3, getpid());
+	c->slots[unknown].rs_start = 0; /* claimer died before storing it */
+
+	assert_int_equal(fc_slot_stat(c, reused, &si), FC_OK);
+	assert_int_equal(si.state, FC_SLOT_DEAD);
+	assert_int_equal(si.pid, (uint32_t)getpid());
+	assert_int_equal(fc_slot_stat(c, ours, &si), FC_OK);
+	assert_int_equal(si.state, FC_SLOT_LIVE);
+	assert_int_equal(fc_slot_stat(c, unknown, &si), FC_OK);
+	assert_int_equal(si.state, FC_SLOT_LIVE); /* only ESRCH proves death */
+
+	assert_int_equal(fc_reap(c), 1);
+	assert_int_equal(c->slots[reused].rs_owner, owner_word(3, 0));
+	assert_int_equal(c->hdr->hd_folded_hits, 4);
+	assert_int_equal(c->slots[ours].rs_owner, owner_word(3, getpid()));
+	assert_int_equal(c->slots[unknown].rs_owner, owner_word(3, getpid()));
+	c->slots[ours].rs_owner = owner_word(3, 0);
+	c->slots[unknown].rs_owner = owner_word(3, 0);
+	fc_test_verify(c);
+}
+
+static void
+slot_of_an_exited_pid_with_unknown_start_time_is_dead(void **state)
+{
+	fc_cache *c = *state;
+	fc_slot_info si;
+	pid_t pid = fc_test_fork();
+
+	if (pid == 0)
+		_exit(0);
+	fc_test_assert_exit(pid, 0);
+	c->slots[2].rs_owner = owner_word(1, pid);
+	c->slots[2].rs_start = 0;
+	assert_int_equal(fc_slot_stat(c, 2, &si), FC_OK);
+	assert_int_equal(si.state, FC_SLOT_DEAD);
+	assert_int_equal(fc_reap(c), 1);
+	assert_int_equal(c->slots[2].rs_owner, owner_word(1, 0));
+	fc_test_verify(c);
+}
+
+/* ---------------------------------------------------------------- epochs -- */
+
+static void
+min_active_epoch_ignores_idle_slots_and_slots_above_the_mark(void **state)
+{
+	fc_cache *c = *state;
+	struct hdr_shm *h = c->hdr;
+
+	fc__faa_sc(&h->hd_epoch, 10); /* epoch 11 */
+	/* Nobody inside a read. */
+	assert_int_equal(fc__min_active_epoch(c), UINT64_MAX);
+	c->slots[0].rs_epoch = 0;
+	c->slots[1].rs_epoch = 9;
+	c->slots[2].rs_epoch = 7;
+	c->slots[3].rs_epoch = 0;
+	c->slots[4].rs_epoch = 3; /* above the mark: not scanned */
+	h->hd_slots_hwm = 4;
+	assert_int_equal(fc__min_active_epoch(c), 7);
+	c->slots[2].rs_epoch = 0;
+	assert_int_equal(fc__min_active_epoch(c), 9);
+	c->slots[1].rs_epoch = 0;
+	assert_int_equal(fc__min_active_epoch(c), UINT64_MAX);
+	h->hd_slots_hwm = 5;
+	assert_int_equal(fc__min_active_epoch(c), 3);
+	h->hd_slots_hwm = 1000; /* damaged mark: clamped to the table */
+	assert_int_equal(fc__min_active_epoch(c), 3);
+	c->slots[4].rs_epoch = 0;
+	h->hd_slots_hwm = 5;
+	fc_test_verify(c);
+}
+
+static struct item_shm *
+item_of(fc_cache *c, const char *key)
+{
+	struct fc_probe p;
+
+	assert_int_equal(fc__lock(c), FC_OK);
+	assert_int_equal(
+		fc__index_probe_locked(c, fc__hash(c, key, strlen(key)), key,
+				       strlen(key), fc__now_ms(), &p),
+		FC_OK);
+	fc__unlock(c);
+	assert_non_null(p.it);
+	return p.it;
+}
+
+static uint64_t
+reclaim(fc_cache *c)
+{
+	assert_int_equal(fc__lock(c), FC_OK);
+	uint64_t n = fc__reclaim_locked(c);
+	fc__unlock(c);
+	return n;
+}
+
+static void
+reclaim_frees_limbo_stamped_below_the_oldest_reader_and_keeps_the_rest(
+	void **state)
+{
+	fc_cache *c = *state;
+	struct hdr_shm *h = c->hdr;
+	int err = FC_OK;
+	const char *keys[3] = {"k0", "k1", "k2"};
+	struct item_shm *it[3];
+
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(fc_set(c, keys[i], 2, "v", 1, 0), FC_OK);
+		it[i] = item_of(c, keys[i]);
+	}
+	struct fc_tls *t = fc__read_enter(c, &err); /* claim our slot */
+	assert_non_null(t);
+	fc__read_exit(t);
+	struct slot_shm *s = t->slot;
+	uint64_t e = h->hd_epoch, head = h->hd_limbo_head;
+
+	/* Retire k0 at e, k1 at e+1, k2 at e+2, a reader holding e. */
+	fc__st_rel(&s->rs_epoch, e);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(fc_delete(c, keys[i], 2), FC_OK);
+		assert_int_equal(reclaim(c), 0);
+		assert_int_equal(h->hd_epoch, e + 1 + (uint64_t)i);
+	}
+	assert_int_equal(h->hd_limbo_tail - head, 3);
+	for (uint64_t n = 0; n < 3; n++) {
+		struct limbo_shm *l = &c->limbo[(head + n) % c->g.limbo_cap];
+		assert_int_equal(l->lb_off, fc__off_of(c, it[n]));
+		assert_int_equal(l->lb_epoch, e + n); /* R4: nondecreasing */
+	}
+	unsigned cls = it[0]->it_class;
+	assert_int_equal(h->hd_class[cls].cl_limbo, 3);
+
+	/* The reader moves to e+1: only k0 (stamped e < e+1) is freed; k1,
+	 * stamped exactly e+1, is kept (R1: e+1 <= e+1). */
+	fc__st_rel(&s->rs_epoch, e + 1);
+	assert_int_equal(reclaim(c), 1);
+	assert_int_equal(h->hd_limbo_head, head + 1);
+	assert_int_equal(it[0]->it_state, FC_IT_FREE);
+	assert_int_equal(h->hd_class[cls].cl_free, fc__off_of(c, it[0]));
+	assert_int_equal(it[1]->it_state, FC_IT_LIMBO);
+	assert_int_equal(it[2]->it_state, FC_IT_LIMBO);
+	assert_int_equal(h->hd_class[cls].cl_limbo, 2);
+	fc_test_verify(c);
+
+	/* Idle: everything goes. */
+	fc__st_rel(&s->rs_epoch, 0);
+	assert_int_equal(reclaim(c), 2);
+	assert_int_equal(h->hd_limbo_head, h->hd_limbo_tail);
+	assert_int_equal(it[1]->it_state, FC_IT_FREE);
+	assert_int_equal(it[2]->it_state, FC_IT_FREE);
+	assert_int_equal(h->hd_class[cls].cl_limbo, 0);
+	fc_test_verify(c);
+}
+
+static void
+reclaim_with_nothing_to_do_leaves_the_epoch_alone(void **state)
+{
+	fc_cache *c = *state;
+	uint64_t e = c->hdr->hd_epoch;
+
+	assert_int_equal(c->hdr->hd_limbo_tail, c->hdr->hd_limbo_head);
+	assert_int_equal(c->hdr->hd_spare_epoch, 0);
+	assert_int_equal(reclaim(c), 0);
+	assert_int_equal(c->hdr->hd_epoch, e);
+	fc_test_verify(c);
+}
+
+static void
+nested_read_sections_keep_the_outer_epoch_until_the_outermost_exit(void **state)
+{
+	fc_cache *c = *state;
+	struct hdr_shm *h = c->hdr;
+	int err = FC_OK;
+
+	uint64_t e = h->hd_epoch;
+	struct fc_tls *t = fc__read_enter(c, &err);
+	assert_non_null(t);
+	struct slot_shm *s = t->slot;
+	assert_int_equal(t->depth, 1);
+	assert_int_equal(s->rs_epoch, e);
+
+	fc__faa_sc(&h->hd_epoch, 1); /* a writer advances meanwhile */
+	struct fc_tls *t2 = fc__read_enter(c, &err);
+	assert_ptr_equal(t2, t);
+	assert_int_equal(t->depth, 2);
+	assert_int_equal(s->rs_epoch, e); /* not the newer epoch */
+	fc__read_exit(t2);
+	assert_int_equal(t->depth, 1);
+	assert_int_equal(s->rs_epoch, e); /* still inside the outer read */
+	fc__read_exit(t);
+	assert_int_equal(t->depth, 0);
+	assert_int_equal(s->rs_epoch, 0);
+
+	t = fc__read_enter(c, &err); /* a new section takes the new epoch */
+	assert_int_equal(s->rs_epoch, e + 1);
+	fc__read_exit(t);
+	assert_int_equal(s->rs_epoch, 0);
+	fc_test_verify(c);
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, fc_test_open, fc_test_close)
+	const struct CMUnitTest tests[] = {
+		T(first_read_claims_a_slot_with_the_next_generation_and_our_pid),
+		T(claim_skips_owned_slots_and_raises_the_high_water_mark),
+		T(thread_exit_releases_its_slot_and_folds_its_counters),
+		T(closing_a_handle_releases_its_slot_and_folds_its_counters),
+		T(slot_of_an_exited_child_is_dead_and_reaped_with_its_counters_folded),
+		T(dead_reader_inside_a_read_holds_limbo_until_it_is_reaped),
+		T(slot_with_our_live_pid_but_another_start_time_is_dead),
+		T(slot_of_an_exited_pid_with_unknown_start_time_is_dead),
+		T(min_active_epoch_ignores_idle_slots_and_slots_above_the_mark),
+		T(reclaim_frees_limbo_stamped_below_the_oldest_reader_and_keeps_the_rest),
+		T(reclaim_with_nothing_to_do_leaves_the_epoch_alone),
+		T(nested_read_sections_keep_the_outer_epoch_until_the_outermost_exit),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
