@@ -41,6 +41,15 @@
  *     mapping must be coherent between processes.
  *   - All processes sharing a segment must be in one pid namespace, so that a
  *     dead reader's pid can be recognized.
+ *   - execve() in a multithreaded process while another of its threads is
+ *     inside a read leaves that thread's reader slot held (the pid and its
+ *     start time survive exec) until the process exits: memory reuse waits
+ *     and writes may fail with FC_EBUSY meanwhile. Do not exec from a
+ *     process whose other threads may be reading.
+ *   - A handle holds a shared flock on the segment's descriptor for its
+ *     life (and a forked child shares it): the first attach after a reboot
+ *     re-initializes the writer lock and reader slots only when no handle
+ *     is open anywhere.
  *   - Limits: keys 1..FC_KEY_MAX bytes; values 0..FC_VALUE_MAX bytes with the
  *     default 2 MiB page (fc_stats.value_max gives the exact limit of a
  *     segment). Any bytes are allowed in keys and values.

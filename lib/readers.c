@@ -39,8 +39,9 @@
  * CRASHES      Reader killed inside a read: its slot keeps an epoch and
  *              holds back reclamation until a writer sees the owner dead
  *              (kill(pid, 0) == ESRCH, or a different start time: pid reuse)
- *              and reaps it. Killed between claim CAS and rs_start store:
- *              rs_start 0 means "unknown": only ESRCH proves death. Writer
+ *              and reaps it (a zombie counts as dead). Killed between
+ *              claim CAS and rs_start store: rs_start is 0 there (release
+ *              and reap clear it), meaning "unknown": only death proves it. Writer
  *              killed in reclaim: limbo cursors may be stale; repair
  *              (slab.c) rebuilds the allocator after a grace period.
  * LIMITS       Reclaim scans slots [0, hd_slots_hwm): one cache line each.
@@ -85,6 +86,9 @@ fc__readers_global_init(void)
 	pthread_once(&global_once, global_init);
 }
 
+/* Start time (field 22 of /proc/PID/stat) of a running process; 0 if it
+ * is gone, unreadable, or a zombie (state Z or X: it will never read
+ * again, though kill(pid, 0) still succeeds until it is waited for). */
 uint64_t
 fc__proc_start(pid_t pid)
 {
@@ -102,13 +106,26 @@ fc__proc_start(pid_t pid)
 	/* The command name may hold spaces and ')': fields resume after the
 	 * last ')'. Field 22 (starttime) is the 20th after it. */
 	char *p = strrchr(buf, ')');
-	if (!p)
+	if (!p || !p[1] || !p[2])
 		return 0;
+	if (p[2] == 'Z' || p[2] == 'X')
+		return 0; /* field 3, the state */
 	p++;
 	for (int field = 3; field < 22 && p; field++) {
 		p = strchr(p + 1, ' ');
 	}
 	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* Does /proc show this pid at all? (No /proc mounted: we cannot tell a
+ * zombie, so we do not guess.) */
+static int
+proc_readable(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	return access(path, R_OK) == 0;
 }
 
 int
@@ -118,10 +135,12 @@ fc__proc_alive(uint32_t pid, uint64_t start)
 		return 0;
 	if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
 		return 0;
-	if (start == 0)
-		return 1; /* unknown start: only ESRCH proves death */
 	uint64_t now = fc__proc_start((pid_t)pid);
-	return now == 0 ? kill((pid_t)pid, 0) == 0 || errno != ESRCH : now == start;
+	if (now == 0)
+		return proc_readable((pid_t)pid) ? 0 : 1; /* zombie: dead; no /proc: alive */
+	if (start == 0)
+		return 1; /* unknown start (claim in progress): only death proves it */
+	return now == start;
 }
 
 /* ------------------------------------------------------------ slots -- */
@@ -144,6 +163,11 @@ slot_release(fc_cache *c, struct slot_shm *s, pid_t pid)
 	fc__st_rlx(&s->rs_hits, 0);
 	fc__st_rlx(&s->rs_misses, 0);
 	fc__st_rlx(&s->rs_epoch, 0);
+	/* rs_start 0 = "unknown" for the next owner's claim window (between
+	 * its CAS and its rs_start store): only ESRCH proves death then.
+	 * With the old start time left here, a reaper saw the new pid with a
+	 * stale start, judged a live claimer dead and freed its slot. */
+	fc__st_rlx(&s->rs_start, 0);
 	fc__cas_sc(&s->rs_owner, o, o & ~0xffffffffull);
 }
 
@@ -366,6 +390,7 @@ reap_slot_locked(fc_cache *c, struct slot_shm *s)
 	fc__faa_sc(&c->hdr->hd_folded_misses, fc__ld_rlx(&s->rs_misses));
 	fc__st_rlx(&s->rs_hits, 0);
 	fc__st_rlx(&s->rs_misses, 0);
+	fc__st_rlx(&s->rs_start, 0); /* see slot_release */
 	/*
 	 * Free the dead slot.
 	 * Orders:       the epoch and counter resets before the owner CAS.
@@ -426,6 +451,10 @@ fc__retire_locked(fc_cache *c, uint64_t off)
 {
 	struct hdr_shm *h = c->hdr;
 
+	if (h->hd_limbo_tail - h->hd_limbo_head > c->g.limbo_cap) {
+		h->hd_needs_repair = 1; /* damaged cursors */
+		return FC_ECORRUPT;
+	}
 	if (h->hd_limbo_tail - h->hd_limbo_head >= c->g.limbo_cap) {
 		fc__reclaim_locked(c);
 		if (h->hd_limbo_tail - h->hd_limbo_head >= c->g.limbo_cap &&
@@ -462,6 +491,10 @@ fc__reclaim_locked(fc_cache *c)
 	fc__faa_sc(&h->hd_epoch, 1);
 	uint64_t min = fc__min_active_epoch(c);
 
+	if (h->hd_limbo_tail - h->hd_limbo_head > c->g.limbo_cap) {
+		h->hd_needs_repair = 1; /* untrusted cursors: repair empties it */
+		return 0;
+	}
 	while (h->hd_limbo_head != h->hd_limbo_tail) {
 		struct limbo_shm *l = &c->limbo[h->hd_limbo_head % c->g.limbo_cap];
 		if (l->lb_epoch >= min)

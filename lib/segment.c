@@ -7,22 +7,27 @@
  *              numbers by fc__geometry(), so attach compares instead of
  *              trusting. Creation is made exclusive with flock(LOCK_EX): the
  *              creator holds it from open to the last store of the header,
- *              and writes the magic last; an attacher takes LOCK_SH before it
- *              reads the header, so it never sees a half-made one. A segment
- *              with an all-zero header (a creator that died before the magic)
- *              is made again by the next FC_CREATE opener, under LOCK_EX.
- * INVARIANTS   S1 A header whose magic is set has every other field set.
+ *              writes the in-progress magic "FRKCINIT" first and "FRKCACHE"
+ *              last; an attacher reads the header under LOCK_SH, so it never
+ *              sees a half-made one. A segment still marked unfinished (its
+ *              creator died) is made again by the next FC_CREATE opener,
+ *              under LOCK_EX; the original creator, if it was only slow,
+ *              then finds it made and attaches instead.
+ *              Every handle keeps LOCK_SH on its descriptor for its life.
+ * INVARIANTS   S1 A header whose magic is "FRKCACHE" has every other field
+ *                 set and checksummed (the checksum covers that magic).
  *              S2 hd_checksum = XXH64 of bytes [0, FC_CKSUM_BYTES), seed 0.
  *              S3 Regions lie inside the segment, in the order of the layout
  *                 diagram in internal.h, and do not overlap.
  *              S4 hd_boot_id names the boot in which the mutex and reader
  *                 slots were last initialized.
- * CONCURRENCY  Attach reads only immutable fields (under LOCK_SH). The boot
- *              id reset happens under LOCK_EX, when no process of this boot
- *              has the segment mapped through a handle that predates it.
- * CRASHES      A creator killed before the magic leaves a zero header:
- *              FC_CREATE openers redo it; others get FC_ECORRUPT. A killed
- *              attacher leaves nothing (flock dies with the process).
+ * CONCURRENCY  Attach reads only immutable fields (under LOCK_SH). The
+ *              reboot reset (new mutex and reader slots) runs only when the
+ *              boot id differs AND LOCK_EX|LOCK_NB succeeds: no handle is
+ *              open anywhere, so no live process can hold the mutex.
+ * CRASHES      A creator killed before the final magic leaves an unfinished
+ *              segment: FC_CREATE openers redo it; others get FC_ECORRUPT.
+ *              A killed attacher leaves nothing (flock dies with the fd).
  * LIMITS       Segments of 1 MiB .. 1 TiB; pages 64 KiB .. 16 MiB.
  */
 #include <errno.h>
@@ -41,6 +46,8 @@
 #include <xxhash.h>
 
 #include "internal.h"
+
+#define FC_MAGIC_INIT "FRKCINIT" /* magic while a creator formats (S1) */
 
 static uint64_t
 align_up(uint64_t v, uint64_t a)
@@ -263,6 +270,7 @@ format_segment(fc_cache *c, const fc_options *o)
 	struct hdr_shm *h = (struct hdr_shm *)c->base;
 
 	memset(h, 0, FC_HEADER_BYTES);
+	memcpy(h->hd_magic, FC_MAGIC_INIT, 8); /* unfinished until the end */
 	h->hd_version = FC_LAYOUT_VERSION;
 	h->hd_header_bytes = FC_HEADER_BYTES;
 	h->hd_segment_bytes = g.segment_bytes;
@@ -299,7 +307,14 @@ format_segment(fc_cache *c, const fc_options *o)
 	if (rc)
 		return rc;
 	fc__read_boot_id(h->hd_boot_id);
-	h->hd_checksum = fc__header_checksum(h);
+	/* The checksum covers the final magic: compute it on a copy. */
+	struct hdr_shm *tmp = malloc(sizeof *tmp);
+	if (!tmp)
+		return FC_ESYS;
+	memcpy(tmp, h, FC_CKSUM_BYTES);
+	memcpy(tmp->hd_magic, FC_MAGIC, 8);
+	h->hd_checksum = fc__header_checksum(tmp);
+	free(tmp);
 	/*
 	 * Publish the segment: the magic goes last (S1).
 	 * Orders:       every store above before the magic.
@@ -310,7 +325,6 @@ format_segment(fc_cache *c, const fc_options *o)
 	 */
 	ck_pr_fence_store();
 	memcpy(h->hd_magic, FC_MAGIC, 8);
-	h->hd_checksum = fc__header_checksum(h);
 	return FC_OK;
 }
 
@@ -336,11 +350,23 @@ open_fd(const char *name, unsigned flags, int oflags, mode_t mode)
 	return shm_open(name, oflags, mode);
 }
 
+/* A segment no process finished making: empty, all-zero header start,
+ * or the in-progress magic that format_segment writes first (S1). Any
+ * other content is somebody's data: never formatted over. */
 static int
-header_is_zero(const char *buf, size_t n)
+unfinished(int fd, const struct stat *st)
 {
-	for (size_t i = 0; i < n; i++)
-		if (buf[i])
+	char head[64] = {0};
+
+	if (st->st_size == 0)
+		return 1;
+	ssize_t got = pread(fd, head, sizeof head, 0);
+	if (got <= 0)
+		return 0;
+	if (got >= 8 && memcmp(head, FC_MAGIC_INIT, 8) == 0)
+		return 1;
+	for (ssize_t i = 0; i < got; i++)
+		if (head[i])
 			return 0;
 	return 1;
 }
@@ -499,19 +525,25 @@ fc_open(const char *name, const fc_options *opts, fc_cache **out)
 		struct stat st;
 		if (fstat(c->fd, &st) != 0)
 			goto sys;
-		char zero[64] = {0};
-		ssize_t got = st.st_size > 0 ? pread(c->fd, zero, sizeof zero, 0) : 0;
-		int blank = st.st_size == 0 || (got > 0 && header_is_zero(zero, (size_t)got));
+		int blank = unfinished(c->fd, &st);
+		if (created && !blank) {
+			/* We made the object, but another FC_CREATE opener took
+			 * it over while we stalled (it waited 50 ms) and formatted
+			 * it: attach to theirs, never format twice. */
+			created = 0;
+			if (flock(c->fd, LOCK_SH) != 0)
+				goto sys;
+		}
 		if (created || (blank && (opts->flags & FC_CREATE) && tries >= 50)) {
-			/* Ours to make: a new object, or a zero one whose maker
-			 * died (we waited 50 ms for it). Take LOCK_EX, look again. */
+			/* Ours to make: a new object, or an unfinished one whose
+			 * maker died (we waited 50 ms for it). Take LOCK_EX, look
+			 * again. */
 			if (!created) {
 				if (flock(c->fd, LOCK_EX) != 0)
 					goto sys;
 				if (fstat(c->fd, &st) != 0)
 					goto sys;
-				got = st.st_size > 0 ? pread(c->fd, zero, sizeof zero, 0) : 0;
-				if (!(st.st_size == 0 || (got > 0 && header_is_zero(zero, (size_t)got)))) {
+				if (!unfinished(c->fd, &st)) {
 					flock(c->fd, LOCK_UN);
 					continue;
 				}
@@ -547,24 +579,33 @@ fc_open(const char *name, const fc_options *opts, fc_cache **out)
 			continue;
 		}
 		if (blank) {
-			rc = FC_ECORRUPT; /* its maker died; S1 */
+			rc = FC_ECORRUPT; /* its maker died (S1); FC_CREATE re-makes it */
 			goto fail;
 		}
 		rc = attach_locked(c, (uint64_t)st.st_size);
 		if (rc)
 			goto fail;
+		/*
+		 * Reboot reset: only with proof that no handle is open
+		 * anywhere. Every handle holds LOCK_SH on its descriptor for
+		 * its whole life, so LOCK_EX|LOCK_NB succeeds only when none
+		 * does; a boot id that merely differs (or could not be read
+		 * by the creator, say in a chroot) is not proof enough.
+		 */
 		char boot[40];
 		if (fc__read_boot_id(boot) == 0 &&
-		    memcmp(boot, c->hdr->hd_boot_id, 40) != 0) {
-			if (flock(c->fd, LOCK_EX) != 0)
-				goto sys;
+		    memcmp(boot, c->hdr->hd_boot_id, 40) != 0 &&
+		    flock(c->fd, LOCK_EX | LOCK_NB) == 0) {
 			if (memcmp(boot, c->hdr->hd_boot_id, 40) != 0 &&
 			    (rc = reset_after_reboot_locked(c, boot)) != FC_OK)
 				goto fail;
 		}
 		break;
 	}
-	flock(c->fd, LOCK_UN);
+	/* Keep LOCK_SH while the handle lives (closing the fd drops it; a
+	 * forked child shares it): the reboot reset's proof of no users. */
+	if (flock(c->fd, LOCK_SH) != 0)
+		goto sys;
 	c->open_pid = getpid();
 	if ((rc = fc__tls_init(c)) != FC_OK)
 		goto fail;

@@ -252,7 +252,8 @@ evict_class(fc_cache *c, unsigned cls, unsigned want)
 {
 	struct class_shm *cl = &c->hdr->hd_class[cls];
 	uint32_t csz = c->g.class_size[cls], per = c->g.class_per_page[cls];
-	uint64_t limit = 2 * cl->cl_pages * per + per, now = fc__now_ms();
+	uint64_t pages = cl->cl_pages < c->g.npages ? cl->cl_pages : c->g.npages; /* untrusted */
+	uint64_t limit = 2 * pages * per + per, now = fc__now_ms();
 	uint64_t hand = cl->cl_hand;
 	unsigned got = 0;
 
@@ -344,7 +345,8 @@ drain_page(fc_cache *c, uint64_t pg)
 			FC_FAULT(PAGE_DRAIN);
 	}
 	/* Unlink this page's free chunks: walk the class list once. */
-	uint64_t *link = &cl->cl_free, bound = cl->cl_nfree + 1;
+	uint64_t *link = &cl->cl_free;
+	uint64_t bound = c->g.npages * c->g.class_per_page[cls] + 1; /* not cl_nfree: untrusted */
 	while (*link && bound--) {
 		uint64_t off = *link;
 		struct item_shm *it = fc__chunk_at(c, off, cls);
@@ -406,7 +408,8 @@ oldest_stamp(fc_cache *c, unsigned cls)
 {
 	struct hdr_shm *h = c->hdr;
 
-	for (uint64_t n = h->hd_limbo_head; n != h->hd_limbo_tail; n++) {
+	for (uint64_t n = h->hd_limbo_head, k = 0;
+	     n != h->hd_limbo_tail && k < c->g.limbo_cap; n++, k++) {
 		struct limbo_shm *l = &c->limbo[n % c->g.limbo_cap];
 		struct item_shm *it = fc__item_at(c, l->lb_off);
 		if (it && it->it_class == cls)
@@ -586,8 +589,10 @@ fc__slab_rebuild_locked(fc_cache *c, int drop_index)
 	FC_CTR_SET(h->hd_data_bytes, data);
 	FC_CTR_SET(h->hd_ix_used, used);
 	FC_CTR_SET(h->hd_ix_tombs, tombs);
-	FC_CTR_SET(h->hd_limbo_head, 0);
-	FC_CTR_SET(h->hd_limbo_tail, 0);
+	/* Empty the ring with ONE store: two stores (head = 0, tail = 0)
+	 * killed in between left [0, old head) "in limbo", and the next
+	 * repair freed live chunks from it (review finding #1). */
+	FC_CTR_SET(h->hd_limbo_tail, h->hd_limbo_head);
 	h->hd_spare_epoch = 0; /* the grace period covered it */
 	if (h->hd_cas_next <= maxcas)
 		h->hd_cas_next = maxcas + 1;

@@ -37,10 +37,15 @@ struct problem {
 	char msg[160];
 };
 
+#define FC_VERIFY_KEEP 1000 /* problems described; the rest only counted */
+
 struct vctx {
 	fc_cache *c;
 	struct problem *p;
 	size_t n, cap;
+	uint64_t total;         /* problems found, described or not */
+	uint32_t *seen;         /* full-hash set for duplicate keys (I4) */
+	uint64_t seen_mask;
 	uint8_t *mark;          /* per (page, chunk index): 0, or M_* */
 	uint64_t per_page_max;  /* page_bytes / FC_MIN_CHUNK */
 };
@@ -50,6 +55,9 @@ enum { M_LIVE = 1, M_FREE = 2, M_LIMBO = 3 };
 static void
 problem(struct vctx *v, const char *region, uint64_t off, const char *fmt, ...)
 {
+	/* Bounded: a hostile segment can hold millions of problems. */
+	if (v->total++ >= FC_VERIFY_KEEP)
+		return;
 	if (v->n == v->cap) {
 		size_t ncap = v->cap ? v->cap * 2 : 64;
 		struct problem *np = realloc(v->p, ncap * sizeof *np);
@@ -107,10 +115,42 @@ check_header(struct vctx *v)
 		problem(v, "header", offsetof(struct hdr_shm, hd_epoch), "epoch is 0, expected >= 1");
 }
 
-/* One index bucket: bounds, item header, tag, I3, duplicates. */
+/* I4: remember bucket @p i under the full hash @p h; report another
+ * bucket already there with the same key. Linear in buckets overall. */
+static void
+check_duplicate(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t h,
+		const struct item_shm *it)
+{
+	fc_cache *c = v->c;
+
+	for (uint64_t j = h & v->seen_mask, n = 0; n <= v->seen_mask;
+	     j = (j + 1) & v->seen_mask, n++) {
+		uint32_t e = v->seen[j];
+		if (e == 0) {
+			v->seen[j] = (uint32_t)(i + 1);
+			return;
+		}
+		uint64_t wo = fc__ld_rlx(&ix[e - 1]);
+		struct item_shm *o = fc__bk_live(wo) ? fc__item_at(c, fc__bk_off(wo)) : NULL;
+		if (o && o->it_klen == it->it_klen &&
+		    memcmp(fc__item_key(o), fc__item_key(it), it->it_klen) == 0) {
+			problem(v, "index", fc__off_of(c, &ix[i]),
+				"bucket %llu: duplicate of the key in bucket %llu",
+				(unsigned long long)i, (unsigned long long)(e - 1));
+			return;
+		}
+	}
+}
+
+/*
+ * One index bucket: bounds, item header, tag; with @p run_start (the
+ * first bucket after the nearest EMPTY before i, or UINT64_MAX when the
+ * table has no EMPTY bucket), I3 in O(1): the key's home must lie within
+ * [run_start, i]. Duplicates (I4) through check_duplicate.
+ */
 static void
 check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int full,
-	     uint64_t *live, uint64_t *ttl)
+	     uint64_t run_start, uint64_t *live, uint64_t *ttl)
 {
 	fc_cache *c = v->c;
 	uint64_t off = fc__bk_off(w);
@@ -130,25 +170,16 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 	if ((h >> FC_BK_TAGSHIFT) != (w >> FC_BK_TAGSHIFT))
 		problem(v, "index", ixoff, "bucket %llu: tag does not match the key's hash",
 			(unsigned long long)i);
-	/* I3 and I4: from the key's home to i, no EMPTY and no other copy. */
-	for (uint64_t j = fc__bk_home(c, h), n = 0; j != i && n < c->g.nbuckets;
-	     j = fc__bk_next(c, j), n++) {
-		uint64_t wj = fc__ld_rlx(&ix[j]);
-		if (wj == FC_BK_EMPTY) {
-			problem(v, "index", ixoff, "bucket %llu: unreachable, EMPTY bucket %llu "
-				"on its probe path", (unsigned long long)i, (unsigned long long)j);
-			break;
-		}
-		if (fc__bk_live(wj) && (wj >> FC_BK_TAGSHIFT) == (w >> FC_BK_TAGSHIFT)) {
-			struct item_shm *o = fc__item_at(c, fc__bk_off(wj));
-			if (o && o->it_klen == it->it_klen &&
-			    memcmp(fc__item_key(o), fc__item_key(it), it->it_klen) == 0)
-				problem(v, "index", ixoff, "bucket %llu: duplicate of key in bucket %llu",
-					(unsigned long long)i, (unsigned long long)j);
-		}
-	}
 	if (!full)
 		return;
+	uint64_t B = c->g.nbuckets, home = fc__bk_home(c, h);
+	if (run_start != UINT64_MAX &&
+	    (i + B - home) % B > (i + B - run_start) % B)
+		problem(v, "index", ixoff, "bucket %llu: unreachable, an EMPTY bucket lies "
+			"between its home %llu and it", (unsigned long long)i,
+			(unsigned long long)home);
+	if (v->seen)
+		check_duplicate(v, ix, i, h, it);
 	if (!fc__chunk_at(c, off, it->it_class)) {
 		problem(v, "index", ixoff, "bucket %llu: item at %llu is not a chunk of class %u "
 			"in a page owned by that class", (unsigned long long)i,
@@ -170,15 +201,28 @@ check_full(struct vctx *v)
 	const uint64_t *ix = fc__index(c, (unsigned)(sel & 1));
 
 	memset(v->mark, 0, c->g.npages * v->per_page_max);
-	for (uint64_t i = 0; i < B; i++) {
+	if (v->seen)
+		memset(v->seen, 0, (v->seen_mask + 1) * sizeof *v->seen);
+	/* Walk the ring starting right after an EMPTY bucket, so each run's
+	 * start is known when its buckets are checked (I3 in one pass). */
+	uint64_t e0 = UINT64_MAX;
+	for (uint64_t i = 0; i < B && e0 == UINT64_MAX; i++)
+		if (fc__ld_rlx(&ix[i]) == FC_BK_EMPTY)
+			e0 = i;
+	uint64_t run_start = e0 == UINT64_MAX ? UINT64_MAX : fc__bk_next(c, e0);
+	for (uint64_t k = 0, i = run_start == UINT64_MAX ? 0 : run_start; k < B;
+	     k++, i = fc__bk_next(c, i)) {
 		uint64_t w = fc__ld_rlx(&ix[i]);
-		if (w == FC_BK_EMPTY)
+		if (w == FC_BK_EMPTY) {
+			if (run_start != UINT64_MAX)
+				run_start = fc__bk_next(c, i);
 			continue;
+		}
 		used++;
 		if (w == FC_BK_TOMB)
 			tombs++;
 		else
-			check_bucket(v, ix, i, w, 1, &live, &ttl);
+			check_bucket(v, ix, i, w, 1, run_start, &live, &ttl);
 	}
 	int pending = fc__ld_rlx(&h->hd_needs_repair) != 0;
 	if (pending)
@@ -353,7 +397,7 @@ check_weak(struct vctx *v)
 		for (uint64_t stop = i + 1024; i < c->g.nbuckets && i < stop; i++) {
 			uint64_t w = fc__ld_acq(&ix[i]); /* pairs with publish (I2) */
 			if (fc__bk_live(w))
-				check_bucket(v, ix, i, w, 0, &live, &ttl);
+				check_bucket(v, ix, i, w, 0, UINT64_MAX, &live, &ttl);
 		}
 		fc__read_exit(t);
 	}
@@ -366,9 +410,17 @@ fc_verify(fc_cache *c, unsigned flags, fc_verify_cb cb, void *arg)
 	if (!c || (flags & ~FC_VERIFY_LOCK))
 		return FC_EINVAL;
 	struct vctx v = {.c = c, .per_page_max = c->g.page_bytes / FC_MIN_CHUNK};
+	uint64_t seen_n = 64;
+	while (seen_n < 2 * c->g.nbuckets)
+		seen_n *= 2;
 	v.mark = malloc(c->g.npages * v.per_page_max);
-	if (!v.mark)
+	v.seen = malloc(seen_n * sizeof *v.seen);
+	v.seen_mask = seen_n - 1;
+	if (!v.mark || !v.seen) {
+		free(v.mark);
+		free(v.seen);
 		return FC_ESYS;
+	}
 	int64_t rc = FC_OK;
 
 	if (flags & FC_VERIFY_LOCK) {
@@ -387,6 +439,7 @@ fc_verify(fc_cache *c, unsigned flags, fc_verify_cb cb, void *arg)
 			}
 			ck_pr_fence_load(); /* sequence before the data (seqlock) */
 			v.n = 0;
+			v.total = 0;
 			check_header(&v);
 			check_full(&v);
 			/* ck_sequence_read_retry: load fence, then the sequence. */
@@ -394,6 +447,7 @@ fc_verify(fc_cache *c, unsigned flags, fc_verify_cb cb, void *arg)
 		}
 		if (!stable) {
 			v.n = 0;
+			v.total = 0;
 			check_header(&v);
 			if (v.n == 0 && (rc = check_weak(&v)) != FC_OK)
 				goto out;
@@ -402,9 +456,16 @@ fc_verify(fc_cache *c, unsigned flags, fc_verify_cb cb, void *arg)
 	for (size_t i = 0; i < v.n; i++)
 		if (cb)
 			cb(arg, v.p[i].region, v.p[i].off, v.p[i].msg);
-	rc = (int64_t)v.n;
+	if (cb && v.total > v.n) {
+		char more[96];
+		snprintf(more, sizeof more, "%llu more problems not described",
+			 (unsigned long long)(v.total - v.n));
+		cb(arg, "verify", 0, more);
+	}
+	rc = (int64_t)v.total;
 out:
 	free(v.mark);
+	free(v.seen);
 	free(v.p);
 	return rc;
 }
