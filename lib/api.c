@@ -594,12 +594,19 @@ fc_iter_next(fc_iter *iter, fc_item *out)
 			uint64_t e = fc__ld_rlx(&it->it_expire_ms);
 			if (e && e <= now)
 				continue;
-			memcpy(iter->buf, fc__item_key(it), it->it_klen);
-			memcpy(iter->buf + it->it_klen, fc__item_val(it), it->it_vlen);
+			/* Read each length once: the copy is bounded by the
+			 * values fc__item_at checked, even on a damaged segment. */
+			size_t kl = it->it_klen, vl = it->it_vlen;
+			if (kl + vl > c->g.page_bytes) {
+				rc = FC_ECORRUPT;
+				break;
+			}
+			memcpy(iter->buf, (const char *)(it + 1), kl);
+			memcpy(iter->buf + kl, (const char *)(it + 1) + kl, vl);
 			out->key = iter->buf;
-			out->klen = it->it_klen;
-			out->value = iter->buf + it->it_klen;
-			out->vlen = it->it_vlen;
+			out->klen = kl;
+			out->value = iter->buf + kl;
+			out->vlen = vl;
 			out->cas = it->it_cas;
 			out->expire_ms = e;
 			out->ttl_left_ms = e ? (int64_t)(e - now) : -1;
