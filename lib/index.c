@@ -277,12 +277,9 @@ fc__index_room_locked(fc_cache *c)
 			struct item_shm *it = fc__item_at(c, fc__bk_off(w));
 			if (!it)
 				return FC_ECORRUPT;
-			uint64_t e = fc__ld_rlx(&it->it_expire_ms);
-			int exp = e && e <= now;
-			if (!exp && fc__ld8_rlx(&it->it_ref)) {
-				fc__st8_rlx(&it->it_ref, 0); /* relaxed: a hint */
+			int exp;
+			if (!fc__clock_victim(it, now, &exp))
 				continue;
-			}
 			if (exp)
 				FC_CTR_ADD(h->hd_expired, 1);
 			else

@@ -229,7 +229,6 @@ struct fc_cache {
 	struct fc_geom g;
 	uint64_t seed;
 	int fd;
-	pid_t open_pid;
 	pthread_key_t tls_key;
 	pthread_mutex_t tls_lock;   /* guards tls_list */
 	struct cds_list_head tls_list;
@@ -237,8 +236,6 @@ struct fc_cache {
 	uint64_t wait_deadline_ms;  /* end of this write's grace-wait budget;
 	                               set by fc__lock (only the lock holder
 	                               touches it, so threads do not race) */
-	unsigned flags;
-	char name[4096];
 };
 
 struct fc_tls {
@@ -368,6 +365,7 @@ void fc__sweep_locked(fc_cache *c, unsigned budget, uint64_t now);
 int fc__slab_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off);
 void fc__slab_free_locked(fc_cache *c, uint64_t off);
 void fc__slab_unalloc_locked(fc_cache *c, uint64_t off);
+int fc__clock_victim(struct item_shm *it, uint64_t now, int *expired);
 void fc__slab_init(fc_cache *c);
 int fc__slab_rebuild_locked(fc_cache *c, int drop_index);
 
@@ -377,7 +375,5 @@ void fc__unlock(fc_cache *c);
 int fc__repair_locked(fc_cache *c);
 int fc__mutex_init(fc_cache *c);
 
-/* verify.c */
-int fc__stats_fill(fc_cache *c, fc_stats *out);
 
 #endif /* FC_INTERNAL_H */

@@ -145,30 +145,42 @@ fc__proc_alive(uint32_t pid, uint64_t start)
 
 /* ------------------------------------------------------------ slots -- */
 
+/*
+ * Free slot @p s whose owner word was @p o: fold its counters into the
+ * header totals, clear it, hand it back. Only its owner (release) or a
+ * reaper that proved the owner dead (under the writer mutex) calls this,
+ * so nobody else writes the slot until our CAS.
+ */
+static int
+slot_free(fc_cache *c, struct slot_shm *s, uint64_t o)
+{
+	fc__faa_sc(&c->hdr->hd_folded_hits, fc__ld_rlx(&s->rs_hits));
+	fc__faa_sc(&c->hdr->hd_folded_misses, fc__ld_rlx(&s->rs_misses));
+	fc__st_rlx(&s->rs_hits, 0);
+	fc__st_rlx(&s->rs_misses, 0);
+	/* rs_start 0 = "unknown" for the next owner's claim window (between
+	 * its CAS and its rs_start store): only death proves death then.
+	 * With the old start time left here, a reaper saw the new pid with a
+	 * stale start, judged a live claimer dead and freed its slot. */
+	fc__st_rlx(&s->rs_start, 0);
+	/*
+	 * Orders:       the counter, start and epoch resets before the owner
+	 *               CAS (release store, then a seq_cst CAS).
+	 * Pairs with:   slot_claim's CAS: a claimer sees a clean slot.
+	 * If reordered: a new owner's epoch or counters could be cleared by
+	 *               us (breaks R1 for its reads).
+	 */
+	fc__st_rel(&s->rs_epoch, 0);
+	return fc__cas_sc(&s->rs_owner, o, o & ~0xffffffffull);
+}
+
 static void
 slot_release(fc_cache *c, struct slot_shm *s, pid_t pid)
 {
 	uint64_t o = fc__ld_acq(&s->rs_owner);
 
-	if ((uint32_t)o != (uint32_t)pid)
-		return;
-	/*
-	 * Fold the counters into the header totals, then free the slot.
-	 * Orders:       the FAAs and counter resets before the owner store.
-	 * Pairs with:   the claimer's CAS (seq_cst) on rs_owner.
-	 * If reordered: a new owner's counters could be zeroed by us.
-	 */
-	fc__faa_sc(&c->hdr->hd_folded_hits, fc__ld_rlx(&s->rs_hits));
-	fc__faa_sc(&c->hdr->hd_folded_misses, fc__ld_rlx(&s->rs_misses));
-	fc__st_rlx(&s->rs_hits, 0);
-	fc__st_rlx(&s->rs_misses, 0);
-	fc__st_rlx(&s->rs_epoch, 0);
-	/* rs_start 0 = "unknown" for the next owner's claim window (between
-	 * its CAS and its rs_start store): only ESRCH proves death then.
-	 * With the old start time left here, a reaper saw the new pid with a
-	 * stale start, judged a live claimer dead and freed its slot. */
-	fc__st_rlx(&s->rs_start, 0);
-	fc__cas_sc(&s->rs_owner, o, o & ~0xffffffffull);
+	if ((uint32_t)o == (uint32_t)pid)
+		slot_free(c, s, o);
 }
 
 static void
@@ -385,20 +397,7 @@ reap_slot_locked(fc_cache *c, struct slot_shm *s)
 
 	if (!pid || fc__proc_alive(pid, fc__ld_rlx(&s->rs_start)))
 		return 0;
-	/* The owner is dead: nobody else writes this slot until our CAS. */
-	fc__faa_sc(&c->hdr->hd_folded_hits, fc__ld_rlx(&s->rs_hits));
-	fc__faa_sc(&c->hdr->hd_folded_misses, fc__ld_rlx(&s->rs_misses));
-	fc__st_rlx(&s->rs_hits, 0);
-	fc__st_rlx(&s->rs_misses, 0);
-	fc__st_rlx(&s->rs_start, 0); /* see slot_release */
-	/*
-	 * Free the dead slot.
-	 * Orders:       the epoch and counter resets before the owner CAS.
-	 * Pairs with:   slot_claim's CAS; a claimer sees a clean slot.
-	 * If reordered: a new owner's epoch could be cleared by us (R1).
-	 */
-	fc__st_rel(&s->rs_epoch, 0);
-	return fc__cas_sc(&s->rs_owner, o, o & ~0xffffffffull) ? 1 : 0;
+	return slot_free(c, s, o) ? 1 : 0;
 }
 
 /* Every slot, not just below the high-water mark: this runs when the

@@ -337,12 +337,6 @@ valid_shm_name(const char *name)
 }
 
 static int
-sys_err(void)
-{
-	return FC_ESYS;
-}
-
-static int
 open_fd(const char *name, unsigned flags, int oflags, mode_t mode)
 {
 	if (flags & FC_FILE)
@@ -377,12 +371,16 @@ attach_locked(fc_cache *c, uint64_t size)
 {
 	struct hdr_shm hcopy;
 
-	if (size < FC_HEADER_BYTES)
-		return size < 8 ? FC_ECORRUPT : (pread(c->fd, &hcopy, 8, 0) == 8 &&
-				  memcmp(hcopy.hd_magic, FC_MAGIC, 8) != 0
-				  ? FC_EINCOMPAT : FC_ECORRUPT);
+	if (size < FC_HEADER_BYTES) {
+		/* Too short for a header: not ours at all (no magic), or ours
+		 * and truncated. */
+		if (size >= 8 && pread(c->fd, hcopy.hd_magic, 8, 0) == 8 &&
+		    memcmp(hcopy.hd_magic, FC_MAGIC, 8) != 0)
+			return FC_EINCOMPAT;
+		return FC_ECORRUPT;
+	}
 	if (pread(c->fd, &hcopy, sizeof hcopy, 0) != (ssize_t)sizeof hcopy)
-		return sys_err();
+		return FC_ESYS;
 	int rc = fc__header_check(&hcopy, size, &c->g);
 	if (rc)
 		return rc;
@@ -392,7 +390,7 @@ attach_locked(fc_cache *c, uint64_t size)
 	}
 	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
 	if (m == MAP_FAILED)
-		return sys_err();
+		return FC_ESYS;
 	c->base = m;
 	c->hdr = (struct hdr_shm *)m;
 	/* Use the validated private copy of the geometry (c->g), never the
@@ -485,7 +483,7 @@ fc_open(const char *name, const fc_options *opts, fc_cache **out)
 	if ((rc = check_options(opts)) != FC_OK)
 		return rc;
 	if (opts->flags & FC_FILE) {
-		if (!name[0] || strlen(name) >= sizeof ((fc_cache *)0)->name)
+		if (!name[0] || strlen(name) >= PATH_MAX)
 			return FC_EINVAL;
 	} else if (!valid_shm_name(name)) {
 		return FC_EINVAL;
@@ -496,8 +494,6 @@ fc_open(const char *name, const fc_options *opts, fc_cache **out)
 	if (!c)
 		return FC_ESYS;
 	c->fd = -1;
-	c->flags = opts->flags;
-	strcpy(c->name, name);
 
 	int created = 0;
 	if (opts->flags & FC_CREATE) {
@@ -606,7 +602,6 @@ fc_open(const char *name, const fc_options *opts, fc_cache **out)
 	 * forked child shares it): the reboot reset's proof of no users. */
 	if (flock(c->fd, LOCK_SH) != 0)
 		goto sys;
-	c->open_pid = getpid();
 	if ((rc = fc__tls_init(c)) != FC_OK)
 		goto fail;
 	*out = c;

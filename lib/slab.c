@@ -246,6 +246,22 @@ expired_at(const struct item_shm *it, uint64_t now)
 	return e != 0 && e <= now;
 }
 
+/* The CLOCK hand's visit to live item @p it (both hands: per class here,
+ * over the index in index.c). Returns 1 if it is the victim (*expired set
+ * when it is past its TTL); 0 if its reference bit gave it a second
+ * chance, the bit now cleared. relaxed: a reader's concurrent set of the
+ * bit may be lost; the item then looks cold once, which CLOCK tolerates. */
+int
+fc__clock_victim(struct item_shm *it, uint64_t now, int *expired)
+{
+	*expired = expired_at(it, now);
+	if (!*expired && fc__ld8_rlx(&it->it_ref)) {
+		fc__st8_rlx(&it->it_ref, 0);
+		return 0;
+	}
+	return 1;
+}
+
 /* CLOCK over the chunks of @p cls: evict up to @p want items. */
 static unsigned
 evict_class(fc_cache *c, unsigned cls, unsigned want)
@@ -281,13 +297,9 @@ evict_class(fc_cache *c, unsigned cls, unsigned want)
 			/* ran off the page: the search above finds the next one */
 		if (it->it_state != FC_IT_LIVE)
 			continue;
-		int exp = expired_at(it, now);
-		if (!exp && fc__ld8_rlx(&it->it_ref)) {
-			/* relaxed: a reader's concurrent set may be lost; the
-			 * item then looks cold once, which CLOCK tolerates. */
-			fc__st8_rlx(&it->it_ref, 0);
+		int exp;
+		if (!fc__clock_victim(it, now, &exp))
 			continue;
-		}
 		if (fc__evict_item_locked(c, at, exp) == FC_OK)
 			got++;
 		else

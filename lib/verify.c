@@ -473,8 +473,10 @@ out:
 /* -------------------------------------------------------------- stats -- */
 
 int
-fc__stats_fill(fc_cache *c, fc_stats *s)
+fc_stat(fc_cache *c, fc_stats *s)
 {
+	if (!c || !s)
+		return FC_EINVAL;
 	struct hdr_shm *h = c->hdr;
 
 	memset(s, 0, sizeof *s);
@@ -525,14 +527,6 @@ fc__stats_fill(fc_cache *c, fc_stats *s)
 			s->readers_active++;
 	}
 	return FC_OK;
-}
-
-int
-fc_stat(fc_cache *c, fc_stats *out)
-{
-	if (!c || !out)
-		return FC_EINVAL;
-	return fc__stats_fill(c, out);
 }
 
 int
