@@ -3,7 +3,9 @@
  *
  * DESIGN       Writers serialize on one process-shared, robust pthread
  *              mutex in the header (no priority inheritance), taken after a
- *              short trylock spin (lock_mutex). The kernel
+ *              short trylock spin (lock_mutex); an unlock that sees
+ *              sleeping waiters yields once, so a running writer cannot
+ *              barge ahead of the one it woke indefinitely. The kernel
  *              marks a mutex whose owner died; the next pthread_mutex_lock
  *              returns EOWNERDEAD and that writer repairs before calling
  *              pthread_mutex_consistent(). Repair is not a replay: the index

@@ -13,7 +13,10 @@
  *              else CLOCK eviction inside the class (readers set it_ref;
  *              the hand clears it or evicts), else drain a page of another
  *              class (memcached's slab reassign), else wait (bounded) for
- *              readers to leave the grace period.
+ *              readers to leave the grace period. In a full cache a class
+ *              whose free + limbo chunks fall below a reserve (1/64 of its
+ *              chunks, >= FC_FREE_LOW) evicts ahead, so victims' grace
+ *              periods run while writes still find free chunks.
  *              Repair does not replay anything: the index is the single
  *              source of truth. After a grace period (so no reader can
  *              still be inside an unreferenced chunk), every page, free
