@@ -4,7 +4,9 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libck-dev liburcu-dev libcmocka-dev libxxhash-dev
-      python3 jq procps util-linux)
+      python3 jq procps util-linux
+      memcached redis-server libmemcached-dev libhiredis-dev liblmdb-dev
+      valgrind gnuplot-nox)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
