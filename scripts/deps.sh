@@ -6,7 +6,9 @@ PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libck-dev liburcu-dev libcmocka-dev libxxhash-dev
       python3 jq procps util-linux
       memcached redis-server libmemcached-dev libhiredis-dev liblmdb-dev
-      valgrind gnuplot-nox)
+      valgrind gnuplot-nox
+      python3-dev python3-setuptools python3-pytest python3-cachetools
+      python3-cachelib python3-flask python3-flask-caching)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
