@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# loadtest.sh - drive forkcache-api in each cache mode with wrk and print one
+# table: mode, requests/s, p50/p99 latency, backend queries, hit ratio, and
+# the stampede check (200 concurrent requests for one cold, expensive key:
+# how many backend computations they caused).
+#
+#   examples/prefork-api/loadtest.sh [--seconds S] [--connections C]
+#       [--wrk-threads T] [--workers W] [--products N] [--cache-size SIZE]
+#       [--modes "shared per-worker off"] [--api PATH] [--warm-restart]
+#
+# Each mode gets a fresh server (--port 0) on one catalogue (created once in
+# a temp dir) and the same seeded request stream (zipf.lua). The stampede
+# runs first on the cold server: 200 parallel curl requests for a search no
+# one asked for yet. --warm-restart also measures a restart: the hit ratio
+# of the first 2 s after a restart, with and without --cache-file.
+# Needs wrk, curl, jq. Every server it starts is stopped on exit.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+API=$ROOT/build/examples/prefork-api/forkcache-api
+SECONDS_PER_MODE=5
+CONNS=32
+WRK_THREADS=2
+WORKERS=2
+PRODUCTS=100000
+CACHE_SIZE=64M
+MODES="shared per-worker off"
+WARM_RESTART=0
+STAMPEDE_N=200
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --seconds) SECONDS_PER_MODE=$2; shift 2 ;;
+    --connections) CONNS=$2; shift 2 ;;
+    --wrk-threads) WRK_THREADS=$2; shift 2 ;;
+    --workers) WORKERS=$2; shift 2 ;;
+    --products) PRODUCTS=$2; shift 2 ;;
+    --cache-size) CACHE_SIZE=$2; shift 2 ;;
+    --modes) MODES=$2; shift 2 ;;
+    --api) API=$2; shift 2 ;;
+    --warm-restart) WARM_RESTART=1; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "loadtest.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+for tool in wrk curl jq; do
+  command -v "$tool" >/dev/null || { echo "loadtest.sh: $tool not found (scripts/deps.sh installs it)" >&2; exit 2; }
+done
+[ -x "$API" ] || { echo "loadtest.sh: $API not built (cmake --build build)" >&2; exit 2; }
+
+TMP=$(mktemp -d /tmp/forkcache-loadtest.XXXXXX)
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+start_server() { # args...: sets SERVER_PID, BASE
+  : >"$TMP/out"
+  "$API" --port 0 --workers "$WORKERS" --db "$TMP/catalogue.db" \
+    --products "$PRODUCTS" --cache-size "$CACHE_SIZE" "$@" \
+    >"$TMP/out" 2>>"$TMP/server.log" &
+  SERVER_PID=$!
+  for _ in $(seq 600); do
+    grep -q listening "$TMP/out" && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  local line; line=$(head -n 1 "$TMP/out")
+  [[ $line =~ listening\ on\ (http://[^ ]+) ]] ||
+    { echo "loadtest.sh: server did not start:" >&2; tail -n 5 "$TMP/server.log" >&2; exit 1; }
+  BASE=${BASH_REMATCH[1]}
+}
+stop_server() {
+  kill -TERM "$SERVER_PID"
+  wait "$SERVER_PID" || { echo "loadtest.sh: server exited with $?" >&2; exit 1; }
+  SERVER_PID=
+}
+stats() { curl -s "$BASE/_cache/stats"; }
+
+run_wrk() { # seconds -> the "wrk:" line of zipf.lua's done()
+  wrk -t"$WRK_THREADS" -c"$CONNS" -d"${1}s" --latency -s "$HERE/zipf.lua" \
+    "$BASE" -- "$PRODUCTS" 1 >"$TMP/wrk.out" 2>&1 || { cat "$TMP/wrk.out" >&2; exit 1; }
+  grep '^wrk: ' "$TMP/wrk.out" || { cat "$TMP/wrk.out" >&2; exit 1; }
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# 200 requests at once for one cold key; prints the backend computations.
+stampede() {
+  local q0 q1 codes
+  q0=$(stats | jq .backend_queries)
+  local url="$BASE/search?q=stampede+$RANDOM$RANDOM" args=()
+  for _ in $(seq "$STAMPEDE_N"); do args+=(-o /dev/null "$url"); done
+  codes=$(curl -s --parallel --parallel-immediate --parallel-max "$STAMPEDE_N" \
+    -w '%{http_code}\n' "${args[@]}" 2>/dev/null | grep -c '^200$' || true)
+  q1=$(stats | jq .backend_queries)
+  [ "$codes" = "$STAMPEDE_N" ] || echo "loadtest.sh: stampede: only $codes of $STAMPEDE_N answered 200" >&2
+  echo $((q1 - q0))
+}
+
+echo "forkcache-api load test: $PRODUCTS products, $WORKERS workers, wrk $WRK_THREADS threads x $CONNS connections, ${SECONDS_PER_MODE} s per mode, cache $CACHE_SIZE"
+declare -A RPS BQ
+rows=()
+for mode in $MODES; do
+  start_server --cache "$mode"
+  st=$(stampede)
+  s0=$(stats)
+  line=$(run_wrk "$SECONDS_PER_MODE")
+  s1=$(stats)
+  stop_server
+  bq=$(( $(jq .backend_queries <<<"$s1") - $(jq .backend_queries <<<"$s0") ))
+  hits=$(( $(jq '.hits + .stale' <<<"$s1") - $(jq '.hits + .stale' <<<"$s0") ))
+  miss=$(( $(jq .misses <<<"$s1") - $(jq .misses <<<"$s0") ))
+  ratio=$(awk -v h="$hits" -v m="$miss" 'BEGIN { printf "%.4f", h + m ? h / (h + m) : 0 }')
+  nreq=$(field requests "$line")
+  per1k=$(awk -v q="$bq" -v n="$nreq" 'BEGIN { printf "%.1f", n ? 1000 * q / n : 0 }')
+  RPS[$mode]=$(field rps "$line"); BQ[$mode]=$per1k
+  errs=$(( $(field errors "$line") + $(field non2xx "$line") ))
+  rows+=("$(printf '%-11s %11s %8s %8s %16s %12s %10s %9s %7s' "$mode" "${RPS[$mode]}" \
+    "$(field p50_ms "$line")" "$(field p99_ms "$line")" "$bq" "$per1k" "$ratio" "$st" "$errs")")
+done
+printf '%-11s %11s %8s %8s %16s %12s %10s %9s %7s\n' mode requests/s p50_ms p99_ms backend_queries queries/1k_req hit_ratio stampede errors
+printf '%s\n' "${rows[@]}"
+echo "(stampede: backend computations caused by $STAMPEDE_N concurrent requests for one cold search)"
+if [ -n "${BQ[shared]:-}" ] && [ -n "${BQ[per-worker]:-}" ]; then
+  awk -v bs="${BQ[shared]}" -v bp="${BQ[per-worker]}" -v rs="${RPS[shared]}" -v rp="${RPS[per-worker]}" -v w="$WORKERS" \
+    'BEGIN { printf "shared vs per-worker: backend queries per request x%.3f (1/workers = %.3f), requests/s x%.2f\n", bp ? bs / bp : 0, 1 / w, rp ? rs / rp : 0 }'
+fi
+
+if [ "$WARM_RESTART" = 1 ]; then
+  # The first 2 s after a restart, with the cache in a file and in shm.
+  for kind in cache-file shm; do
+    args=(--cache shared)
+    [ "$kind" = cache-file ] && args+=(--cache-file "$TMP/cache.fc")
+    start_server "${args[@]}"
+    run_wrk "$SECONDS_PER_MODE" >/dev/null
+    stop_server
+    start_server "${args[@]}"
+    line=$(run_wrk 2)
+    s=$(stats)
+    stop_server
+    printf 'warm restart: %-10s first 2 s after restart: hit_ratio=%s backend_queries=%s requests/s=%s\n' \
+      "$kind" "$(jq .hit_ratio <<<"$s")" "$(jq .backend_queries <<<"$s")" "$(field rps "$line")"
+  done
+fi

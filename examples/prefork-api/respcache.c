@@ -1,0 +1,497 @@
+/*
+ * respcache.c - the HTTP response cache of forkcache-api.
+ *
+ * DESIGN       A cached response is one forkcache item: key = the request's
+ *              cache key, value = a small header (when it was computed, its
+ *              TTL, the ETag) followed by the JSON body. Every cached route
+ *              goes through one function, respcache_fetch(), and every
+ *              lookup-or-compute decision is in fill() below, so that a
+ *              second tier (an L2 in front of the database) is a change to
+ *              that one function.
+ * MODES        shared      the master creates one segment of --cache-size
+ *                          before fork(); every worker uses the inherited
+ *                          handle. --cache-file puts it in a file (FC_FILE)
+ *                          that outlives the server: a restart comes back
+ *                          warm, TTLs intact.
+ *              per-worker  each worker creates a private segment of
+ *                          --cache-size / --workers after fork(): the same
+ *                          code and total memory, spent on W caches that each
+ *                          warm up alone (what per-process TTL caches give).
+ *              off         every request runs its query.
+ * KEYS         "<method> <path>?<normalized query> v=<variant> g=<gens>":
+ *              http.c normalizes the query (known parameters only, in a
+ *              fixed order, canonical encoding) and the variant the Vary'd
+ *              header selects. HEAD uses GET's entry (same representation).
+ *              A key longer than FC_KEY_MAX is replaced by "h:" and the hex
+ *              XXH3-128 of it.
+ * INVALIDATION Generation counters, not key prefixes: a cached response's key
+ *              embeds the current value of every generation it depends on
+ *              (/products/7: "p:7"; a list page: "c:<category>" and "c:*";
+ *              a search: "s"). PUT bumps them, so every dependent response
+ *              becomes unreachable at once, in O(1), with no scan, and ages
+ *              out by TTL or CLOCK eviction. Generations are items too
+ *              ("gen:<name>", decimal, no TTL) in the shared segment, so they
+ *              are shared by all workers and survive a --cache-file restart;
+ *              in per-worker mode they live in a small segment the master
+ *              shares, so a PUT on one worker invalidates all of them.
+ *              A generation is a CLOCK_REALTIME nanosecond stamp: a missing
+ *              one (never bumped, or evicted) starts at "now", and a bump
+ *              sets max(now, old + 1). So a generation never returns to a
+ *              value it had before, even after its item is evicted, as long
+ *              as the wall clock does not step back and a key sees fewer
+ *              than one bump per nanosecond.
+ * RACES        A PUT commits, then bumps. A request that read the old
+ *              generation may still store a response computed before the
+ *              commit, but under the old generation's key, which nobody looks
+ *              up any more. A request that read the new generation queries
+ *              after the commit.
+ * ERRORS       Only 200 responses are stored. A forkcache error on the
+ *              lookup or the store is counted and the request served from the
+ *              database: the cache is an accelerator, never a point of
+ *              failure.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "api.h"
+
+#define RC_MAGIC 0x31414346u     /* "FCA1": an entry of this server */
+#define RC_GEN_SEGMENT (4u << 20) /* per-worker mode: generations, bytes */
+#define RC_SEGMENT_MIN (1u << 20) /* forkcache's smallest segment */
+#define RC_CAS_TRIES 64          /* generation bump retries under contention */
+
+/* The header stored in front of every cached body. */
+struct rc_entry {
+	uint32_t magic;
+	uint32_t status;         /* always 200 today */
+	uint64_t stored_ms;      /* fc_now_ms() when computed: Age */
+	uint64_t ttl_ms;
+	uint64_t etag;           /* XXH3-64 of the body */
+};
+
+static fc_cache *resp_cache;     /* responses: shared or this worker's own */
+static fc_cache *gen_cache;      /* generations: shared by all workers */
+static char resp_name[128];      /* shm name, unlinked at master close */
+static char gen_name[128];
+static int resp_is_file;
+
+/* Per thread: the buffer a cached body is returned in. */
+static _Thread_local struct buf tls_val;
+
+uint64_t
+api_now_ms(void)
+{
+	return fc_now_ms();
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+open_opts(fc_options *o, uint64_t bytes)
+{
+	unsigned slots = api_cfg.workers * (api_cfg.threads + 2) + 16;
+
+	fc_options_init(o);
+	o->segment_bytes = bytes < RC_SEGMENT_MIN ? RC_SEGMENT_MIN : bytes;
+	o->reader_slots = slots < 256 ? 256 : slots;
+	o->avg_item_bytes = 512;  /* a product is ~200 B, a page ~4 KiB */
+}
+
+static int
+open_err(char *err, size_t errlen, const char *what, int rc)
+{
+	snprintf(err, errlen, "%s: %s: %s", what, fc_errname(rc),
+		 fc_strerror(rc));
+	return -1;
+}
+
+int
+respcache_master_open(char *err, size_t errlen)
+{
+	fc_options o;
+	int rc;
+
+	if (api_cfg.mode == CACHE_OFF)
+		return 0;
+	if (api_cfg.mode == CACHE_PER_WORKER) {
+		/* Generations only; the responses are per worker. */
+		snprintf(gen_name, sizeof gen_name, "/forkcache-api.%ld.gens",
+			 (long)getpid());
+		open_opts(&o, RC_GEN_SEGMENT);
+		o.flags = FC_CREATE | FC_EXCL;
+		if ((rc = fc_open(gen_name, &o, &gen_cache)) != FC_OK)
+			return open_err(err, errlen, gen_name, rc);
+		return 0;
+	}
+	open_opts(&o, api_cfg.cache_bytes);
+	if (api_cfg.cache_file) {
+		o.flags = FC_CREATE | FC_FILE;
+		rc = fc_open(api_cfg.cache_file, &o, &resp_cache);
+		if (rc == FC_ECORRUPT || rc == FC_EINCOMPAT) {
+			/* A damaged or older cache file is only a cold start. */
+			fprintf(stderr, "forkcache-api: %s: %s; starting with"
+				" an empty cache\n", api_cfg.cache_file,
+				fc_errname(rc));
+			(void)fc_unlink(api_cfg.cache_file, FC_FILE);
+			rc = fc_open(api_cfg.cache_file, &o, &resp_cache);
+		}
+		if (rc != FC_OK)
+			return open_err(err, errlen, api_cfg.cache_file, rc);
+		resp_is_file = 1;
+	} else {
+		snprintf(resp_name, sizeof resp_name, "/forkcache-api.%ld",
+			 (long)getpid());
+		o.flags = FC_CREATE | FC_EXCL;
+		if ((rc = fc_open(resp_name, &o, &resp_cache)) != FC_OK)
+			return open_err(err, errlen, resp_name, rc);
+	}
+	gen_cache = resp_cache;
+	return 0;
+}
+
+int
+respcache_worker_open(char *err, size_t errlen)
+{
+	char name[128];
+	fc_options o;
+	int rc;
+
+	if (api_cfg.mode != CACHE_PER_WORKER)
+		return 0;
+	/* A private segment: its name is removed at once, so it goes away
+	 * with this process, whatever way it ends. */
+	snprintf(name, sizeof name, "/forkcache-api.%ld.w%u",
+		 (long)getpid(), api_worker_index);
+	open_opts(&o, api_cfg.cache_bytes / api_cfg.workers);
+	o.flags = FC_CREATE | FC_EXCL;
+	(void)fc_unlink(name, 0);   /* a leftover of a dead pid with our number */
+	if ((rc = fc_open(name, &o, &resp_cache)) != FC_OK)
+		return open_err(err, errlen, name, rc);
+	(void)fc_unlink(name, 0);
+	return 0;
+}
+
+void
+respcache_master_reap(void)
+{
+	/* Reader slots (and leases) of a dead worker; per-worker segments die
+	 * with their worker. */
+	if (resp_cache)
+		(void)fc_reap(resp_cache);
+	if (gen_cache && gen_cache != resp_cache)
+		(void)fc_reap(gen_cache);
+}
+
+void
+respcache_master_close(void)
+{
+	if (gen_cache && gen_cache != resp_cache)
+		fc_close(gen_cache);
+	if (resp_cache)
+		fc_close(resp_cache);
+	if (gen_name[0])
+		(void)fc_unlink(gen_name, 0);
+	if (resp_name[0] && !resp_is_file)
+		(void)fc_unlink(resp_name, 0);
+	resp_cache = gen_cache = NULL;
+}
+
+void
+respcache_worker_close(void)
+{
+	/* The inherited handles are closed by exit; only a private segment is
+	 * ours to close (its name is already gone). */
+	if (api_cfg.mode == CACHE_PER_WORKER && resp_cache)
+		fc_close(resp_cache);
+	resp_cache = NULL;
+}
+
+void
+respcache_publish_items(void)
+{
+	fc_stats st;
+
+	if (api_cfg.mode == CACHE_PER_WORKER && resp_cache &&
+	    fc_stat(resp_cache, &st) == FC_OK)
+		atomic_store_explicit(&api_my_stats()->items, st.items,
+				      memory_order_relaxed);
+}
+
+/* ---- generations ---- */
+
+static int
+gen_key(char *k, size_t cap, const char *name)
+{
+	int n = snprintf(k, cap, "gen:%s", name);
+
+	/* Names are "p:<id>", "c:<category>" (<= 64 B), "c:*", "s". */
+	return n > 0 && (size_t)n < cap && n <= FC_KEY_MAX ? n : -1;
+}
+
+/* The current value of generation @p name; 0 if the cache failed (then the
+ * response is not cached). */
+static uint64_t
+gen_value(const char *name)
+{
+	char k[FC_KEY_MAX + 1], v[32];
+
+	int klen = gen_key(k, sizeof k, name);
+
+	if (klen < 0)
+		return 0;
+	for (int tries = 0; tries < RC_CAS_TRIES; tries++) {
+		size_t n = sizeof v - 1;
+		int rc = fc_get(gen_cache, k, (size_t)klen, v, &n);
+
+		if (rc == FC_OK) {
+			v[n] = '\0';
+			return strtoull(v, NULL, 10);
+		}
+		if (rc != FC_ENOTFOUND)
+			return 0;
+		/* Never bumped, or evicted: start at now (see INVALIDATION). */
+		n = (size_t)snprintf(v, sizeof v, "%" PRIu64, now_ns());
+		rc = fc_add(gen_cache, k, (size_t)klen, v, n, 0);
+		if (rc == FC_OK)
+			return strtoull(v, NULL, 10);
+		if (rc != FC_EEXIST)
+			return 0;
+	}
+	return 0;
+}
+
+static void
+gen_bump(const char *name)
+{
+	char k[FC_KEY_MAX + 1], v[32];
+	int klen = gen_key(k, sizeof k, name);
+
+	if (klen < 0)
+		return;
+	for (int tries = 0; tries < RC_CAS_TRIES; tries++) {
+		size_t n = sizeof v - 1;
+		uint64_t cas, old, now = now_ns(), next;
+		int rc = fc_gets(gen_cache, k, (size_t)klen, v, &n, &cas);
+
+		if (rc == FC_ENOTFOUND) {
+			/* Absent: a fresh stamp is already newer than any
+			 * value it had (see INVALIDATION). */
+			n = (size_t)snprintf(v, sizeof v, "%" PRIu64, now);
+			rc = fc_add(gen_cache, k, (size_t)klen, v, n, 0);
+			if (rc == FC_OK)
+				return;
+			continue;
+		}
+		if (rc != FC_OK)
+			break;
+		v[n] = '\0';
+		old = strtoull(v, NULL, 10);
+		next = now > old ? now : old + 1;
+		n = (size_t)snprintf(v, sizeof v, "%" PRIu64, next);
+		rc = fc_cas(gen_cache, k, (size_t)klen, v, n, 0, cas);
+		if (rc == FC_OK)
+			return;
+		if (rc != FC_ECAS && rc != FC_ENOTFOUND)
+			break;
+	}
+	/* Could not bump: drop the generation item, which is as good (its
+	 * next reader restarts it at now). */
+	(void)fc_delete(gen_cache, k, (size_t)klen);
+}
+
+void
+respcache_invalidate_product(int64_t id, const char *old_cat,
+			     const char *new_cat)
+{
+	char name[16 + API_CATEGORY_MAX];
+
+	if (gen_cache == NULL)
+		return;
+	snprintf(name, sizeof name, "p:%" PRId64, id);
+	gen_bump(name);
+	snprintf(name, sizeof name, "c:%s", old_cat);
+	gen_bump(name);
+	if (strcmp(old_cat, new_cat) != 0) {
+		snprintf(name, sizeof name, "c:%s", new_cat);
+		gen_bump(name);
+	}
+	gen_bump("c:*");
+	gen_bump("s");
+}
+
+/* ---- the fill path ---- */
+
+/* Build the full cache key into @p k; its length, or -1 if a generation
+ * could not be read (then the response is not cached). */
+static int
+full_key(const struct respcache_key *rk, char *k)
+{
+	char tmp[2048];
+	size_t n;
+	int w;
+
+	w = snprintf(tmp, sizeof tmp, "%s g=", rk->canon);
+	if (w < 0 || (size_t)w >= sizeof tmp)
+		return -1;
+	n = (size_t)w;
+	for (int i = 0; i < RC_GENS_MAX && rk->gens[i]; i++) {
+		uint64_t g = gen_value(rk->gens[i]);
+
+		if (g == 0)
+			return -1;
+		w = snprintf(tmp + n, sizeof tmp - n, "%s%" PRIx64,
+			     i ? "." : "", g);
+		if (w < 0 || (size_t)w >= sizeof tmp - n)
+			return -1;
+		n += (size_t)w;
+	}
+	if (n <= FC_KEY_MAX) {
+		memcpy(k, tmp, n);
+		return (int)n;
+	}
+	XXH128_hash_t h = XXH3_128bits(tmp, n);
+
+	return snprintf(k, FC_KEY_MAX + 1, "h:%016" PRIx64 "%016" PRIx64,
+			(uint64_t)h.high64, (uint64_t)h.low64);
+}
+
+/* Look @p k up; 1 and @p out filled on a usable entry, else 0. */
+static int
+lookup(const char *k, size_t klen, struct cached_response *out)
+{
+	struct buf *b = &tls_val;
+	struct rc_entry e;
+	size_t n;
+	int rc;
+
+	b->len = 0;
+	if (buf_reserve(b, 4096) != 0)
+		return 0;
+	for (;;) {
+		n = b->cap;
+		rc = fc_get(resp_cache, k, klen, b->p, &n);
+		if (rc != FC_ETRUNC)
+			break;
+		if (buf_reserve(b, n) != 0)   /* grow to the value's size */
+			return 0;
+	}
+	if (rc != FC_OK || n < sizeof e)
+		return 0;
+	memcpy(&e, b->p, sizeof e);
+	if (e.magic != RC_MAGIC || e.status != 200)
+		return 0;   /* not ours (the segment is untrusted input) */
+	uint64_t now = fc_now_ms();
+
+	out->status = 200;
+	out->body = b->p + sizeof e;
+	out->len = n - sizeof e;
+	out->etag = e.etag;
+	out->age_s = now > e.stored_ms ? (now - e.stored_ms) / 1000 : 0;
+	out->xcache = now >= e.stored_ms + e.ttl_ms ? XC_STALE : XC_HIT;
+	return 1;
+}
+
+/* Run the backend; on 200 also prepare the entry in tls_val. */
+static int
+compute(respcache_compute_fn fn, void *arg, struct cached_response *out)
+{
+	struct buf *b = &tls_val;
+	struct rc_entry e = { RC_MAGIC, 200, fc_now_ms(),
+			      api_cfg.ttl_s * 1000, 0 };
+
+	b->len = 0;
+	if (buf_put(b, &e, sizeof e) != 0)
+		return -1;
+	out->status = fn(arg, b);
+	out->body = b->p + sizeof e;
+	out->len = b->len - sizeof e;
+	out->age_s = 0;
+	out->xcache = XC_MISS;
+	if (out->status == 200) {
+		e.etag = XXH3_64bits(out->body, out->len);
+		memcpy(b->p, &e, sizeof e);
+	}
+	out->etag = e.etag;
+	return 0;
+}
+
+/*
+ * The fill path: lookup, or compute and store. Plain gets and sets: two
+ * workers missing one key at once both compute it.
+ */
+static int
+fill(const char *k, size_t klen, respcache_compute_fn fn, void *arg,
+     struct cached_response *out)
+{
+	struct api_worker_stats *ws = api_my_stats();
+
+	if (lookup(k, klen, out)) {
+		api_count(out->xcache == XC_HIT ? &ws->hits : &ws->stale);
+		return 0;
+	}
+	if (compute(fn, arg, out) != 0)
+		return -1;
+	api_count(&ws->misses);
+	if (out->status == 200)
+		(void)fc_set(resp_cache, k, klen, tls_val.p, tls_val.len,
+			     api_cfg.ttl_s * 1000);
+	return 0;
+}
+
+int
+respcache_fetch(const struct respcache_key *rk, respcache_compute_fn fn,
+		void *arg, struct cached_response *out)
+{
+	char k[FC_KEY_MAX + 1];
+	int klen;
+
+	if (resp_cache == NULL ||
+	    (klen = full_key(rk, k)) <= 0) {
+		/* Off, or no key: straight to the database. */
+		if (compute(fn, arg, out) != 0)
+			return -1;
+		api_count(&api_my_stats()->misses);
+		return 0;
+	}
+	return fill(k, (size_t)klen, fn, arg, out);
+}
+
+int
+respcache_stats_json(struct buf *out)
+{
+	fc_stats st;
+	uint64_t items = 0;
+
+	if (api_cfg.mode == CACHE_SHARED && fc_stat(resp_cache, &st) == FC_OK) {
+		items = st.items;
+		return buf_printf(out, "\"items\": %" PRIu64 ", \"segment\": {"
+			"\"kind\": \"%s\", \"segment_bytes\": %" PRIu64 ","
+			" \"bytes_used\": %" PRIu64 ", \"sets\": %" PRIu64 ","
+			" \"evictions\": %" PRIu64 ", \"expired\": %" PRIu64 ","
+			" \"fc_hits\": %" PRIu64 ", \"fc_misses\": %" PRIu64 "}",
+			items, resp_is_file ? "file" : "shm",
+			st.segment_bytes, st.bytes_used, st.sets,
+			st.evictions, st.expired, st.hits, st.misses);
+	}
+	if (api_cfg.mode == CACHE_PER_WORKER) {
+		respcache_publish_items();
+		for (unsigned i = 0; i < api_cfg.workers; i++)
+			items += atomic_load_explicit(&api_shm->w[i].items,
+						      memory_order_relaxed);
+	}
+	return buf_printf(out, "\"items\": %" PRIu64, items);
+}
