@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Build forkcache and run the prefork demo: a master forks workers that
-# serve a Zipf workload through one shared cache, then through per-process
-# caches of the same total size, and prints both side by side.
+# Build forkcache (every default target, into build/) and run its main demo:
+# forkcache-api, a prefork REST API server whose workers share one HTTP
+# response cache, load-tested with wrk in each cache mode (shared,
+# per-worker, off). Prints one table and stops the server. Options go to
+# examples/prefork-api/loadtest.sh (e.g. --seconds 10 --warm-restart).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j2 --target forkcache-demo >/dev/null
-exec build/examples/forkcache-demo "$@"
+cmake --build build -j2 >/dev/null
+exec bash examples/prefork-api/loadtest.sh --seconds 4 "$@"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Build and run every test: plain (-Werror), ASan+UBSan, TSan, the install
-# check (pkg-config and find_package), and a short fuzz run.
-# Usage: scripts/test.sh [plain|asan|tsan|install|fuzz ...]   (default: all)
+# check (pkg-config and find_package), and a short fuzz run. The default
+# build (build/, the binaries the README names) is built first.
+# Usage: scripts/test.sh [default|plain|asan|tsan|install|fuzz ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
 STEPS=("$@")
-[ ${#STEPS[@]} -gt 0 ] || STEPS=(plain asan tsan install fuzz)
+[ ${#STEPS[@]} -gt 0 ] || STEPS=(default plain asan tsan install fuzz)
 FAILED=()
 
 build() { # dir, cmake args...
@@ -30,6 +31,9 @@ step() {
   else echo "=== $name: FAILED ($((SECONDS - t0)) s) ==="; FAILED+=("$name"); fi
 }
 
+# build/: what the README's paths point at (build/tools/forkcache,
+# build/examples/prefork-api/forkcache-api, ...); its tests run in "plain".
+default_build() { build build; }
 plain() { build build-ci-plain && run_ctest build-ci-plain; }
 asan() {
   # Benchmark timings mean nothing under sanitizers; the stress tier runs
@@ -58,6 +62,7 @@ fuzz() {
 
 for s in "${STEPS[@]}"; do
   case $s in
+    default) step "default build (build/)" default_build ;;
     plain) step "plain build + tests" plain ;;
     asan) step "ASan+UBSan build + tests" asan ;;
     tsan) step "TSan build + tests" tsan ;;
