@@ -36,8 +36,8 @@
  *              present key once (page faults, connection set-up), warm up,
  *              meet at a barrier and run for --seconds. Each point runs
  *              --reps times (default 3) and the rep with the median rate is
- *              printed, whole. Keys come from a
- *              per-worker precomputed sequence of 64 Ki entries (cheap: one
+ *              printed, whole. Keys come from a per-worker precomputed
+ *              sequence of 2 x keys entries (64 Ki..4 Mi; one sequential
  *              array load per op), the same for every system.
  * FIGURES      ops_per_s  sum of the workers' ops / wall time (first start to
  *                         last end).
@@ -100,7 +100,9 @@
 
 #define KEY_BYTES 16          /* "k:00000000001234" */
 #define PROCS_MAX 8           /* workers per point, plus one setter */
-#define SEQ_LEN (1u << 16)    /* ops in a worker's key sequence */
+#define SEQ_MIN (1u << 16)    /* ops in a worker's key sequence: at least */
+#define SEQ_MAX (1u << 22)    /* at most (16 MiB); else 2 x keys, so every
+                                 key can come up */
 #define SEQ_SET 0x80000000u   /* sequence entry: a set, not a get */
 #define BLOCK 64              /* ops between two deadline checks */
 #define SAMPLE_MASK 15u       /* time every 16th op */
@@ -336,11 +338,11 @@ unit(uint64_t *s)
 }
 
 /*
- * Fill @p seq with SEQ_LEN entries: a key number (< keys: present,
+ * Fill @p seq with @p len entries: a key number (< keys: present,
  * keys + i: the absent key i), SEQ_SET on the entries that are sets.
  */
 static int
-build_seq(uint32_t *seq, enum wl w, uint32_t keys, uint64_t seed)
+build_seq(uint32_t *seq, uint32_t len, enum wl w, uint32_t keys, uint64_t seed)
 {
 	uint64_t rng = seed | 1;
 	double *cdf = NULL;
@@ -357,7 +359,7 @@ build_seq(uint32_t *seq, enum wl w, uint32_t keys, uint64_t seed)
 		for (uint32_t i = 0; i < keys; i++)
 			cdf[i] /= sum;
 	}
-	for (uint32_t j = 0; j < SEQ_LEN; j++) {
+	for (uint32_t j = 0; j < len; j++) {
 		uint32_t k;
 
 		if (cdf == NULL) {
@@ -1037,12 +1039,16 @@ worker(struct store *st, enum wl w, unsigned me, int setter, unsigned procs,
 {
 	struct res *r = &sh->res[me];
 	struct conn c;
-	uint32_t *seq = malloc(sizeof *seq * SEQ_LEN);
+	uint32_t seq_len = SEQ_MIN;
+	uint32_t *seq;
 	unsigned char *buf = malloc(st->vsize + 1u);
 	uint64_t warm, t, deadline, pos = 0, sink = 0;
 	uint64_t dur = (uint64_t)(cfg.seconds * 1e9 * ticks_per_ns);
 	int failed = 0;
 
+	while (seq_len < 2 * st->keys && seq_len < SEQ_MAX)
+		seq_len <<= 1;
+	seq = malloc(sizeof *seq * seq_len);
 	if (seq == NULL || buf == NULL)
 		return 1;
 	if (sys_attach(st, &c) != 0) {
@@ -1050,12 +1056,12 @@ worker(struct store *st, enum wl w, unsigned me, int setter, unsigned procs,
 		r->failed = 1;
 		return 1;
 	}
-	if (build_seq(seq, setter ? W_GET_UNIFORM : w, st->keys,
+	if (build_seq(seq, seq_len, setter ? W_GET_UNIFORM : w, st->keys,
 		      0x9e3779b97f4a7c15u * (me + 1 + 16 * w + 256 * procs) +
 			      st->vsize) != 0)
 		return 1;
 	if (setter)
-		for (uint32_t j = 0; j < SEQ_LEN; j++)
+		for (uint32_t j = 0; j < seq_len; j++)
 			seq[j] |= SEQ_SET;
 	/* Touch every present key once: a worker inherits the mappings but
 	 * not their page tables, and a first touch costs a page fault. */
@@ -1090,7 +1096,7 @@ worker(struct store *st, enum wl w, unsigned me, int setter, unsigned procs,
 		deadline = t + (phase == 0 ? warm : dur);
 		for (;;) {
 			for (unsigned j = 0; j < BLOCK; j++, pos++) {
-				uint32_t e = seq[pos & (SEQ_LEN - 1)];
+				uint32_t e = seq[pos & (seq_len - 1)];
 				uint32_t k = e & ~SEQ_SET;
 				int timed = phase == 1 && !setter &&
 					    (pos & SAMPLE_MASK) == 0;
