@@ -180,4 +180,14 @@ typedef struct cli_dump {
 int cli_dump_parse(cli_dump *d, cli_buf *in, char *err, size_t errsz);
 void cli_dump_free(cli_dump *d);
 
+/* ------------------------------------------------------ cmd_invalidate.c */
+
+#define CLI_INVALIDATE_SYNOPSIS                                             \
+	"invalidate NAME KEY|--prefix P|--all --redis ADDR [--namespace NS]"
+/**
+ * `forkcache invalidate` (docs/redis.md): @p argv[0] is "invalidate".
+ * Parses its own options. @return the exit code.
+ */
+int cli_cmd_invalidate(int argc, char **argv);
+
 #endif /* FC_CLI_H */

@@ -1587,6 +1587,7 @@ main_help(FILE *out)
 		"Commands:\n");
 	for (k = 0; k < ncommands; k++)
 		fprintf(out, "  forkcache %s\n", commands[k].synopsis);
+	fprintf(out, "  forkcache %s\n", CLI_INVALIDATE_SYNOPSIS);
 	fprintf(out,
 		"\n"
 		"Read-only: stats keys get dump verify watch (no writer\n"
@@ -1710,6 +1711,9 @@ main(int argc, char **argv)
 		       FC_VERSION_MINOR, FC_VERSION_PATCH);
 		return finish_output(EX_OK);
 	}
+	/* Commands with their own option parser (cli.h). */
+	if (strcmp(argv[1], "invalidate") == 0)
+		return finish_output(cli_cmd_invalidate(argc - 1, argv + 1));
 	for (k = 0; k < ncommands; k++)
 		if (strcmp(argv[1], commands[k].name) == 0)
 			a.cmd = &commands[k];
