@@ -34,6 +34,9 @@
  *     locally, but the other machines did not hear it: the caller must
  *     retry the publish (or rely on the items' TTLs). A machine whose own
  *     daemon is disconnected flushes by itself (docs/redis.md).
+ *   - SIGPIPE: a call never raises it in the application, even when Redis
+ *     closed the connection (it blocks SIGPIPE in the calling thread while
+ *     it writes and consumes the one it caused).
  *   - One fc_redis handle per thread: it wraps one hiredis connection.
  *     After fork(), a handle inherited by the child reconnects on its first
  *     use there; the parent's connection is not disturbed.

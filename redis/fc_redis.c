@@ -10,7 +10,12 @@
  *              6. A publisher deletes locally before it publishes, so its
  *              own machine is consistent when the call returns.
  * CONCURRENCY  An fc_redis handle is one hiredis connection: one thread at
- *              a time. The local segment is touched only through the
+ *              a time. hiredis writes with write(2): a write to a
+ *              connection Redis closed raises SIGPIPE, whose default
+ *              action kills the application. Every call that writes runs
+ *              with SIGPIPE blocked in the calling thread and consumes a
+ *              SIGPIPE it caused (sigpipe_block/sigpipe_restore), so the
+ *              error comes back as EPIPE/ECONNRESET instead. The local segment is touched only through the
  *              public API (fc_delete, fc_flush, fc_iter_*), which any
  *              thread may call.
  * CRASHES      A publisher killed between its local delete and the publish
@@ -20,6 +25,8 @@
  * LIMITS       Messages hold at most 7 + FC_KEY_MAX bytes of payload.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +59,41 @@ struct fc_redis {
 };
 
 /* ----------------------------------------------------------- helpers -- */
+
+struct sigpipe_guard {
+	sigset_t old;
+	bool was_pending;       /* a SIGPIPE not ours: leave it pending */
+};
+
+static void
+sigpipe_block(struct sigpipe_guard *g)
+{
+	sigset_t pipe_set, pending;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &g->old);
+}
+
+static void
+sigpipe_restore(struct sigpipe_guard *g)
+{
+	sigset_t pipe_set, pending;
+	int saved = errno;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	if (!g->was_pending && sigismember(&pending, SIGPIPE) == 1) {
+		const struct timespec zero = { 0, 0 };
+
+		sigtimedwait(&pipe_set, NULL, &zero);   /* ours: consume */
+	}
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+	errno = saved;
+}
 
 int
 fc__redis_addr_parse(const char *s, struct fc__redis_addr *a)
@@ -351,6 +393,7 @@ fc_redis_error(const fc_redis *r)
 	return r ? r->err : "";
 }
 
+/* Call with SIGPIPE blocked (sigpipe_block). */
 static int
 redis_connect(fc_redis *r)
 {
@@ -407,7 +450,13 @@ fc_redis_open(const char *addr, const fc_redis_options *opts, fc_redis **out)
 		return FC_ESYS;
 	}
 	*out = r;
-	return redis_connect(r);
+	struct sigpipe_guard g;
+
+	sigpipe_block(&g);
+	int rc = redis_connect(r);
+
+	sigpipe_restore(&g);
+	return rc;
 }
 
 void
@@ -429,8 +478,26 @@ fc_redis_close(fc_redis *r)
  * the second copy has its own sequence number).
  */
 static int
+publish_locked(fc_redis *r, const char *ns, const char *op, const void *arg,
+	       size_t alen);
+
+static int
 publish(fc_redis *r, const char *ns, const char *op, const void *arg,
 	size_t alen)
+{
+	struct sigpipe_guard g;
+	int rc;
+
+	sigpipe_block(&g);
+	rc = publish_locked(r, ns, op, arg, alen);
+	sigpipe_restore(&g);
+	return rc;
+}
+
+/* publish() with SIGPIPE blocked. */
+static int
+publish_locked(fc_redis *r, const char *ns, const char *op, const void *arg,
+	       size_t alen)
 {
 	char chan[FC__REDIS_NAME_MAX], seqkey[FC__REDIS_NAME_MAX];
 	char payload[8 + FC_KEY_MAX];

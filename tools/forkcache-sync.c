@@ -372,10 +372,14 @@ on_reply(struct sync *s, redisReply *r)
 /* --------------------------------------------------------- connection -- */
 
 static void
-disconnect(struct sync *s, const char *why)
+disconnect(struct sync *s, const char *reason)
 {
+	char why[256];
+
 	if (s->sub == NULL)
 		return;
+	/* @p reason may be the context's errstr: copy before the free. */
+	snprintf(why, sizeof why, "%s", reason);
 	redisFree(s->sub);
 	s->sub = NULL;
 	s->st.disconnects++;
