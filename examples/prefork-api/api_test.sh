@@ -271,5 +271,9 @@ check "off: every request is a MISS" test "$(hdr X-Cache)" = MISS
 check "off: backend_queries 2 (got $(stat_field backend_queries))" test "$(stat_field backend_queries)" = 2
 stop_server
 
+# Sanitizer builds: a report in a worker would only show as a respawn.
+check "server stderr has no sanitizer report" \
+  bash -c "! grep -E 'Sanitizer|runtime error' '$TMP/err'"
+[ "$FAILS" = 0 ] || { echo "--- server stderr:"; tail -n 40 "$TMP/err"; }
 echo "$CHECKS checks, $FAILS failed"
 [ "$FAILS" = 0 ]
