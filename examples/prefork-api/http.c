@@ -3,8 +3,8 @@
  * the master bound, the routes, and HTTP caching semantics.
  *
  * DESIGN       Each worker runs one MHD daemon with a pool of --threads
- *              threads (epoll) on the inherited, non-blocking listen socket;
- *              the kernel hands each new connection to one worker. A request
+ *              threads (epoll) on its own inherited, non-blocking listen
+ *              socket (SO_REUSEPORT: main.c). A request
  *              is routed, its parameters validated and normalized into a
  *              cache key (respcache.c), and the response built with:
  *                Cache-Control: public, max-age=<ttl>   (errors: no-store)
@@ -485,6 +485,12 @@ handle_stats(struct MHD_Connection *conn)
 				atomic_load_explicit(&api_shm->w[i].pid,
 						     memory_order_relaxed));
 	if (rc == 0)
+		rc = buf_printf(&b, "], \"worker_requests\": [");
+	for (unsigned i = 0; rc == 0 && i < api_cfg.workers; i++)
+		rc = buf_printf(&b, "%s%" PRIu64, i ? ", " : "",
+				atomic_load_explicit(&api_shm->w[i].requests,
+						     memory_order_relaxed));
+	if (rc == 0)
 		rc = buf_printf(&b, "]}\n");
 	ret = rc == 0 ? send_buf(conn, 200, b.p, b.len, "no-store") : MHD_NO;
 	buf_free(&b);
@@ -619,7 +625,7 @@ http_worker_run(int listen_fd, int ready_fd)
 	uint64_t until = mono_ms() + API_DRAIN_MS;
 
 	if (lfd >= 0)
-		close(lfd);
+		close(lfd);     /* the master still holds it */
 	while (atomic_load_explicit(&inflight, memory_order_relaxed) > 0 &&
 	       mono_ms() < until) {
 		struct timespec ms10 = { 0, 10 * 1000000L };

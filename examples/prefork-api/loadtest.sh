@@ -7,12 +7,16 @@
 #   examples/prefork-api/loadtest.sh [--seconds S] [--connections C]
 #       [--wrk-threads T] [--workers W] [--products N] [--cache-size SIZE]
 #       [--modes "shared per-worker off"] [--api PATH] [--warm-restart]
+#       [--ttl S] [--warmup S] [--keys K]
 #
 # Each mode gets a fresh server (--port 0) on one catalogue (created once in
 # a temp dir) and the same seeded request stream (zipf.lua). The stampede
 # runs first on the cold server: 200 parallel curl requests for a search no
 # one asked for yet. --warm-restart also measures a restart: the hit ratio
 # of the first 2 s after a restart, with and without --cache-file.
+# --warmup S runs the load S seconds unmeasured first (steady state instead
+# of a cold start); --keys K draws product ids from 1..K only (a hot set);
+# --ttl S is the server's --ttl (default 60).
 # Needs wrk, curl, jq. Every server it starts is stopped on exit.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +31,9 @@ CACHE_SIZE=64M
 MODES="shared per-worker off"
 WARM_RESTART=0
 STAMPEDE_N=200
+TTL=60
+WARMUP=0
+KEYS=
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -39,13 +46,17 @@ while [ $# -gt 0 ]; do
     --modes) MODES=$2; shift 2 ;;
     --api) API=$2; shift 2 ;;
     --warm-restart) WARM_RESTART=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --ttl) TTL=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --keys) KEYS=$2; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "loadtest.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 for tool in wrk curl jq; do
   command -v "$tool" >/dev/null || { echo "loadtest.sh: $tool not found (scripts/deps.sh installs it)" >&2; exit 2; }
 done
+KEYS=${KEYS:-$PRODUCTS}
 [ -x "$API" ] || { echo "loadtest.sh: $API not built (cmake --build build)" >&2; exit 2; }
 
 TMP=$(mktemp -d /tmp/forkcache-loadtest.XXXXXX)
@@ -61,7 +72,7 @@ trap cleanup EXIT
 start_server() { # args...: sets SERVER_PID, BASE
   : >"$TMP/out"
   "$API" --port 0 --workers "$WORKERS" --db "$TMP/catalogue.db" \
-    --products "$PRODUCTS" --cache-size "$CACHE_SIZE" "$@" \
+    --products "$PRODUCTS" --cache-size "$CACHE_SIZE" --ttl "$TTL" "$@" \
     >"$TMP/out" 2>>"$TMP/server.log" &
   SERVER_PID=$!
   for _ in $(seq 600); do
@@ -81,9 +92,9 @@ stop_server() {
 }
 stats() { curl -s "$BASE/_cache/stats"; }
 
-run_wrk() { # seconds -> the "wrk:" line of zipf.lua's done()
+run_wrk() { # seconds [seed] -> the "wrk:" line of zipf.lua's done()
   wrk -t"$WRK_THREADS" -c"$CONNS" -d"${1}s" --latency -s "$HERE/zipf.lua" \
-    "$BASE" -- "$PRODUCTS" 1 >"$TMP/wrk.out" 2>&1 || { cat "$TMP/wrk.out" >&2; exit 1; }
+    "$BASE" -- "$KEYS" "${2:-1}" >"$TMP/wrk.out" 2>&1 || { cat "$TMP/wrk.out" >&2; exit 1; }
   grep '^wrk: ' "$TMP/wrk.out" || { cat "$TMP/wrk.out" >&2; exit 1; }
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
@@ -101,12 +112,13 @@ stampede() {
   echo $((q1 - q0))
 }
 
-echo "forkcache-api load test: $PRODUCTS products, $WORKERS workers, wrk $WRK_THREADS threads x $CONNS connections, ${SECONDS_PER_MODE} s per mode, cache $CACHE_SIZE"
+echo "forkcache-api load test: $PRODUCTS products (Zipf over $KEYS), $WORKERS workers, wrk $WRK_THREADS threads x $CONNS connections, ${SECONDS_PER_MODE} s per mode (after ${WARMUP} s warm-up), ttl $TTL s, cache $CACHE_SIZE"
 declare -A RPS BQ
 rows=()
 for mode in $MODES; do
   start_server --cache "$mode"
   st=$(stampede)
+  [ "$WARMUP" = 0 ] || run_wrk "$WARMUP" 2 >/dev/null
   s0=$(stats)
   line=$(run_wrk "$SECONDS_PER_MODE")
   s1=$(stats)
@@ -136,7 +148,7 @@ if [ "$WARM_RESTART" = 1 ]; then
     args=(--cache shared)
     [ "$kind" = cache-file ] && args+=(--cache-file "$TMP/cache.fc")
     start_server "${args[@]}"
-    run_wrk "$SECONDS_PER_MODE" >/dev/null
+    run_wrk "$SECONDS_PER_MODE" 2 >/dev/null
     stop_server
     start_server "${args[@]}"
     line=$(run_wrk 2)
