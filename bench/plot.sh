@@ -8,9 +8,17 @@
 #       peers-latency.png     p50 / p99 / p99.9 per system: get at 1 process,
 #                             and get while another process sets (256 B)
 #     VSIZE=16|256|4096|65536 picks another value size.
+#   bench/plot.sh mem [RESULTS] [OUTDIR]
+#     RESULTS: the text output of build/bench/forkcache-mem (default: run
+#     it now); OUTDIR (default .) gets
+#       mem-payload.png   payload at full per size distribution, with the
+#                         targets
+#       mem-hitratio.png  hit ratio of forkcache, exact LRU and S3-FIFO
+#                         (reference models, same item capacity) per Zipf
+#                         alpha and cache size
 # Needs gnuplot (Debian: gnuplot-nox).
 set -euo pipefail
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 command -v gnuplot >/dev/null || { echo "plot.sh: gnuplot not found (apt-get install gnuplot-nox)" >&2; exit 2; }
 # field VALUE of KEY in a `bench: key=value ...` line
 awk_field='function f(k,  i, a) { for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } return "" }'
@@ -92,7 +100,47 @@ GP
 	echo "plot.sh: wrote $out/peers-throughput.png $out/peers-latency.png"
 }
 
+mem() {
+	local in=${1:-} out=${2:-.} here
+	here=$(cd "$(dirname "$0")" && pwd)
+	local tmp
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' RETURN
+	if [ -z "$in" ]; then
+		"$here/../build/bench/forkcache-mem" > "$tmp/results.txt"
+		in=$tmp/results.txt
+	fi
+	[ -r "$in" ] || usage
+	mkdir -p "$out"
+	local commit
+	commit=$(awk "$awk_field"' /^test=header/ { print f("commit") }' "$in")
+	awk "$awk_field"' /^test=payload/ { printf "\"%s %sx\" %s %s\n", f("dist"), f("fill_x"), f("payload"), f("target") }' \
+		"$in" > "$tmp/payload.dat"
+	awk "$awk_field"' /^test=hitratio/ { printf "\"a=%s %s%%\" %s %s %s\n", f("alpha"), f("cache_pct"), f("hit_fc"), f("hit_lru"), f("hit_s3fifo") }' \
+		"$in" > "$tmp/hit.dat"
+	[ -s "$tmp/payload.dat" ] || { echo "plot.sh: no test=payload lines in $in" >&2; exit 1; }
+	[ -s "$tmp/hit.dat" ] || { echo "plot.sh: no test=hitratio lines in $in" >&2; exit 1; }
+	gnuplot <<GP
+set terminal pngcairo size 900,500 noenhanced
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set yrange [0:1]
+set grid ytics
+set key top right
+set output "$out/mem-payload.png"
+set title "forkcache-mem $commit: payload at full (key+value bytes / segment bytes)"
+plot "$tmp/payload.dat" using 2:xtic(1) title "forkcache", "" using 3 title "target"
+set output "$out/mem-hitratio.png"
+set title "forkcache-mem $commit: hit ratio on Zipf traces, same item capacity"
+plot "$tmp/hit.dat" using 2:xtic(1) title "forkcache", "" using 3 title "exact LRU (model)", \
+     "" using 4 title "S3-FIFO (model)"
+GP
+	echo "plot.sh: wrote $out/mem-payload.png $out/mem-hitratio.png"
+}
+
 case ${1:-} in
 peers) shift; peers "$@" ;;
+mem) shift; mem "$@" ;;
 *) usage ;;
 esac
