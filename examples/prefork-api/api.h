@@ -9,6 +9,7 @@
  *   respcache.c  the response cache: keys, generation counters, and the one
  *                fill path (respcache_fetch) every cached route goes through
  *   db.c         SQLite: the sample catalogue and the queries
+ *   l2.c         optional: Redis as a second tier shared by machines (--l2)
  *
  * Counters shared by all processes live in one MAP_SHARED anonymous mapping
  * made by the master before fork() (struct api_shared).
@@ -43,6 +44,8 @@ struct api_config {
 	const char *cache_file;  /* --cache-file: file-backed shared segment */
 	unsigned backend_delay_ms; /* --backend-delay-ms: a slower database */
 	unsigned conn_timeout_s; /* --conn-timeout: idle/slow connection limit */
+	const char *l2_addr;     /* --l2: Redis L2 address, NULL = none */
+	const char *l2_ns;       /* --l2-namespace: forkcache-sync namespace */
 };
 
 /*
@@ -63,6 +66,9 @@ struct api_worker_stats {
 	_Atomic uint64_t lease_timeouts; /* waited too long; computed alone */
 	_Atomic uint64_t items;          /* per-worker mode: own segment */
 	_Atomic uint64_t pid;            /* current process in this slot */
+	_Atomic uint64_t l2_hits;        /* L1 miss answered by the Redis L2 */
+	_Atomic uint64_t l2_misses;      /* L1 and L2 miss: computed */
+	_Atomic uint64_t l2_errors;      /* Redis failed: served without it */
 };
 
 struct api_shared {
@@ -152,6 +158,16 @@ void respcache_invalidate_product(int64_t id, const char *old_cat,
 				  const char *new_cat);
 /* JSON object body (without braces) of the cache part of /_cache/stats. */
 int respcache_stats_json(struct buf *out);
+
+/* ---- l2.c ---- */
+int l2_configure(const char *addr, const char *ns); /* 0, or -1 bad addr */
+int l2_enabled(void);
+/* 1 and the value in @p out, 0 on a miss, -1 on a Redis error. */
+int l2_get(const char *k, size_t klen, struct buf *out);
+void l2_set(const char *k, size_t klen, const void *v, size_t vlen,
+	    uint64_t ttl_ms);
+uint64_t l2_gen_get(const char *k, size_t klen);      /* 0 = error */
+void l2_gen_bump(fc_cache *gen_cache, const char *k, size_t klen);
 
 /* ---- http.c ---- */
 int http_worker_run(int listen_fd, int ready_fd); /* returns exit status */

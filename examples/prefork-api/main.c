@@ -72,6 +72,7 @@ struct api_config api_cfg = {
 	.stale_s = 30,
 	.cache_bytes = 64u << 20,
 	.conn_timeout_s = 10,
+	.l2_ns = "forkcache-api",
 };
 struct api_shared *api_shm;
 unsigned api_worker_index;
@@ -158,6 +159,10 @@ usage(FILE *f)
 "  --products N        rows of a new catalogue (1..10000000)    [100000]\n"
 "  --backend-delay-ms N  extra latency of every database read        [0]\n"
 "  --conn-timeout S    close idle or trickling connections after S s [10]\n"
+"  --l2 ADDR           Redis as a second tier shared by machines:\n"
+"                      redis://HOST:PORT or unix:PATH (docs/redis.md);\n"
+"                      run forkcache-sync for the segment (--cache-file)\n"
+"  --l2-namespace NS   forkcache-sync namespace          [forkcache-api]\n"
 "Prints \"forkcache-api: listening on http://ADDR:PORT workers=N cache=MODE\"\n"
 "once it accepts connections; SIGTERM or SIGINT stops it.\n",
 		API_WORKERS_MAX);
@@ -209,7 +214,7 @@ parse_args(int argc, char **argv)
 {
 	enum { O_PORT = 256, O_BIND, O_WORKERS, O_THREADS, O_CACHE, O_SIZE,
 	       O_FILE, O_TTL, O_STALE, O_DB, O_PRODUCTS, O_DELAY, O_CTO,
-	       O_HELP };
+	       O_HELP, O_L2, O_L2NS };
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, O_PORT },
 		{ "bind", required_argument, NULL, O_BIND },
@@ -225,6 +230,8 @@ parse_args(int argc, char **argv)
 		{ "backend-delay-ms", required_argument, NULL, O_DELAY },
 		{ "conn-timeout", required_argument, NULL, O_CTO },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "l2", required_argument, NULL, O_L2 },
+		{ "l2-namespace", required_argument, NULL, O_L2NS },
 		{ NULL, 0, NULL, 0 },
 	};
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -290,6 +297,8 @@ parse_args(int argc, char **argv)
 				bad = "--conn-timeout";
 			api_cfg.conn_timeout_s = (unsigned)v;
 			break;
+		case O_L2: api_cfg.l2_addr = optarg; break;
+		case O_L2NS: api_cfg.l2_ns = optarg; break;
 		case O_HELP: case 'h':
 			usage(stdout);
 			exit(0);
@@ -306,6 +315,13 @@ parse_args(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "forkcache-api: unexpected argument: %s\n",
 			argv[optind]);
+		return -1;
+	}
+	if (api_cfg.l2_addr && (api_cfg.mode != CACHE_SHARED ||
+				l2_configure(api_cfg.l2_addr,
+					     api_cfg.l2_ns) != 0)) {
+		fprintf(stderr, "forkcache-api: --l2 wants redis://HOST:PORT,"
+			" HOST:PORT or unix:PATH, and --cache shared\n");
 		return -1;
 	}
 	if (api_cfg.cache_file && api_cfg.mode != CACHE_SHARED) {

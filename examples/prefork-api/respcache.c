@@ -45,6 +45,10 @@
  *              commit, but under the old generation's key, which nobody looks
  *              up any more. A request that read the new generation queries
  *              after the commit.
+ * L2           With --l2 (l2.c), an L1 miss asks Redis before the database,
+ *              a computed response is stored in both, and generations are
+ *              read from and bumped in Redis, their L1 copies dropped on
+ *              every machine through forkcache-sync (docs/redis.md).
  * ERRORS       Only 200 responses are stored. A forkcache error on the
  *              lookup or the store is counted and the request served from the
  *              database: the cache is an accelerator, never a point of
@@ -263,6 +267,22 @@ gen_value(const char *name)
 		}
 		if (rc != FC_ENOTFOUND)
 			return 0;
+		if (l2_enabled()) {
+			/* The machines' shared value. A bump elsewhere
+			 * between our read and our store may have had its
+			 * invalidation applied before the store: read
+			 * again, and drop our copy if it moved. */
+			uint64_t g = l2_gen_get(k, (size_t)klen), g2;
+
+			if (g == 0)
+				return 0;
+			n = (size_t)snprintf(v, sizeof v, "%" PRIu64, g);
+			(void)fc_set(gen_cache, k, (size_t)klen, v, n, 0);
+			g2 = l2_gen_get(k, (size_t)klen);
+			if (g2 != g)
+				(void)fc_delete(gen_cache, k, (size_t)klen);
+			return g2;
+		}
 		/* Never bumped, or evicted: start at now (see INVALIDATION). */
 		n = (size_t)snprintf(v, sizeof v, "%" PRIu64, now_ns());
 		rc = fc_add(gen_cache, k, (size_t)klen, v, n, 0);
@@ -282,6 +302,10 @@ gen_bump(const char *name)
 
 	if (klen < 0)
 		return;
+	if (l2_enabled()) {
+		l2_gen_bump(gen_cache, k, (size_t)klen);
+		return;
+	}
 	for (int tries = 0; tries < RC_CAS_TRIES; tries++) {
 		size_t n = sizeof v - 1;
 		uint64_t cas, old, now = now_ns(), next;
@@ -405,6 +429,32 @@ lookup(const char *k, size_t klen, struct cached_response *out)
 	return 1;
 }
 
+/* L1 missed: ask the L2; 1 and @p out filled (and the L1 filled) on a
+ * usable entry, else 0. */
+static int
+l2_lookup(const char *k, size_t klen, struct cached_response *out)
+{
+	struct buf *b = &tls_val;
+	struct rc_entry e;
+	uint64_t now = fc_now_ms();
+
+	if (l2_get(k, klen, b) != 1 || b->len < sizeof e)
+		return 0;
+	memcpy(&e, b->p, sizeof e);
+	if (e.magic != RC_MAGIC || e.status != 200 ||
+	    now >= e.stored_ms + e.ttl_ms)
+		return 0;
+	(void)fc_set(resp_cache, k, klen, b->p, b->len,
+		     e.stored_ms + e.ttl_ms - now);
+	out->status = 200;
+	out->body = b->p + sizeof e;
+	out->len = b->len - sizeof e;
+	out->etag = e.etag;
+	out->age_s = now > e.stored_ms ? (now - e.stored_ms) / 1000 : 0;
+	out->xcache = XC_HIT;
+	return 1;
+}
+
 /* Run the backend; on 200 also prepare the entry in tls_val. */
 static int
 compute(respcache_compute_fn fn, void *arg, struct cached_response *out)
@@ -443,12 +493,23 @@ fill(const char *k, size_t klen, respcache_compute_fn fn, void *arg,
 		api_count(out->xcache == XC_HIT ? &ws->hits : &ws->stale);
 		return 0;
 	}
+	if (l2_enabled() && l2_lookup(k, klen, out)) {
+		api_count(&ws->hits);
+		api_count(&ws->l2_hits);
+		return 0;
+	}
 	if (compute(fn, arg, out) != 0)
 		return -1;
 	api_count(&ws->misses);
-	if (out->status == 200)
+	if (l2_enabled())
+		api_count(&ws->l2_misses);
+	if (out->status == 200) {
 		(void)fc_set(resp_cache, k, klen, tls_val.p, tls_val.len,
 			     api_cfg.ttl_s * 1000);
+		if (l2_enabled())
+			l2_set(k, klen, tls_val.p, tls_val.len,
+			       api_cfg.ttl_s * 1000);
+	}
 	return 0;
 }
 
@@ -476,6 +537,22 @@ respcache_stats_json(struct buf *out)
 	fc_stats st;
 	uint64_t items = 0;
 
+	if (l2_enabled()) {
+		uint64_t t[3] = { 0 };
+
+		for (unsigned i = 0; i < api_cfg.workers; i++) {
+			t[0] += atomic_load_explicit(&api_shm->w[i].l2_hits,
+						     memory_order_relaxed);
+			t[1] += atomic_load_explicit(&api_shm->w[i].l2_misses,
+						     memory_order_relaxed);
+			t[2] += atomic_load_explicit(&api_shm->w[i].l2_errors,
+						     memory_order_relaxed);
+		}
+		if (buf_printf(out, "\"l2\": {\"hits\": %" PRIu64 ", "
+			       "\"misses\": %" PRIu64 ", \"errors\": %" PRIu64
+			       "}, ", t[0], t[1], t[2]) != 0)
+			return -1;
+	}
 	if (api_cfg.mode == CACHE_SHARED && fc_stat(resp_cache, &st) == FC_OK) {
 		items = st.items;
 		return buf_printf(out, "\"items\": %" PRIu64 ", \"segment\": {"
