@@ -1025,10 +1025,13 @@ burst_loses_nothing_and_memory_stays_bounded(void **state)
 	uint64_t all_us = now_us() - t0;
 	rss1 = rss_anon_kb(p.db.pid);
 	printf("burst: %d invalidations published in %.2f s by %d threads, "
-	       "all applied on B after %.2f s; B daemon RssAnon %ld -> %ld "
-	       "kB\n", BURST_N, pub_us / 1e6, BURST_THREADS, all_us / 1e6,
-	       rss0, rss1);
-	assert_int_equal(keys, BURST_N);
+	       "all applied on B after %.2f s (%" PRIu64 " messages); B "
+	       "daemon RssAnon %ld -> %ld kB\n", BURST_N, pub_us / 1e6,
+	       BURST_THREADS, all_us / 1e6, keys, rss0, rss1);
+	/* A publish whose reply timed out is sent again (fc_redis retries
+	 * once on a fresh connection): a duplicate may arrive, and finds
+	 * nothing left to delete. */
+	assert_true(keys >= BURST_N);
 	assert_int_equal(daemon_stat(&p.db, "deleted"), BURST_N);
 	assert_int_equal(daemon_stat(&p.db, "gaps"), 0);
 	assert_int_equal(daemon_stat(&p.db, "disconnects"), 0);
