@@ -8,8 +8,8 @@ PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       memcached redis-server libmemcached-dev libhiredis-dev liblmdb-dev
       valgrind gnuplot-nox
       python3-dev python3-setuptools python3-pytest python3-cachetools
-      python3-cachelib python3-flask python3-flask-caching
-      libmicrohttpd-dev libsqlite3-dev wrk curl)
+      python3-cachelib python3-flask python3-flask-caching python3-redis
+      libmicrohttpd-dev libsqlite3-dev wrk curl gunicorn)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
