@@ -8,9 +8,10 @@
 # Machine A and machine B are two forkcache-api servers, each with its own
 # forkcache segment (a --cache-file) and its own forkcache-sync daemon, on
 # one SQLite catalogue (the shared database) and one redis-server (unix
-# socket in a temp dir). Both get the same seeded Zipf load (zipf.lua,
-# 0.1 % PUTs) at once, first without --l2, then with --l2. Every process it
-# starts is stopped on exit. Needs wrk, curl, jq, redis-server.
+# socket in a temp dir). Both get the same seeded Zipf stream (zipf.lua,
+# 0.1 % PUTs: one population of users spread by a load balancer) at once,
+# first without --l2, then with --l2. Every process it starts is stopped on
+# exit. Needs wrk, curl, jq, redis-server.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
     --products) PRODUCTS=$2; shift 2 ;;
     --ttl) TTL=$2; shift 2 ;;
     --build) BUILD=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "l2sim.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -103,7 +104,7 @@ for mode in no-l2 l2; do
   start_sync A
   start_sync B
   wrk_run "$A" 1 "$TMP/wrkA" & wa=$!
-  wrk_run "$B" 2 "$TMP/wrkB" & wb=$!
+  wrk_run "$B" 1 "$TMP/wrkB" & wb=$!
   wait "$wa" "$wb"
   sa=$(curl -s "$A/_cache/stats"); sb=$(curl -s "$B/_cache/stats")
   stop_all_but_redis
