@@ -454,6 +454,20 @@ alive_workers(void)
 	return n;
 }
 
+/*
+ * Is a SIGTERM or SIGINT waiting for us? Ctrl-C signals the whole process
+ * group: a worker may exit before the master takes its SIGINT, and must not
+ * be respawned then.
+ */
+static int
+stop_pending(void)
+{
+	sigset_t p;
+
+	return sigpending(&p) == 0 &&
+	       (sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
+}
+
 /* Reap exited workers; with @p respawn, replace them. */
 static void
 reap_workers(int respawn)
@@ -468,7 +482,7 @@ reap_workers(int respawn)
 			continue;
 		worker_pid[i] = 0;
 		respcache_master_reap();
-		if (!respawn)
+		if (!respawn || stop_pending())
 			continue;
 		if (WIFSIGNALED(st))
 			fprintf(stderr, "forkcache-api: worker %d (pid %ld)"
