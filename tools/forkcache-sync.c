@@ -24,7 +24,9 @@
  *                 last we applied (nothing can have been published in
  *                 between), flush. Only then print "forkcache-sync:
  *                 subscribed". A fresh daemon has no last state: it
- *                 flushes on its first connect.
+ *                 flushes as soon as it has the segment (the time a dead
+ *                 daemon left unguarded ends there, not after a slow
+ *                 connect) and again on its first connect.
  *              R3 "Alive" means a byte arrived on the subscription. We PING
  *                 it every bound/4; silence for bound - bound/4 ms counts
  *                 as disconnected since the last byte (a paused Redis or a
@@ -89,6 +91,7 @@ struct stats {
 	uint64_t connects;      /* successful subscriptions */
 	uint64_t disconnects;   /* connections lost or declared silent */
 	uint64_t flushes;       /* safety flushes, all reasons */
+	uint64_t flush_start;   /* ... at startup, before connecting (R2) */
 	uint64_t flush_connect; /* ... R2: could not prove nothing missed */
 	uint64_t flush_gap;     /* ... R1 */
 	uint64_t flush_disconnected; /* ... R4 */
@@ -234,7 +237,8 @@ print_stats(struct sync *s)
 	X("deleted", t->deleted) X("malformed", t->malformed)            \
 	X("stale_seq", t->stale_seq) X("gaps", t->gaps)                  \
 	X("connects", t->connects) X("disconnects", t->disconnects)      \
-	X("flushes", t->flushes) X("flush_connect", t->flush_connect)    \
+	X("flushes", t->flushes) X("flush_start", t->flush_start)        \
+	X("flush_connect", t->flush_connect)                             \
 	X("flush_gap", t->flush_gap)                                     \
 	X("flush_disconnected", t->flush_disconnected)                   \
 	X("apply_errors", t->apply_errors)                               \
@@ -879,6 +883,8 @@ main(int argc, char **argv)
 	      " ms", s.name, s.ns, fc__redis_addr_str(&s.addr, abuf,
 						     sizeof abuf),
 	      s.bound_ms);
+	safety_flush(&s, "starting: nothing guarded the segment before",
+		     &s.st.flush_start);
 	/* Nothing is known about what was missed before we started. The
 	 * first connect flushes (R2); if it fails, R4's clock is set as
 	 * though the limit had already passed, so a Redis that is down at

@@ -56,6 +56,15 @@
 #define BURST_THREADS 2         /* publishers in the burst */
 #define RSS_GROWTH_MAX_KB 8192  /* daemon heap growth allowed in a burst */
 #define FAULT_BOUND_MS 1000u    /* --stale-bound of the fault scenarios */
+/*
+ * The daemon-kill scenario's bound. A dead daemon guards nothing from the
+ * kill until its successor's startup flush: the supervisor's restart delay
+ * (300 ms here) plus the process start. Under a load average of 25 with
+ * ASan the start took over 700 ms (4354 stale reads past a 1000 ms bound),
+ * and the rule's precondition is a restart within the bound
+ * (docs/redis.md), so this scenario allows 2000 ms.
+ */
+#define KILL_BOUND_MS 2000u
 #define NKEYS 32                /* keys of the fault stream */
 #define RING 16384              /* versions remembered per key */
 #define MAX_DAEMONS 8
@@ -838,8 +847,10 @@ fault_stream(enum fault f, bool unsafe)
 	/* B's daemon: --unsafe-no-flush for the negative control. */
 	seg_create(&p.a, 16u << 20, 0);
 	seg_create(&p.b, 16u << 20, 0);
-	daemon_init(&p.da, p.a.name, ns, FAULT_BOUND_MS, "fault-A");
-	daemon_init(&p.db, p.b.name, ns, FAULT_BOUND_MS, "fault-B");
+	unsigned bound = f == F_DAEMON_KILL ? KILL_BOUND_MS : FAULT_BOUND_MS;
+
+	daemon_init(&p.da, p.a.name, ns, bound, "fault-A");
+	daemon_init(&p.db, p.b.name, ns, bound, "fault-B");
 	p.db.unsafe = unsafe;
 	daemon_start(&p.da);
 	daemon_start(&p.db);
@@ -849,7 +860,7 @@ fault_stream(enum fault f, bool unsafe)
 	s.a = p.a.c;
 	s.b = p.b.c;
 	s.ns = ns;
-	s.bound_us = FAULT_BOUND_MS * 1000u;
+	s.bound_us = bound * 1000u;
 	atomic_store(&s.write_keys, NKEYS);
 	g_stream = &s;
 	assert_int_equal(pthread_create(&g_stream_threads[0], NULL,
@@ -860,6 +871,8 @@ fault_stream(enum fault f, bool unsafe)
 	g_stream_nthreads = 2;
 	sleep_ms(1000);
 	subs = subscribed_count(&p.db);
+	uint64_t t_fault = now_us();
+
 	switch (f) {
 	case F_REDIS_RESTART:
 		redis_stop(SIGKILL);
@@ -886,12 +899,14 @@ fault_stream(enum fault f, bool unsafe)
 		break;
 	}
 	wait_subscribed(&p.db, subs + 1);       /* and again after reconnect */
+	uint64_t recovered_ms = (now_us() - t_fault) / 1000;
+
 	/* From now on half of the keys are never written again: a value of
 	 * theirs missed during the fault would be served forever, unless the
 	 * rule flushed it (a key still written would be fixed by its next
 	 * invalidation and hide the miss). */
 	atomic_store(&s.write_keys, NKEYS / 2);
-	sleep_ms(1500);
+	sleep_ms(bound + 500);  /* a value missed stays past the bound */
 	stream_stop();
 
 	uint64_t fc = daemon_stat(&p.db, "flush_connect");
@@ -900,13 +915,14 @@ fault_stream(enum fault f, bool unsafe)
 	if (g_matrix_n < MATRIX_MAX)
 		snprintf(g_matrix[g_matrix_n++], sizeof g_matrix[0],
 			 "%-48s%s stale reads past the bound: %" PRIu64
-			 " (within: %" PRIu64 ", reads: %" PRIu64
+			 " (bound %u ms, subscribed again after %" PRIu64
+			 " ms; within: %" PRIu64 ", reads: %" PRIu64
 			 ", writes: %" PRIu64 ", publish retries: %" PRIu64
 			 ", B flushes connect/disconnected: %" PRIu64 "/%"
 			 PRIu64 ")", fault_names[f],
 			 unsafe ? " [--unsafe-no-flush]" : "", s.stale_past,
-			 s.stale_within, s.reads, s.writes,
-			 s.publish_failures, fc, fd);
+			 bound, recovered_ms, s.stale_within, s.reads,
+			 s.writes, s.publish_failures, fc, fd);
 	printf("%s\n", g_matrix[g_matrix_n - 1]);
 	assert_true(s.reads > 1000);
 	assert_true(s.writes > 100);
@@ -1035,7 +1051,10 @@ burst_loses_nothing_and_memory_stays_bounded(void **state)
 	assert_int_equal(daemon_stat(&p.db, "deleted"), BURST_N);
 	assert_int_equal(daemon_stat(&p.db, "gaps"), 0);
 	assert_int_equal(daemon_stat(&p.db, "disconnects"), 0);
-	assert_int_equal(daemon_stat(&p.db, "flushes"), 1); /* first connect */
+	/* No flush that could hide a lost message. */
+	assert_int_equal(daemon_stat(&p.db, "flush_gap"), 0);
+	assert_int_equal(daemon_stat(&p.db, "flush_disconnected"), 0);
+	assert_int_equal(daemon_stat(&p.db, "flush_connect"), 1);
 	for (int i = 0; i < BURST_N; i++) {
 		snprintf(k, sizeof k, "b:%d", i);
 		if (has_key(p.b.c, k))
@@ -1104,7 +1123,8 @@ malformed_messages_are_logged_and_ignored(void **state)
 	}
 	assert_int_equal(waitpid(p.db.pid, NULL, WNOHANG), 0); /* alive */
 	assert_int_equal(daemon_stat(&p.db, "malformed"), nbad + 1);
-	assert_int_equal(daemon_stat(&p.db, "flushes"), 1); /* first connect */
+	/* start and first connect only: the garbage flushed nothing */
+	assert_int_equal(daemon_stat(&p.db, "flushes"), 2);
 	assert_true(count_lines(p.db.err, "forkcache-sync: warn: malformed "
 				"message ignored", NULL, 0) >= 10);
 	fc_redis_close(r);
@@ -1152,7 +1172,7 @@ main(int argc, char **argv)
 	g_cli_bin = argv[2];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
-	printf("fault matrix (bound %u ms):\n", FAULT_BOUND_MS);
+	printf("fault matrix:\n");
 	for (int i = 0; i < g_matrix_n; i++)
 		printf("  %s\n", g_matrix[i]);
 	return rc;
