@@ -1,21 +1,22 @@
 /*
- * api.c - the public entry points: the lock-free read path and the writes.
+ * api.c - the public reads, writes and iteration: argument checks and the
+ *         order of the steps; each step is another module's.
  *
- * DESIGN       A read hashes the key (XXH3, per-segment seed), enters a
- *              read section on its thread's reader slot, probes the live
- *              index with acquire loads, bounds-checks the item, compares
- *              the key, checks the TTL against the coarse clock, copies the
- *              value out and leaves. It writes only its slot (epoch,
+ * DESIGN       A read hashes the key (XXH3, per-segment seed: segment.c),
+ *              enters a read section on its thread's reader slot
+ *              (readers.c), finds the item in the live index (index.c),
+ *              checks the TTL against the coarse clock and copies the value
+ *              out (item.c), and leaves. It writes only its slot (epoch,
  *              counters) and, once per item per CLOCK round, the item's
  *              reference byte (load first; store only if clear).
- *              A write takes the writer mutex, does a bounded amount of
- *              housekeeping (reclaim limbo, sweep FC_SWEEP_BUDGET buckets
- *              for expired items), allocates and fills a new chunk, and
- *              publishes it with one release store of a bucket word; the
- *              replaced item goes to limbo.
- * INVARIANTS   P1 A published item is never modified except it_expire_ms
- *                 (one atomic word, fc_touch) and it_ref (a hint).
- *              P2 Bad arguments are rejected before anything is touched.
+ *              A write takes the writer mutex (repair.c), does a bounded
+ *              amount of housekeeping (reclaim limbo, sweep FC_SWEEP_BUDGET
+ *              buckets for expired items: evict.c), allocates (evict.c) and
+ *              fills a new chunk (item.c), and publishes it with one release
+ *              store of a bucket word (index.c); the replaced item goes to
+ *              limbo (slab.c).
+ * INVARIANTS   P2 Bad arguments are rejected before anything is touched.
+ *              (P1, an item's immutability once published: item.c.)
  * CONCURRENCY  Reads: any thread, no lock. Writes: under hd_mutex.
  * CRASHES      A write killed before its publishing store loses that
  *              write only (the chunk leaks until the next writer's repair);
@@ -28,7 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "clock.h"
+#include "evict.h"
+#include "fault.h"
+#include "index.h"
+#include "item.h"
+#include "repair.h"
+#include "segment.h"
+#include "slab.h"
 
 enum { MODE_SET, MODE_ADD, MODE_REPLACE, MODE_CAS };
 
@@ -52,43 +60,6 @@ expire_for(uint64_t ttl_ms, uint64_t now)
 
 /* ------------------------------------------------------------- reads -- */
 
-/* Lock-free probe; caller is inside a read section. */
-static int
-probe_read(fc_cache *c, uint64_t h, const void *key, size_t klen,
-	   struct item_shm **out)
-{
-	/* Acquire: pairs with the release store of hd_ix_sel in
-	 * fc__index_rebuild_locked, so the array we probe is complete. */
-	uint64_t sel = fc__ld_acq(&c->hdr->hd_ix_sel);
-	if (sel > 1)
-		return FC_ECORRUPT;
-	const uint64_t *ix = fc__index(c, (unsigned)sel);
-	uint64_t i = fc__bk_home(c, h);
-	uint64_t tag = h >> FC_BK_TAGSHIFT;
-
-	for (uint64_t n = 0; n < c->g.nbuckets; n++, i = fc__bk_next(c, i)) {
-		/*
-		 * Orders:       the bucket word before the item loads that
-		 *               follow it.
-		 * Pairs with:   the release store that published the item (I2).
-		 * If reordered: we could read the chunk's previous contents.
-		 */
-		uint64_t w = fc__ld_acq(&ix[i]);
-		if (w == FC_BK_EMPTY)
-			return FC_ENOTFOUND;
-		if (w == FC_BK_TOMB || (w >> FC_BK_TAGSHIFT) != tag)
-			continue;
-		struct item_shm *it = fc__item_at(c, fc__bk_off(w));
-		if (!it)
-			return FC_ECORRUPT;
-		if (it->it_klen == klen && memcmp(fc__item_key(it), key, klen) == 0) {
-			*out = it;
-			return FC_OK;
-		}
-	}
-	return FC_ENOTFOUND;
-}
-
 static void
 count(uint64_t *ctr)
 {
@@ -106,45 +77,24 @@ get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 	if (!vlen || (!buf && *vlen > 0))
 		return FC_EINVAL;
 	uint64_t h = fc__hash(c, key, klen);
-	struct fc_tls *t = fc__read_enter(c, &rc);
+	struct fc_tls *t = fc__read_begin(c, &rc);
 	if (!t)
 		return rc;
 	FC_FAULT(READ_INSIDE);
 	struct item_shm *it = NULL;
-	rc = probe_read(c, h, key, klen, &it);
+	rc = fc__index_find(c, h, key, klen, &it);
 	if (rc == FC_OK) {
-		/* relaxed: fc_touch may change it concurrently; either value
-		 * is one that some write stored. */
-		uint64_t e = fc__ld_rlx(&it->it_expire_ms);
+		uint64_t e = fc__item_expiry(it);
 		uint64_t now = e ? fc__now_ms() : 0;
-		if (e && e <= now) {
+		if (fc__expired(e, now)) {
 			rc = FC_ENOTFOUND;
 		} else {
-			size_t n = it->it_vlen;
-			if (n > *vlen) {
-				rc = FC_ETRUNC;
-			} else {
-				if (n) /* buf may be NULL when n is 0 */
-					memcpy(buf, fc__item_val(it), n);
-				if (cas)
-					*cas = it->it_cas;
+			rc = fc__item_copy_out(c, it, e, now, 0, buf, *vlen, vlen, cas, meta);
+			if (rc != FC_ECORRUPT) {
+				if (meta)
+					meta->key = key;
+				fc__item_mark_used(it);
 			}
-			*vlen = n;
-			if (meta) {
-				meta->key = key;
-				meta->klen = klen;
-				meta->value = rc == FC_OK ? buf : NULL;
-				meta->vlen = n;
-				meta->cas = it->it_cas;
-				meta->expire_ms = e;
-				meta->ttl_left_ms = e ? (int64_t)(e - now) : -1;
-				meta->size_class = it->it_class;
-				meta->chunk_bytes = c->g.class_size[it->it_class];
-			}
-			/* relaxed: a CLOCK hint; store only when clear so a hot
-			 * item's line stays shared between processes. */
-			if (!fc__ld8_rlx(&it->it_ref))
-				fc__st8_rlx(&it->it_ref, 1);
 		}
 	}
 	fc__read_exit(t);
@@ -178,33 +128,6 @@ fc_get_item(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 
 /* ------------------------------------------------------------ writes -- */
 
-static void
-housekeeping(fc_cache *c, uint64_t now)
-{
-	struct hdr_shm *h = c->hdr;
-
-	if (h->hd_limbo_tail - h->hd_limbo_head >= FC_RECLAIM_BATCH ||
-	    h->hd_spare_epoch)
-		fc__reclaim_locked(c);
-	if (h->hd_ttl_items) /* nothing can expire: skip the bucket reads */
-		fc__sweep_locked(c, FC_SWEEP_BUDGET, now);
-}
-
-/* Keep room in limbo for one write's worth of retirements. */
-static int
-limbo_room(fc_cache *c)
-{
-	struct hdr_shm *h = c->hdr;
-	uint64_t need = 4 * FC_EVICT_BATCH + 8;
-
-	if (h->hd_limbo_tail - h->hd_limbo_head + need <= c->g.limbo_cap)
-		return FC_OK;
-	fc__reclaim_locked(c);
-	if (h->hd_limbo_tail - h->hd_limbo_head + need <= c->g.limbo_cap)
-		return FC_OK;
-	return fc__grace_wait_locked(c, c->limbo[h->hd_limbo_head % c->g.limbo_cap].lb_epoch);
-}
-
 static int
 store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 	     const void *val, size_t vlen, uint64_t expire, int mode,
@@ -215,7 +138,7 @@ store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 	struct fc_probe p;
 	int rc;
 
-	housekeeping(c, now);
+	fc__evict_housekeep_locked(c, now);
 	if ((rc = fc__index_probe_locked(c, h, key, klen, now, &p)) != FC_OK)
 		return rc;
 	int exists = p.pos != UINT64_MAX && !p.expired;
@@ -225,25 +148,16 @@ store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 		return FC_ENOTFOUND;
 	if (mode == MODE_CAS && p.it->it_cas != cas_in)
 		return FC_ECAS;
-	if ((rc = limbo_room(c)) != FC_OK)
+	if ((rc = fc__limbo_room_locked(c)) != FC_OK)
 		return rc;
-	if (p.pos == UINT64_MAX && (rc = fc__index_room_locked(c)) != FC_OK)
+	if (p.pos == UINT64_MAX && (rc = fc__evict_index_room_locked(c)) != FC_OK)
 		return rc;
 
 	uint64_t off;
-	if ((rc = fc__slab_alloc_locked(c, cls, &off)) != FC_OK)
+	if ((rc = fc__evict_alloc_locked(c, cls, &off)) != FC_OK)
 		return rc;
 	FC_FAULT(SET_ALLOC);
-	struct item_shm *it = fc__ptr(c, off);
-	it->it_cas = hd->hd_cas_next++;
-	fc__st_rlx(&it->it_expire_ms, expire);
-	it->it_vlen = (uint32_t)vlen;
-	it->it_klen = (uint8_t)klen;
-	it->it_class = (uint8_t)cls;
-	fc__st8_rlx(&it->it_ref, 0);
-	memcpy((char *)(it + 1), key, klen);
-	if (vlen)
-		memcpy((char *)(it + 1) + klen, val, vlen);
+	fc__item_fill(fc__ptr(c, off), hd->hd_cas_next++, expire, cls, key, klen, val, vlen);
 	FC_FAULT(SET_WRITTEN);
 
 	/* Allocation may have evicted or compacted: look again. */
@@ -252,38 +166,14 @@ store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 		fc__slab_unalloc_locked(c, off);
 		return rc ? rc : FC_EBUSY;
 	}
-	uint64_t *ix = fc__index(c, (unsigned)(fc__ld_rlx(&hd->hd_ix_sel) & 1));
-	uint64_t word = fc__bk_word(h, off);
+	fc__index_publish_locked(c, &p, h, off);
 	if (p.pos != UINT64_MAX) {
-		/*
-		 * Publish over the old item: one store replaces it.
-		 * Orders:       the item's bytes (above) before the word.
-		 * Pairs with:   the acquire load in probe_read (I2).
-		 * If reordered: a reader could copy a half-written value.
-		 */
-		fc__st_rel(&ix[p.pos], word);
-		FC_FAULT(SET_PUBLISHED);
 		if (p.expired)
 			FC_CTR_ADD(hd->hd_expired, 1);
-		fc__item_retire_locked(c, p.it);
-	} else {
-		int was_empty = fc__ld_rlx(&ix[p.ins]) == FC_BK_EMPTY;
-		/* Same ordering as above: publish a new key (I2). */
-		fc__st_rel(&ix[p.ins], word);
-		FC_FAULT(SET_PUBLISHED);
-		if (was_empty)
-			FC_CTR_ADD(hd->hd_ix_used, 1);
-		else
-			FC_CTR_SUB(hd->hd_ix_tombs, 1);
+		fc__slab_retire_locked(c, p.it);
 	}
-	struct class_shm *cl = &hd->hd_class[cls];
-	FC_CTR_ADD(cl->cl_data, klen + vlen);
-	FC_CTR_ADD(hd->hd_items, 1);
-	FC_CTR_ADD(hd->hd_bytes_used, c->g.class_size[cls]);
-	FC_CTR_ADD(hd->hd_data_bytes, klen + vlen);
+	fc__slab_count_live_locked(c, cls, klen + vlen, expire != 0);
 	FC_CTR_ADD(hd->hd_sets, 1);
-	if (expire)
-		FC_CTR_ADD(hd->hd_ttl_items, 1);
 	FC_FAULT(SET_RETIRED);
 	return FC_OK;
 }
@@ -349,8 +239,8 @@ find_locked(fc_cache *c, const void *key, size_t klen, struct fc_probe *p)
 	uint64_t now = fc__now_ms();
 	int rc;
 
-	housekeeping(c, now);
-	if ((rc = limbo_room(c)) != FC_OK)
+	fc__evict_housekeep_locked(c, now);
+	if ((rc = fc__limbo_room_locked(c)) != FC_OK)
 		return rc;
 	if ((rc = fc__index_probe_locked(c, fc__hash(c, key, klen), key, klen, now, p)) != FC_OK)
 		return rc;
@@ -358,7 +248,7 @@ find_locked(fc_cache *c, const void *key, size_t klen, struct fc_probe *p)
 		return FC_ENOTFOUND;
 	if (p->expired) {
 		FC_CTR_ADD(c->hdr->hd_expired, 1);
-		fc__retire_item_locked(c, p->pos, p->it);
+		fc__index_remove_locked(c, p->pos, p->it);
 		return FC_ENOTFOUND;
 	}
 	return FC_OK;
@@ -380,7 +270,7 @@ fc_delete(fc_cache *c, const void *key, size_t klen)
 		FC_CTR_ADD(c->hdr->hd_deletes, 1);
 		/* Unlinked: done. A failed retire (limbo full, readers stuck)
 		 * only leaks the chunk until repair. */
-		fc__item_retire_locked(c, p.it);
+		fc__slab_retire_locked(c, p.it);
 	}
 	fc__unlock(c);
 	return rc;
@@ -397,17 +287,7 @@ fc_touch(fc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
 	if ((rc = fc__lock(c)) != FC_OK)
 		return rc;
 	if ((rc = find_locked(c, key, klen, &p)) == FC_OK) {
-		/* relaxed: a single word readers load atomically; either the
-		 * old or the new expiry is a correct answer during the call. */
-		uint64_t old = fc__ld_rlx(&p.it->it_expire_ms);
-		uint64_t nexp = expire_for(ttl_ms, fc__now_ms());
-		fc__st_rlx(&p.it->it_expire_ms, nexp);
-		if (!old != !nexp) {
-			if (nexp)
-				FC_CTR_ADD(c->hdr->hd_ttl_items, 1);
-			else
-				FC_CTR_SUB(c->hdr->hd_ttl_items, 1);
-		}
+		fc__item_set_expiry_locked(c, p.it, expire_for(ttl_ms, fc__now_ms()));
 	}
 	fc__unlock(c);
 	return rc;
@@ -462,7 +342,7 @@ fc_incr(fc_cache *c, const void *key, size_t klen, int64_t delta, uint64_t *valu
 		goto out;
 	}
 	rc = store_locked(c, h, key, klen, buf, (size_t)n,
-			  fc__ld_rlx(&p.it->it_expire_ms), MODE_REPLACE, 0, (unsigned)cls);
+			  fc__item_expiry(p.it), MODE_REPLACE, 0, (unsigned)cls);
 	if (rc == FC_OK && value)
 		*value = v;
 out:
@@ -479,7 +359,7 @@ fc_flush(fc_cache *c)
 	if (rc)
 		return rc;
 	c->hdr->hd_needs_repair = 1; /* a flusher killed midway is finished by repair */
-	rc = fc__slab_rebuild_locked(c, 1);
+	rc = fc__repair_rebuild_locked(c, 1);
 	fc__unlock(c);
 	return rc;
 }
@@ -492,30 +372,7 @@ fc_flush_expired(fc_cache *c)
 	int rc = fc__lock(c);
 	if (rc)
 		return rc;
-	uint64_t *ix = fc__index(c, (unsigned)(fc__ld_rlx(&c->hdr->hd_ix_sel) & 1));
-	uint64_t now = fc__now_ms();
-	int64_t n = 0;
-	for (uint64_t i = 0; i < c->g.nbuckets; i++) {
-		uint64_t w = fc__ld_rlx(&ix[i]);
-		if (!fc__bk_live(w))
-			continue;
-		struct item_shm *it = fc__item_at(c, fc__bk_off(w));
-		if (!it) {
-			c->hdr->hd_needs_repair = 1;
-			n = FC_ECORRUPT;
-			break;
-		}
-		uint64_t e = fc__ld_rlx(&it->it_expire_ms);
-		if (e && e <= now) {
-			if (limbo_room(c) != FC_OK) {
-				n = FC_EBUSY;
-				break;
-			}
-			FC_CTR_ADD(c->hdr->hd_expired, 1);
-			fc__retire_item_locked(c, i, it);
-			n++;
-		}
-	}
+	int64_t n = fc__evict_flush_expired_locked(c);
 	fc__unlock(c);
 	return n;
 }
@@ -567,57 +424,33 @@ fc_iter_next(fc_iter *iter, fc_item *out)
 	for (;;) {
 		if (iter->pos >= c->g.nbuckets)
 			return FC_ENOTFOUND;
-		struct fc_tls *t = fc__read_enter(c, &rc);
+		struct fc_tls *t = fc__read_begin(c, &rc);
 		if (!t)
 			return rc;
-		/* Acquire: pairs with the selector's release store (rebuild). */
-		uint64_t sel = fc__ld_acq(&c->hdr->hd_ix_sel);
-		if (sel > 1) {
+		const uint64_t *ix = fc__index_read_table(c);
+		if (!ix) {
 			fc__read_exit(t);
 			return FC_ECORRUPT;
 		}
-		const uint64_t *ix = fc__index(c, (unsigned)sel);
 		/* Short sections: a reader preempted inside one holds back
 		 * every writer's reclamation until it runs again. */
 		uint64_t now = fc__now_ms(), stop = iter->pos + FC_ITER_SECTION;
-		rc = FC_EBUSY; /* "keep going" marker */
-		for (; iter->pos < c->g.nbuckets && iter->pos < stop; iter->pos++) {
-			/* Acquire: pairs with the publishing store (I2). */
-			uint64_t w = fc__ld_acq(&ix[iter->pos]);
-			if (!fc__bk_live(w))
+		struct item_shm *it;
+		while ((rc = fc__index_next_live(c, ix, &iter->pos, stop, &it)) == FC_OK) {
+			uint64_t e = fc__item_expiry(it);
+			if (fc__expired(e, now)) {
+				iter->pos++;
 				continue;
-			struct item_shm *it = fc__item_at(c, fc__bk_off(w));
-			if (!it) {
-				rc = FC_ECORRUPT;
-				break;
 			}
-			uint64_t e = fc__ld_rlx(&it->it_expire_ms);
-			if (e && e <= now)
-				continue;
-			/* Read each length once: the copy is bounded by the
-			 * values fc__item_at checked, even on a damaged segment. */
-			size_t kl = it->it_klen, vl = it->it_vlen;
-			if (kl + vl > c->g.page_bytes) {
-				rc = FC_ECORRUPT;
-				break;
-			}
-			memcpy(iter->buf, (const char *)(it + 1), kl);
-			memcpy(iter->buf + kl, (const char *)(it + 1) + kl, vl);
-			out->key = iter->buf;
-			out->klen = kl;
-			out->value = iter->buf + kl;
-			out->vlen = vl;
-			out->cas = it->it_cas;
-			out->expire_ms = e;
-			out->ttl_left_ms = e ? (int64_t)(e - now) : -1;
-			out->size_class = it->it_class;
-			out->chunk_bytes = c->g.class_size[it->it_class];
-			iter->pos++;
-			rc = FC_OK;
+			size_t vl;
+			rc = fc__item_copy_out(c, it, e, now, 1, iter->buf, c->g.page_bytes, &vl, NULL,
+					       out);
+			if (rc == FC_OK)
+				iter->pos++;
 			break;
 		}
 		fc__read_exit(t);
-		if (rc != FC_EBUSY)
+		if (rc != FC_ENOTFOUND)
 			return rc;
 	}
 }

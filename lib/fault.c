@@ -1,11 +1,8 @@
 /*
- * fault.c - fault injection points, the TTL clock, and error strings.
+ * fault.c - fault injection points.
  *
  * DESIGN       See fault.h. The armed point, its countdown and its action
  *              are process-local globals; FC_FAULT() tests one flag first.
- *              The TTL clock is CLOCK_REALTIME_COARSE (a vDSO read, a few ms
- *              of resolution) plus a test offset, so file-backed segments
- *              keep absolute expiry times across restarts.
  * INVARIANTS   none shared.
  * CONCURRENCY  Process-local; tests arm before starting threads. The
  *              countdown uses liburcu's uatomic so threads may hit a point.
@@ -16,19 +13,18 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <urcu/uatomic.h>
 
-#include "internal.h"
+#include "forkcache.h"
+#include "fault.h"
 
 int fc__fault_armed;
 static enum fc__fault_point armed_point;
 static unsigned long armed_nth;
 static unsigned long armed_hits;
 static int armed_action;
-static int64_t clock_offset_ms;
 
 static const char *const point_names[] = {
 #define FC__FP_NAME(id, name) name,
@@ -113,53 +109,4 @@ fc__fault_hit(enum fc__fault_point pt)
 		return n == armed_nth;
 	}
 	return 0;
-}
-
-void
-fc__clock_set_offset_ms(int64_t offset_ms)
-{
-	uatomic_set(&clock_offset_ms, offset_ms);
-}
-
-uint64_t
-fc__now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
-	       (uint64_t)uatomic_read(&clock_offset_ms);
-}
-
-uint64_t
-fc_now_ms(void)
-{
-	return fc__now_ms();
-}
-
-uint64_t
-fc__mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-const char *
-fc_strerror(int err)
-{
-#define FC__ERRMSG(name, val, msg) if (err == (val)) return msg;
-	FC_ERRORS(FC__ERRMSG)
-#undef FC__ERRMSG
-	return "unknown forkcache error";
-}
-
-const char *
-fc_errname(int err)
-{
-#define FC__ERRNAME(name, val, msg) if (err == (val)) return "FC_" #name;
-	FC_ERRORS(FC__ERRNAME)
-#undef FC__ERRNAME
-	return "FC_EUNKNOWN";
 }

@@ -67,10 +67,6 @@ const char *const *fc__fault_point_names(void);
 /* Parse "point:nth:action" (action kill|fail|fail1), as FC_FAULT does. */
 int fc__fault_arm_spec(const char *spec);
 
-/* Test clock: add @p offset_ms to the TTL clock of this process
- * (fc_now_ms and every expiry check). Tests use it instead of sleeping. */
-void fc__clock_set_offset_ms(int64_t offset_ms);
-
 /* Slow path of FC_FAULT; returns nonzero when the point must fail. */
 int fc__fault_hit(enum fc__fault_point pt);
 extern int fc__fault_armed;

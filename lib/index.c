@@ -1,6 +1,8 @@
 /*
- * index.c - the open-addressing table that maps keys to items (writer side;
- *           the lock-free read side is probe_read() in api.c).
+ * index.c - the open-addressing table that maps keys to items: the
+ *           lock-free read side (find, scan) and the writer side (probe,
+ *           publish, unlink, remove, rebuild). Nothing else stores a
+ *           bucket word or the selector.
  *
  * DESIGN       Linear probing over an array of nbuckets 64-bit bucket
  *              words [tag:16 | offset/8:48], so most misses never touch an
@@ -11,6 +13,8 @@
  *              array from the live one and publishes it by one release
  *              store of hd_ix_sel; the old array is reused only after a
  *              grace period (hd_spare_epoch), so readers never stop.
+ *              Removing an item is unlink here, then retire (slab.c);
+ *              choosing victims (CLOCK, TTL sweep) is evict.c.
  * INVARIANTS   I1 A bucket is EMPTY, TOMB, or tag+offset of a LIVE item
  *                 whose key hashes to that tag.
  *              I2 Every byte of an item is written before its offset is
@@ -32,7 +36,11 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "fault.h"
+#include "index.h"
+#include "item.h"
+#include "segment.h"
+#include "slab.h"
 
 static uint64_t *
 live_index(fc_cache *c)
@@ -40,6 +48,25 @@ live_index(fc_cache *c)
 	/* Writer-only store; relaxed load under the mutex is exact. */
 	return fc__index(c, (unsigned)(fc__ld_rlx(&c->hdr->hd_ix_sel) & 1));
 }
+
+/* ------------------------------------------------------------ reads -- */
+
+int
+fc__index_next_live(fc_cache *c, const uint64_t *ix, uint64_t *pos, uint64_t stop,
+		    struct item_shm **out)
+{
+	for (; *pos < c->g.nbuckets && *pos < stop; ++*pos) {
+		/* Acquire: pairs with the publishing store (I2). */
+		uint64_t w = fc__ld_acq(&ix[*pos]);
+		if (!fc__bk_live(w))
+			continue;
+		*out = fc__item_at(c, fc__bk_off(w));
+		return *out ? FC_OK : FC_ECORRUPT;
+	}
+	return FC_ENOTFOUND;
+}
+
+/* ----------------------------------------------------------- writes -- */
 
 int
 fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
@@ -71,14 +98,41 @@ fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 			return FC_ECORRUPT;
 		}
 		if (it->it_klen == klen && memcmp(fc__item_key(it), key, klen) == 0) {
-			uint64_t e = fc__ld_rlx(&it->it_expire_ms);
 			p->pos = i;
 			p->it = it;
-			p->expired = e != 0 && e <= now;
+			p->expired = fc__expired(fc__item_expiry(it), now);
 			return FC_OK;
 		}
 	}
 	return FC_OK;
+}
+
+void
+fc__index_publish_locked(fc_cache *c, const struct fc_probe *p, uint64_t h, uint64_t off)
+{
+	struct hdr_shm *hd = c->hdr;
+	uint64_t *ix = live_index(c);
+	uint64_t word = fc__bk_word(h, off);
+
+	if (p->pos != UINT64_MAX) {
+		/*
+		 * Publish over the old item: one store replaces it.
+		 * Orders:       the item's bytes (written before) before the word.
+		 * Pairs with:   the acquire load in fc__index_find (I2).
+		 * If reordered: a reader could copy a half-written value.
+		 */
+		fc__st_rel(&ix[p->pos], word);
+		FC_FAULT(SET_PUBLISHED);
+		return;
+	}
+	int was_empty = fc__ld_rlx(&ix[p->ins]) == FC_BK_EMPTY;
+	/* Same ordering as above: publish a new key (I2). */
+	fc__st_rel(&ix[p->ins], word);
+	FC_FAULT(SET_PUBLISHED);
+	if (was_empty)
+		FC_CTR_ADD(hd->hd_ix_used, 1);
+	else
+		FC_CTR_SUB(hd->hd_ix_tombs, 1);
 }
 
 void
@@ -92,7 +146,7 @@ fc__index_unlink_locked(fc_cache *c, uint64_t pos)
 	 * Orders:       nothing before it needs ordering for readers (the
 	 *               item stays intact); release keeps the unlink before
 	 *               the retire's limbo stamp and any later epoch advance.
-	 * Pairs with:   the acquire bucket loads in probe_read (api.c).
+	 * Pairs with:   the acquire bucket loads in fc__index_find.
 	 * If reordered: harmless for readers; the epoch FAA in reclaim is the
 	 *               barrier that R1 relies on.
 	 */
@@ -114,40 +168,15 @@ fc__index_unlink_locked(fc_cache *c, uint64_t pos)
 	}
 }
 
-/* Take an unlinked item out of the accounting and put it in limbo. */
 int
-fc__item_retire_locked(fc_cache *c, struct item_shm *it)
-{
-	struct hdr_shm *h = c->hdr;
-	struct class_shm *cl = &h->hd_class[it->it_class];
-	uint64_t csz = c->g.class_size[it->it_class];
-
-	it->it_state = FC_IT_LIMBO;
-	if (fc__ld_rlx(&it->it_expire_ms))
-		FC_CTR_SUB(h->hd_ttl_items, 1);
-	FC_CTR_SUB(cl->cl_live, 1);
-	FC_CTR_ADD(cl->cl_limbo, 1);
-	FC_CTR_SUB(cl->cl_data, it->it_klen + it->it_vlen);
-	FC_CTR_SUB(h->hd_items, 1);
-	FC_CTR_SUB(h->hd_bytes_used, csz);
-	FC_CTR_SUB(h->hd_data_bytes, it->it_klen + it->it_vlen);
-	if (fc__retire_locked(c, fc__off_of(c, it)) != FC_OK) {
-		/* Limbo full and readers stuck: leak it until repair. */
-		h->hd_needs_repair = 1;
-		return FC_EBUSY;
-	}
-	return FC_OK;
-}
-
-int
-fc__retire_item_locked(fc_cache *c, uint64_t pos, struct item_shm *it)
+fc__index_remove_locked(fc_cache *c, uint64_t pos, struct item_shm *it)
 {
 	fc__index_unlink_locked(c, pos);
-	return fc__item_retire_locked(c, it);
+	return fc__slab_retire_locked(c, it);
 }
 
 int
-fc__evict_item_locked(fc_cache *c, uint64_t off, int expired)
+fc__index_find_chunk_locked(fc_cache *c, uint64_t off, struct item_shm **itp, uint64_t *pos)
 {
 	struct item_shm *it = fc__item_at(c, off);
 	if (!it)
@@ -161,44 +190,14 @@ fc__evict_item_locked(fc_cache *c, uint64_t off, int expired)
 		if (w == FC_BK_EMPTY)
 			break;
 		if (w == want) {
-			fc__index_unlink_locked(c, i);
-			FC_FAULT(EVICT);
-			if (expired)
-				FC_CTR_ADD(c->hdr->hd_expired, 1);
-			else
-				FC_CTR_ADD(c->hdr->hd_evictions, 1);
-			return fc__item_retire_locked(c, it);
+			*itp = it;
+			*pos = i;
+			return FC_OK;
 		}
 	}
 	/* LIVE but unreachable: only a crash leaves this; repair fixes it. */
 	c->hdr->hd_needs_repair = 1;
 	return FC_ECORRUPT;
-}
-
-void
-fc__sweep_locked(fc_cache *c, unsigned budget, uint64_t now)
-{
-	struct hdr_shm *h = c->hdr;
-	uint64_t *ix = live_index(c);
-
-	for (unsigned n = 0; n < budget; n++) {
-		uint64_t i = h->hd_sweep % c->g.nbuckets; /* untrusted cursor */
-		h->hd_sweep = fc__bk_next(c, i);
-		uint64_t w = fc__ld_rlx(&ix[i]);
-		if (!fc__bk_live(w))
-			continue;
-		struct item_shm *it = fc__item_at(c, fc__bk_off(w));
-		if (!it) {
-			h->hd_needs_repair = 1;
-			return;
-		}
-		uint64_t e = fc__ld_rlx(&it->it_expire_ms);
-		if (e && e <= now) {
-			FC_CTR_ADD(h->hd_expired, 1);
-			if (fc__retire_item_locked(c, i, it) != FC_OK)
-				return;
-		}
-	}
 }
 
 int
@@ -210,7 +209,7 @@ fc__index_rebuild_locked(fc_cache *c)
 	if (h->hd_spare_epoch) {
 		fc__reclaim_locked(c);
 		if (h->hd_spare_epoch &&
-		    fc__grace_wait_locked(c, h->hd_spare_epoch) != FC_OK)
+		    fc__limbo_wait_locked(c, h->hd_spare_epoch) != FC_OK)
 			return FC_EBUSY;
 	}
 	unsigned sel = (unsigned)(fc__ld_rlx(&h->hd_ix_sel) & 1);
@@ -243,7 +242,7 @@ fc__index_rebuild_locked(fc_cache *c)
 	 * Publish the new array.
 	 * Orders:       every plain store that filled nix[] before the
 	 *               selector.
-	 * Pairs with:   the acquire load of hd_ix_sel in probe_read.
+	 * Pairs with:   the acquire load of hd_ix_sel in fc__index_read_table.
 	 * If reordered: a reader could probe a half-filled array and miss
 	 *               live items, or follow garbage.
 	 */
@@ -253,45 +252,4 @@ fc__index_rebuild_locked(fc_cache *c)
 	FC_CTR_SET(h->hd_ix_tombs, 0);
 	FC_CTR_ADD(h->hd_rebuilds, 1);
 	return FC_OK;
-}
-
-/* Make room for one more key in the index. */
-int
-fc__index_room_locked(fc_cache *c)
-{
-	struct hdr_shm *h = c->hdr;
-	uint64_t B = c->g.nbuckets;
-	uint64_t hi = B * FC_INDEX_HI_PCT / 100, lo = B * FC_INDEX_LO_PCT / 100;
-
-	if (h->hd_ix_used < hi)
-		return FC_OK;
-	if (h->hd_ix_tombs < B / 16) {
-		/* Mostly live: evict by CLOCK over the index down to lo. */
-		uint64_t *ix = live_index(c), now = fc__now_ms();
-		for (uint64_t n = 0; n < 2 * B && h->hd_items > lo; n++) {
-			uint64_t i = h->hd_ix_hand % B; /* untrusted cursor */
-			h->hd_ix_hand = fc__bk_next(c, i);
-			uint64_t w = fc__ld_rlx(&ix[i]);
-			if (!fc__bk_live(w))
-				continue;
-			struct item_shm *it = fc__item_at(c, fc__bk_off(w));
-			if (!it)
-				return FC_ECORRUPT;
-			int exp;
-			if (!fc__clock_victim(it, now, &exp))
-				continue;
-			if (exp)
-				FC_CTR_ADD(h->hd_expired, 1);
-			else
-				FC_CTR_ADD(h->hd_evictions, 1);
-			if (fc__retire_item_locked(c, i, it) != FC_OK)
-				return FC_EBUSY;
-		}
-	}
-	if (h->hd_ix_used < hi)
-		return FC_OK; /* deletes emptied whole runs */
-	if (fc__index_rebuild_locked(c) == FC_OK)
-		return FC_OK;
-	/* Spare still in use by a slow reader: run hotter, up to 15/16. */
-	return h->hd_ix_used < B - B / 16 ? FC_OK : FC_EBUSY;
 }

@@ -1,5 +1,7 @@
 /*
- * internal.h - the segment layout, struct fc_cache, and the internal API.
+ * internal.h - the segment layout, struct fc_cache, and the module order
+ *              (shared types only; each module declares its calls in its
+ *              own header).
  *
  * DESIGN       One mapping of hd_segment_bytes, position independent:
  *
@@ -20,7 +22,30 @@
  *              numbers (segment_bytes, page_bytes, nslots, nbuckets) by
  *              fc__geometry() and compared with the header on attach.
  *
- * DEPENDENCIES api -> index, slab, readers, lock -> segment (one way).
+ * MODULES      One file per mechanism; a file calls only files BELOW it in
+ *              this list (scripts/check-deps.sh reads the list between the
+ *              markers and fails the build on an upward call or include).
+ *              Each has its own header (lib/<name>.h) unless it only
+ *              defines public calls.
+ * BEGIN MODULE ORDER (top calls down)
+ *   api      public reads and writes: argument checks, write orchestration
+ *   open     fc_open/fc_close/fc_unlink: create, attach, reboot reset
+ *   verify   fc_verify: the integrity checker
+ *   stats    fc_stat, fc_class_stat, fc_slot_stat
+ *   repair   the writer section (fc__lock: mutex + repair), rebuild from index
+ *   evict    CLOCK (per class and over the index), TTL sweep, flush-expired,
+ *            the allocation policy (free list, page, wait, evict, steal)
+ *   index    the table: lock-free find, writer probe/publish/unlink, rebuild
+ *   slab     pages, free lists, retire into limbo, reclaim after grace
+ *   readers  reader slots, epochs, grace periods, reader liveness
+ *   lock     the robust writer mutex and hd_seq
+ *   item     chunk access checks (reader bounds, writer ownership), expiry,
+ *            the one copy-out
+ *   segment  layout, geometry, size classes, header check, key hash
+ *   fault    fault injection points
+ *   clock    the TTL clock and the monotonic clock
+ *   errors   fc_strerror, fc_errname
+ * END MODULE ORDER
  * LOCK ORDER   The writer mutex (hd_mutex) is the only shared lock. The
  *              process-local c->tls_lock is taken only without it or inside
  *              it, never the reverse.
@@ -39,10 +64,11 @@
 
 #include "forkcache.h"
 #include "atomics.h"
-#include "fault.h"
+
 
 #define FC_CACHELINE 64
 #define FC_MAGIC "FRKCACHE"
+#define FC_MAGIC_INIT "FRKCINIT" /* magic while a creator formats (S1) */
 #define FC_LAYOUT_VERSION 1u
 #define FC_HEADER_BYTES 8192u
 #define FC_CKSUM_BYTES 248u     /* header bytes [0, 248) are checksummed */
@@ -247,133 +273,5 @@ struct fc_tls {
 	unsigned depth;             /* nested read sections */
 	uint32_t sample;            /* CLOCK sampling counter */
 };
-
-/* segment.c */
-int fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
-		 uint64_t nbuckets, struct fc_geom *g);
-int fc__classes(uint64_t page_bytes, uint32_t *sizes, uint32_t *per_page);
-uint64_t fc__header_checksum(const struct hdr_shm *h);
-int fc__header_check(const struct hdr_shm *h, uint64_t file_bytes, struct fc_geom *g);
-uint32_t fc__abi_tag(void);
-uint64_t fc__layout_sig(void);
-int fc__read_boot_id(char out[40]);
-uint64_t fc__hash(const fc_cache *c, const void *key, size_t klen);
-
-static inline void *
-fc__ptr(const fc_cache *c, uint64_t off)
-{
-	return c->base + off;
-}
-static inline uint64_t
-fc__off_of(const fc_cache *c, const void *p)
-{
-	return (uint64_t)((const char *)p - c->base);
-}
-static inline uint64_t *
-fc__index(const fc_cache *c, unsigned which)
-{
-	return (uint64_t *)fc__ptr(c, c->g.index_off[which & 1]);
-}
-
-/* item.c: validated access to chunks (the segment is untrusted input) */
-struct item_shm *fc__item_at(const fc_cache *c, uint64_t off);
-struct item_shm *fc__chunk_at(const fc_cache *c, uint64_t off, unsigned cls);
-int fc__class_for(const fc_cache *c, size_t bytes);
-uint64_t fc__page_of(const fc_cache *c, uint64_t off);
-static inline const char *
-fc__item_key(const struct item_shm *it)
-{
-	return (const char *)(it + 1);
-}
-static inline const char *
-fc__item_val(const struct item_shm *it)
-{
-	return (const char *)(it + 1) + it->it_klen;
-}
-/* Home bucket: multiply-shift of the low 32 hash bits (the tag uses the
- * top 16, so tag and home are independent); nbuckets <= 2^32. */
-static inline uint64_t
-fc__bk_home(const fc_cache *c, uint64_t hash)
-{
-	return ((hash & 0xffffffffull) * c->g.nbuckets) >> 32;
-}
-static inline uint64_t
-fc__bk_next(const fc_cache *c, uint64_t i)
-{
-	return i + 1 < c->g.nbuckets ? i + 1 : 0;
-}
-static inline uint64_t
-fc__bk_prev(const fc_cache *c, uint64_t i)
-{
-	return i ? i - 1 : c->g.nbuckets - 1;
-}
-static inline uint64_t
-fc__bk_word(uint64_t hash, uint64_t off)
-{
-	return ((hash >> FC_BK_TAGSHIFT) << FC_BK_TAGSHIFT) | (off >> 3);
-}
-static inline uint64_t
-fc__bk_off(uint64_t w)
-{
-	return (w & FC_BK_OFFMASK) << 3;
-}
-static inline int
-fc__bk_live(uint64_t w)
-{
-	return w > FC_BK_TOMB;
-}
-
-/* clock (fault.c) */
-uint64_t fc__now_ms(void);
-uint64_t fc__mono_ms(void);
-
-/* readers.c */
-extern unsigned long fc__forkgen;
-void fc__readers_global_init(void);
-struct fc_tls *fc__read_enter(fc_cache *c, int *err);
-void fc__read_exit(struct fc_tls *t);
-int fc__tls_init(fc_cache *c);
-void fc__tls_fini(fc_cache *c);
-void fc__slots_reset(fc_cache *c);
-int fc__slot_state(fc_cache *c, unsigned i, uint32_t *pid);
-int fc__reap_locked(fc_cache *c);
-int fc__proc_alive(uint32_t pid, uint64_t start);
-uint64_t fc__proc_start(pid_t pid);
-uint64_t fc__min_active_epoch(fc_cache *c);
-int fc__grace_wait_locked(fc_cache *c, uint64_t stamp);
-int fc__retire_locked(fc_cache *c, uint64_t off);
-uint64_t fc__reclaim_locked(fc_cache *c);
-
-/* index.c (writer side; the read side is inline in api.c) */
-struct fc_probe {
-	uint64_t pos;               /* bucket of the key, or UINT64_MAX */
-	uint64_t ins;               /* first reusable bucket on the way */
-	struct item_shm *it;        /* the item at pos */
-	int expired;                /* the item at pos is past its TTL */
-};
-int fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
-			   uint64_t now, struct fc_probe *p);
-void fc__index_unlink_locked(fc_cache *c, uint64_t pos);
-int fc__index_room_locked(fc_cache *c);
-int fc__index_rebuild_locked(fc_cache *c);
-int fc__evict_item_locked(fc_cache *c, uint64_t off, int expired);
-int fc__item_retire_locked(fc_cache *c, struct item_shm *it);
-int fc__retire_item_locked(fc_cache *c, uint64_t pos, struct item_shm *it);
-void fc__sweep_locked(fc_cache *c, unsigned budget, uint64_t now);
-
-/* slab.c */
-int fc__slab_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off);
-void fc__slab_free_locked(fc_cache *c, uint64_t off);
-void fc__slab_unalloc_locked(fc_cache *c, uint64_t off);
-int fc__clock_victim(struct item_shm *it, uint64_t now, int *expired);
-void fc__slab_init(fc_cache *c);
-int fc__slab_rebuild_locked(fc_cache *c, int drop_index);
-
-/* lock.c */
-int fc__lock(fc_cache *c);
-void fc__unlock(fc_cache *c);
-int fc__repair_locked(fc_cache *c);
-int fc__mutex_init(fc_cache *c);
-
 
 #endif /* FC_INTERNAL_H */

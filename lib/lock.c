@@ -1,5 +1,5 @@
 /*
- * lock.c - the writer mutex, and repair after a writer died holding it.
+ * lock.c - the robust writer mutex and the writers' sequence counter.
  *
  * DESIGN       Writers serialize on one process-shared, robust pthread
  *              mutex in the header (no priority inheritance), taken after a
@@ -7,33 +7,27 @@
  *              sleeping waiters yields once, so a running writer cannot
  *              barge ahead of the one it woke indefinitely. The kernel
  *              marks a mutex whose owner died; the next pthread_mutex_lock
- *              returns EOWNERDEAD and that writer repairs before calling
- *              pthread_mutex_consistent(). Repair is not a replay: the index
- *              is consistent after every single store (index.c), so repair
- *              rebuilds the allocator from it after a grace period
- *              (fc__slab_rebuild_locked). A writer that finds damage sets
- *              hd_needs_repair, and the next lock holder repairs too.
+ *              returns EOWNERDEAD, reported to the caller (repair.c), which
+ *              repairs before fc__mutex_consistent().
  *              hd_seq (ck_sequence) is odd while a writer is mid-update,
  *              so lock-free inspectors (fc_verify) can tell a stable
  *              snapshot from a torn one without taking the lock.
- * INVARIANTS   L1 hd_needs_repair is set before repair starts and cleared
- *                 only when it completed: a killed repairer is repaired.
- *              L2 The mutex is marked consistent only after repair ran (or
- *                 was recorded as still needed in hd_needs_repair).
+ * INVARIANTS   L2 The mutex is marked consistent only after repair ran (or
+ *                 was recorded as still needed in hd_needs_repair): the
+ *                 caller's duty (repair.c), after fc__mutex_acquire.
  *              L3 hd_seq is even whenever the mutex is free.
  * CONCURRENCY  hd_mutex by pthread; hd_seq writer (ck_sequence_write_*) |
  *              fc_verify (ck_sequence_read_retry).
- * CRASHES      Killed while holding: EOWNERDEAD for the next writer, which
- *              repairs (fault points: every set.* / delete / evict / page /
- *              rebuild / flush / repair point). Killed inside repair: L1.
- * LIMITS       Repair time is linear in buckets + chunks (a few ms for a
- *              64 MiB segment) plus at most FC_GRACE_WAIT_MS for readers.
+ * CRASHES      Killed while holding: EOWNERDEAD for the next writer (see
+ *              repair.c). A dead owner may leave hd_seq odd: the next
+ *              acquirer makes it even (L3).
+ * LIMITS       The spin is ~130 pauses before sleeping in the kernel.
  */
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
 
-#include "internal.h"
+#include "lock.h"
 
 int
 fc__mutex_init(fc_cache *c)
@@ -50,16 +44,6 @@ fc__mutex_init(fc_cache *c)
 	pthread_mutexattr_destroy(&a);
 	c->hdr->hd_seq.sequence = 0;
 	return rc;
-}
-
-int
-fc__repair_locked(fc_cache *c)
-{
-	struct hdr_shm *h = c->hdr;
-
-	h->hd_needs_repair = 1; /* L1 */
-	FC_CTR_ADD(h->hd_repairs, 1);
-	return fc__slab_rebuild_locked(c, 0);
 }
 
 /* Spin briefly before sleeping: a write holds the mutex for ~100 ns, far
@@ -81,26 +65,37 @@ lock_mutex(pthread_mutex_t *m)
 }
 
 int
-fc__lock(fc_cache *c)
+fc__mutex_acquire(fc_cache *c, int *owner_died)
 {
 	struct hdr_shm *h = c->hdr;
 	int r = lock_mutex(&h->hd_mutex);
 
+	*owner_died = 0;
 	if (r == EOWNERDEAD) {
-		c->wait_deadline_ms = fc__mono_ms() + FC_GRACE_WAIT_MS;
+		*owner_died = 1;
 		/* L3: the dead writer may have left the sequence odd. */
 		if (ck_pr_load_uint(&h->hd_seq.sequence) & 1)
 			ck_sequence_write_end(&h->hd_seq);
-		ck_sequence_write_begin(&h->hd_seq);
-		fc__repair_locked(c); /* on failure hd_needs_repair stays set */
-		ck_sequence_write_end(&h->hd_seq);
-		pthread_mutex_consistent(&h->hd_mutex); /* L2 */
-	} else if (r == ENOTRECOVERABLE) {
+		return FC_OK;
+	}
+	if (r == ENOTRECOVERABLE)
 		return FC_ECORRUPT;
-	} else if (r != 0) {
+	if (r != 0) {
 		errno = r;
 		return FC_ESYS;
 	}
+	return FC_OK;
+}
+
+void
+fc__mutex_consistent(fc_cache *c)
+{
+	pthread_mutex_consistent(&c->hdr->hd_mutex); /* L2: caller repaired */
+}
+
+void
+fc__seq_begin(fc_cache *c)
+{
 	/*
 	 * Enter the update.
 	 * Orders:       the odd sequence before our stores to shared state
@@ -108,14 +103,14 @@ fc__lock(fc_cache *c)
 	 * Pairs with:   ck_sequence_read_retry in fc_verify.
 	 * If reordered: an inspector could accept a snapshot torn by us.
 	 */
-	ck_sequence_write_begin(&h->hd_seq);
-	c->wait_deadline_ms = fc__mono_ms() + FC_GRACE_WAIT_MS;
-	if (h->hd_needs_repair && fc__repair_locked(c) != FC_OK) {
-		ck_sequence_write_end(&h->hd_seq);
-		pthread_mutex_unlock(&h->hd_mutex);
-		return FC_EBUSY;
-	}
-	return FC_OK;
+	ck_sequence_write_begin(&c->hdr->hd_seq);
+}
+
+void
+fc__seq_end(fc_cache *c)
+{
+	/* ck_sequence_write_end: store fence, then the even sequence. */
+	ck_sequence_write_end(&c->hdr->hd_seq);
 }
 
 /*
@@ -134,12 +129,10 @@ has_sleepers(pthread_mutex_t *m)
 }
 
 void
-fc__unlock(fc_cache *c)
+fc__mutex_release(fc_cache *c, int fair)
 {
-	int sleepers = has_sleepers(&c->hdr->hd_mutex);
+	int sleepers = fair && has_sleepers(&c->hdr->hd_mutex);
 
-	/* ck_sequence_write_end: store fence, then the even sequence. */
-	ck_sequence_write_end(&c->hdr->hd_seq);
 	pthread_mutex_unlock(&c->hdr->hd_mutex);
 	/* Fairness: the mutex lets a running thread take it again at once,
 	 * ahead of the waiter the unlock just woke, which can then starve for

@@ -1,5 +1,6 @@
 /*
- * readers.c - reader slots, epochs and grace periods across processes.
+ * readers.c - reader slots, epochs and grace periods across processes
+ *             (the limbo list they protect is in slab.c).
  *
  * DESIGN       Epoch-based RCU whose reader registry lives in the segment.
  *              liburcu's flavours and ck_epoch keep their registries (the
@@ -22,7 +23,10 @@
  *              owner word and cached in a pthread key; a pid change after
  *              fork() (seen as a new fc__forkgen) makes the child claim its
  *              own. Slots hold per-thread hit/miss counters (owner-only
- *              writes), summed by fc_stat().
+ *              writes), summed by fc_stat(). When every slot is taken,
+ *              fc__read_enter reports FC__ESLOTS_FULL and the caller
+ *              (fc__read_begin, repair.h) reaps dead owners under the
+ *              writer lock and tries once more.
  * INVARIANTS   R1 A chunk retired at epoch E is not reused while any slot
  *                 holds an epoch e with 0 < e <= E.
  *              R2 A slot's epoch is nonzero only inside a read section.
@@ -35,15 +39,12 @@
  *                        writers, acquire
  *              rs_hits   owner relaxed | fc_stat relaxed (stale is fine)
  *              hd_epoch  writers FAA (under the mutex) | readers, acquire
- *              limbo     writers only, under the mutex.
  * CRASHES      Reader killed inside a read: its slot keeps an epoch and
  *              holds back reclamation until a writer sees the owner dead
  *              (kill(pid, 0) == ESRCH, or a different start time: pid reuse)
  *              and reaps it (a zombie counts as dead). Killed between
  *              claim CAS and rs_start store: rs_start is 0 there (release
- *              and reap clear it), meaning "unknown": only death proves it. Writer
- *              killed in reclaim: limbo cursors may be stale; repair
- *              (slab.c) rebuilds the allocator after a grace period.
+ *              and reap clear it), meaning "unknown": only death proves it.
  * LIMITS       Reclaim scans slots [0, hd_slots_hwm): one cache line each.
  *              A writer waits at most FC_GRACE_WAIT_MS for readers.
  */
@@ -59,7 +60,9 @@
 
 #include <urcu/uatomic.h>
 
-#include "internal.h"
+#include "clock.h"
+#include "fault.h"
+#include "readers.h"
 
 unsigned long fc__forkgen;
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -250,40 +253,37 @@ raise_hwm(fc_cache *c, uint32_t n)
 	}
 }
 
+/* One pass over the table; NULL if every slot is taken (*full set) or
+ * the slot.claim fault point fails the claim. */
 static struct slot_shm *
-slot_claim(fc_cache *c)
+slot_claim(fc_cache *c, int *full)
 {
 	pid_t pid = getpid();
 	uint64_t start = fc__proc_start(pid); /* claims are rare: no cache */
 
+	*full = 0;
 	if (FC_FAULT(SLOT_CLAIM))
 		return NULL;
-	for (int round = 0; round < 2; round++) {
-		for (uint64_t i = 0; i < c->g.nslots; i++) {
-			struct slot_shm *s = &c->slots[i];
-			uint64_t o = fc__ld_acq(&s->rs_owner);
-			if ((uint32_t)o != 0)
-				continue;
-			uint64_t n = (((o >> 32) + 1) << 32) | (uint32_t)pid;
-			/*
-			 * Claim the slot (R3).
-			 * Orders:       the CAS before our stores to rs_start
-			 *               and rs_epoch.
-			 * Pairs with:   slot_release's and the reaper's CAS.
-			 * If reordered: n/a (CAS is a full barrier).
-			 */
-			if (!fc__cas_sc(&s->rs_owner, o, n))
-				continue;
-			fc__st_rlx(&s->rs_start, start);
-			raise_hwm(c, (uint32_t)i + 1);
-			return s;
-		}
-		/* Full: reap dead owners under the writer lock, then retry. */
-		if (round == 0 && fc__lock(c) == FC_OK) {
-			fc__reap_locked(c);
-			fc__unlock(c);
-		}
+	for (uint64_t i = 0; i < c->g.nslots; i++) {
+		struct slot_shm *s = &c->slots[i];
+		uint64_t o = fc__ld_acq(&s->rs_owner);
+		if ((uint32_t)o != 0)
+			continue;
+		uint64_t n = (((o >> 32) + 1) << 32) | (uint32_t)pid;
+		/*
+		 * Claim the slot (R3).
+		 * Orders:       the CAS before our stores to rs_start and
+		 *               rs_epoch.
+		 * Pairs with:   slot_release's and the reaper's CAS.
+		 * If reordered: n/a (CAS is a full barrier).
+		 */
+		if (!fc__cas_sc(&s->rs_owner, o, n))
+			continue;
+		fc__st_rlx(&s->rs_start, start);
+		raise_hwm(c, (uint32_t)i + 1);
+		return s;
 	}
+	*full = 1; /* the caller reaps dead owners, then retries once */
 	return NULL;
 }
 
@@ -309,10 +309,11 @@ tls_slow(fc_cache *c, struct fc_tls *t, int *err)
 	t->c = c;
 	t->pid = getpid();
 	t->forkgen = gen;
-	t->slot = slot_claim(c);
+	int full;
+	t->slot = slot_claim(c, &full);
 	if (!t->slot) {
 		free(t);
-		*err = FC_EBUSY;
+		*err = full ? FC__ESLOTS_FULL : FC_EBUSY;
 		return NULL;
 	}
 	pthread_mutex_lock(&c->tls_lock);
@@ -445,71 +446,6 @@ fc__min_active_epoch(fc_cache *c)
 	return min;
 }
 
-int
-fc__retire_locked(fc_cache *c, uint64_t off)
-{
-	struct hdr_shm *h = c->hdr;
-
-	if (h->hd_limbo_tail - h->hd_limbo_head > c->g.limbo_cap) {
-		h->hd_needs_repair = 1; /* damaged cursors */
-		return FC_ECORRUPT;
-	}
-	if (h->hd_limbo_tail - h->hd_limbo_head >= c->g.limbo_cap) {
-		fc__reclaim_locked(c);
-		if (h->hd_limbo_tail - h->hd_limbo_head >= c->g.limbo_cap &&
-		    fc__grace_wait_locked(c, c->limbo[h->hd_limbo_head % c->g.limbo_cap].lb_epoch) != FC_OK)
-			return FC_EBUSY;
-	}
-	struct limbo_shm *l = &c->limbo[h->hd_limbo_tail % c->g.limbo_cap];
-	l->lb_off = off;
-	/* relaxed: writers alone read the epoch they stamp; a stale value is
-	 * impossible under the mutex. The FAA in reclaim orders the unlink
-	 * before any later epoch advance. */
-	l->lb_epoch = fc__ld_rlx(&h->hd_epoch);
-	FC_CTR_ADD(h->hd_limbo_tail, 1);
-	return FC_OK;
-}
-
-uint64_t
-fc__reclaim_locked(fc_cache *c)
-{
-	struct hdr_shm *h = c->hdr;
-	uint64_t freed = 0;
-
-	if (h->hd_limbo_tail == h->hd_limbo_head && h->hd_spare_epoch == 0)
-		return 0;
-	/*
-	 * Advance the epoch: readers that start after this see E+1 > every
-	 * stamp so far, so they cannot hold back what is in limbo now.
-	 * Orders:       the unlinks of everything in limbo before the new
-	 *               epoch value (FAA is a full barrier).
-	 * Pairs with:   the acquire load of hd_epoch in fc__read_enter.
-	 * If reordered: a reader could take epoch E+1 and still see a bucket
-	 *               unlinked at E, and we would free under it.
-	 */
-	fc__faa_sc(&h->hd_epoch, 1);
-	uint64_t min = fc__min_active_epoch(c);
-
-	if (h->hd_limbo_tail - h->hd_limbo_head > c->g.limbo_cap) {
-		h->hd_needs_repair = 1; /* untrusted cursors: repair empties it */
-		return 0;
-	}
-	while (h->hd_limbo_head != h->hd_limbo_tail) {
-		struct limbo_shm *l = &c->limbo[h->hd_limbo_head % c->g.limbo_cap];
-		if (l->lb_epoch >= min)
-			break; /* R4: the rest are no older */
-		uint64_t off = l->lb_off;
-		FC_CTR_ADD(h->hd_limbo_head, 1);
-		fc__slab_free_locked(c, off);
-		freed++;
-		if (freed == 4)
-			FC_FAULT(RECLAIM);
-	}
-	if (h->hd_spare_epoch && h->hd_spare_epoch < min)
-		h->hd_spare_epoch = 0; /* the retired index is safe to reuse */
-	return freed;
-}
-
 /* Reap the dead owners of slots that hold an epoch <= @p stamp: only
  * those can hold up this wait, and checking costs a /proc read each. */
 static void
@@ -531,7 +467,8 @@ reap_blocking_locked(fc_cache *c, uint64_t stamp)
  * (after 1 ms: a live reader's section is far shorter). All the waits of
  * one write share one budget (c->wait_deadline_ms, FC_GRACE_WAIT_MS from
  * taking the lock), so a write never stalls longer than that in total.
- * Returns FC_OK or FC_EBUSY. */
+ * Returns FC_OK or FC_EBUSY. Frees nothing: fc__limbo_wait_locked (slab.c)
+ * reclaims after it. */
 int
 fc__grace_wait_locked(fc_cache *c, uint64_t stamp)
 {
@@ -560,6 +497,5 @@ fc__grace_wait_locked(fc_cache *c, uint64_t stamp)
 		else
 			usleep(50);
 	}
-	fc__reclaim_locked(c);
 	return FC_OK;
 }

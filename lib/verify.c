@@ -1,5 +1,5 @@
 /*
- * verify.c - fc_verify (the full integrity check) and the stat calls.
+ * verify.c - fc_verify, the full integrity check.
  *
  * DESIGN       fc_verify walks every structure and reports each problem
  *              (region, offset, what was expected) through a callback.
@@ -14,7 +14,7 @@
  *              where RCU keeps items intact).
  *              Every offset and length is bounds-checked before use; loops
  *              (free lists) are bounded by the number of chunks.
- * INVARIANTS   Checks I1-I5 (index.c), A1-A5 (slab.c), R4 (readers.c),
+ * INVARIANTS   Checks I1-I5 (index.c), A1-A5 and R4 (slab.c),
  *              S2-S3 (segment.c).
  * CONCURRENCY  Lock-free mode reads shared words with relaxed loads and
  *              validates by sequence; it never writes the segment except
@@ -29,7 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "index.h"
+#include "item.h"
+#include "repair.h"
+#include "segment.h"
 
 struct problem {
 	const char *region;
@@ -180,7 +183,7 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 			(unsigned long long)home);
 	if (v->seen)
 		check_duplicate(v, ix, i, h, it);
-	if (!fc__chunk_at(c, off, it->it_class)) {
+	if (!fc__chunk_owned(c, off, it->it_class)) {
 		problem(v, "index", ixoff, "bucket %llu: item at %llu is not a chunk of class %u "
 			"in a page owned by that class", (unsigned long long)i,
 			(unsigned long long)off, it->it_class);
@@ -264,7 +267,7 @@ check_full(struct vctx *v)
 		uint64_t off = h->hd_class[cls].cl_free;
 		uint64_t bound = c->g.npages * c->g.class_per_page[cls] + 1;
 		while (off && bound--) {
-			struct item_shm *it = fc__chunk_at(c, off, cls);
+			struct item_shm *it = fc__chunk_owned(c, off, cls);
 			if (!it) {
 				problem(v, "freelist", off, "class %u: entry is not a chunk of this class "
 					"in an owned page", cls);
@@ -293,7 +296,7 @@ check_full(struct vctx *v)
 		struct limbo_shm *l = &c->limbo[n % c->g.limbo_cap];
 		uint64_t at = c->g.limbo_off + (n % c->g.limbo_cap) * sizeof *l;
 		struct item_shm *it = fc__item_at(c, l->lb_off);
-		if (!it || !fc__chunk_at(c, l->lb_off, it->it_class)) {
+		if (!it || !fc__chunk_owned(c, l->lb_off, it->it_class)) {
 			problem(v, "limbo", at, "entry %llu: offset %llu is not a chunk",
 				(unsigned long long)n, (unsigned long long)l->lb_off);
 			continue;
@@ -389,7 +392,7 @@ check_weak(struct vctx *v)
 	int rc;
 
 	for (uint64_t i = 0; i < c->g.nbuckets;) {
-		struct fc_tls *t = fc__read_enter(c, &rc);
+		struct fc_tls *t = fc__read_begin(c, &rc);
 		if (!t)
 			return rc;
 		uint64_t sel = fc__ld_acq(&c->hdr->hd_ix_sel);
@@ -468,94 +471,4 @@ out:
 	free(v.seen);
 	free(v.p);
 	return rc;
-}
-
-/* -------------------------------------------------------------- stats -- */
-
-int
-fc_stat(fc_cache *c, fc_stats *s)
-{
-	if (!c || !s)
-		return FC_EINVAL;
-	struct hdr_shm *h = c->hdr;
-
-	memset(s, 0, sizeof *s);
-	/* relaxed loads throughout: counters may be mid-update; each is one
-	 * word, and the doc says figures are exact only when quiet. */
-	s->items = fc__ld_rlx(&h->hd_items);
-	s->sets = fc__ld_rlx(&h->hd_sets);
-	s->deletes = fc__ld_rlx(&h->hd_deletes);
-	s->evictions = fc__ld_rlx(&h->hd_evictions);
-	s->expired = fc__ld_rlx(&h->hd_expired);
-	s->bytes_used = fc__ld_rlx(&h->hd_bytes_used);
-	s->data_bytes = fc__ld_rlx(&h->hd_data_bytes);
-	s->hits = fc__ld_rlx(&h->hd_folded_hits);
-	s->misses = fc__ld_rlx(&h->hd_folded_misses);
-	s->segment_bytes = c->g.segment_bytes;
-	s->page_bytes = c->g.page_bytes;
-	s->pages = c->g.npages;
-	s->data_capacity = c->g.npages * c->g.page_bytes;
-	s->pages_free = fc__ld_rlx(&h->hd_free_pages);
-	s->value_max = c->g.class_size[c->g.nclasses - 1] - FC_ITEM_HDR - FC_KEY_MAX;
-	if (s->value_max > c->g.class_size[c->g.nclasses - 1])
-		s->value_max = 0;
-	s->buckets = c->g.nbuckets;
-	s->tombstones = fc__ld_rlx(&h->hd_ix_tombs);
-	uint64_t lh = fc__ld_rlx(&h->hd_limbo_head), lt = fc__ld_rlx(&h->hd_limbo_tail);
-	s->limbo = lt >= lh ? lt - lh : 0;
-	s->epoch = fc__ld_rlx(&h->hd_epoch);
-	s->reader_slots = c->g.nslots;
-	s->repairs = fc__ld_rlx(&h->hd_repairs);
-	s->index_rebuilds = fc__ld_rlx(&h->hd_rebuilds);
-	s->reclaim_waits = fc__ld_rlx(&h->hd_reclaim_waits);
-	s->classes = c->g.nclasses;
-	s->layout_version = FC_LAYOUT_VERSION;
-	for (uint32_t i = 0; i < c->g.nslots; i++) {
-		struct slot_shm *sl = &c->slots[i];
-		if (!(uint32_t)fc__ld_rlx(&sl->rs_owner) && !fc__ld_rlx(&sl->rs_hits) &&
-		    !fc__ld_rlx(&sl->rs_misses))
-			continue; /* free and clean: skip the liveness check */
-		uint32_t pid;
-		int st = fc__slot_state(c, i, &pid);
-		s->hits += fc__ld_rlx(&sl->rs_hits);
-		s->misses += fc__ld_rlx(&sl->rs_misses);
-		if (st == FC_SLOT_LIVE)
-			s->readers_live++;
-		else if (st == FC_SLOT_DEAD)
-			s->readers_dead++;
-		if (st != FC_SLOT_FREE && fc__ld_rlx(&sl->rs_epoch))
-			s->readers_active++;
-	}
-	return FC_OK;
-}
-
-int
-fc_class_stat(fc_cache *c, unsigned cls, fc_class_stats *out)
-{
-	if (!c || !out || cls >= c->g.nclasses)
-		return FC_EINVAL;
-	struct class_shm *cl = &c->hdr->hd_class[cls];
-	memset(out, 0, sizeof *out);
-	out->chunk_bytes = c->g.class_size[cls];
-	out->chunks_per_page = c->g.class_per_page[cls];
-	out->pages = fc__ld_rlx(&cl->cl_pages);
-	out->chunks_used = fc__ld_rlx(&cl->cl_live);
-	out->chunks_limbo = fc__ld_rlx(&cl->cl_limbo);
-	out->chunks_free = fc__ld_rlx(&cl->cl_nfree);
-	out->data_bytes = fc__ld_rlx(&cl->cl_data);
-	return FC_OK;
-}
-
-int
-fc_slot_stat(fc_cache *c, unsigned slot, fc_slot_info *out)
-{
-	if (!c || !out || slot >= c->g.nslots)
-		return FC_EINVAL;
-	struct slot_shm *s = &c->slots[slot];
-	memset(out, 0, sizeof *out);
-	out->state = (uint32_t)fc__slot_state(c, slot, &out->pid);
-	out->epoch = fc__ld_rlx(&s->rs_epoch);
-	out->hits = fc__ld_rlx(&s->rs_hits);
-	out->misses = fc__ld_rlx(&s->rs_misses);
-	return FC_OK;
 }

@@ -1894,7 +1894,7 @@ main(int argc, char **argv)
 	o.flags = FC_CREATE | FC_EXCL | (cfg.file ? FC_FILE : 0);
 	if (!cfg.segment_mb && !cfg.page_kb) {
 		/* the library picks the page from the segment size (0 = auto,
-		 * lib/segment.c auto_page_bytes): 2 MiB from 64 MiB up, else
+		 * lib/segment.c fc__auto_page_bytes): 2 MiB from 64 MiB up, else
 		 * segment/32, at least 64 KiB. Iterate to a fixed point. */
 		page = 64u << 10;
 		for (int i = 0; i < 8; i++) {

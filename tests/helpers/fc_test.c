@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "clock.h"
 #include "fault.h"
 
 static unsigned name_counter;

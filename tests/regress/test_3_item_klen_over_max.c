@@ -5,7 +5,7 @@
  * item is corrupt: reads and iteration say FC_ECORRUPT, verify names it.
  */
 #include "fc_test.h"
-#include "internal.h"
+#include "fc_internal.h"
 
 static struct item_shm *
 only_item(fc_cache *c)

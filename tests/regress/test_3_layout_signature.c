@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "fc_test.h"
-#include "internal.h"
+#include "fc_internal.h"
 
 static void
 other_layout_is_incompatible(void **state)

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "fc_test.h"
-#include "internal.h"
+#include "fc_internal.h"
 
 static void
 claim_window_after_release_is_not_reaped(void **state)

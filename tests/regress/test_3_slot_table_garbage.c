@@ -6,7 +6,7 @@
  * is reaped whole, and both calls agree.
  */
 #include "fc_test.h"
-#include "internal.h"
+#include "fc_internal.h"
 
 static void
 dead_owners_everywhere_are_reaped(void **state)

@@ -8,7 +8,7 @@
  * built by searching keys whose home buckets (fc__bk_home) coincide.
  */
 #include "fc_test.h"
-#include "internal.h"
+#include "fc_internal.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -105,7 +105,7 @@ static void
 retire_item(fc_cache *c, struct item_shm *it)
 {
 	assert_int_equal(fc__lock(c), FC_OK);
-	assert_int_equal(fc__item_retire_locked(c, it), FC_OK);
+	assert_int_equal(fc__slab_retire_locked(c, it), FC_OK);
 	fc__unlock(c);
 }
 

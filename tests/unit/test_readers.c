@@ -1,11 +1,11 @@
 /*
  * tests/unit/test_readers.c - white-box tests of the reader-slot table,
- * epochs and reclamation (lib/readers.c, invariants R1-R4): slot claim and
+ * epochs and reclamation (lib/readers.c, limbo in lib/slab.c; R1-R4): slot claim and
  * release, dead owners (exited children, reused pids) and their reaping,
  * the minimum active epoch, limbo reclamation and nested read sections.
  */
 #include "fc_test.h"
-#include "internal.h"
+#include "fc_internal.h"
 
 #include <inttypes.h>
 #include <pthread.h>

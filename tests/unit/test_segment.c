@@ -12,7 +12,7 @@
  * longer recomputes to the stored offsets.
  */
 #include "fc_test.h"
-#include "internal.h"
+#include "fc_internal.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -1,11 +1,12 @@
 /*
  * tests/unit/test_slab.c - white-box tests of the slab allocator
- * (lib/slab.c, invariants A1-A5): class lookup, page carving, the free
- * list, DRAINING pages, stealing a page from another class, and the
- * allocator rebuild that repair and flush use.
+ * (lib/slab.c, invariants A1-A5; class lookup in lib/segment.c, the
+ * allocation policy and page stealing in lib/evict.c, the rebuild that
+ * repair and flush use in lib/repair.c): page carving, the free list,
+ * DRAINING pages, stealing a page from another class.
  */
 #include "fc_test.h"
-#include "internal.h"
+#include "fc_internal.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ walk_free_list(fc_cache *c, unsigned cls, uint64_t pg, unsigned char *seen)
 	uint32_t csz = c->g.class_size[cls];
 
 	while (off) {
-		struct item_shm *it = fc__chunk_at(c, off, cls);
+		struct item_shm *it = fc__chunk_owned(c, off, cls);
 		if (!it)
 			fail_msg("class %u: free-list entry %" PRIu64
 				 " is not a chunk of the "
@@ -105,7 +106,7 @@ first_alloc_carves_a_free_page_with_every_chunk_on_the_free_list(void **state)
 
 	assert_int_equal(h->hd_free_pages, c->g.npages);
 	assert_int_equal(fc__lock(c), FC_OK);
-	assert_int_equal(fc__slab_alloc_locked(c, cls, &off), FC_OK);
+	assert_int_equal(fc__evict_alloc_locked(c, cls, &off), FC_OK);
 	/* Page 0 (the hand starts there) now belongs to the class; its first
 	 * chunk was handed out, every other one is on the list. */
 	assert_int_equal(off, page_start(c, 0));
@@ -145,10 +146,10 @@ alloc_then_unalloc_restores_the_free_list_and_counters(void **state)
 	uint64_t a, b, again;
 
 	assert_int_equal(fc__lock(c), FC_OK);
-	assert_int_equal(fc__slab_alloc_locked(c, cls, &a), FC_OK);
+	assert_int_equal(fc__evict_alloc_locked(c, cls, &a), FC_OK);
 	uint64_t head = cl->cl_free, nfree = cl->cl_nfree;
 	uint64_t pg = fc__page_of(c, a);
-	assert_int_equal(fc__slab_alloc_locked(c, cls, &b), FC_OK);
+	assert_int_equal(fc__evict_alloc_locked(c, cls, &b), FC_OK);
 	assert_int_equal(b, head); /* the list head is handed out */
 	assert_int_equal(b - a, c->g.class_size[cls]);
 	assert_int_equal(cl->cl_nfree, nfree - 1);
@@ -166,7 +167,7 @@ alloc_then_unalloc_restores_the_free_list_and_counters(void **state)
 	assert_int_equal(cl->cl_live, 1);
 	assert_int_equal(c->pages[pg].pm_used, 1);
 	/* LIFO: the same chunk comes back first. */
-	assert_int_equal(fc__slab_alloc_locked(c, cls, &again), FC_OK);
+	assert_int_equal(fc__evict_alloc_locked(c, cls, &again), FC_OK);
 	assert_int_equal(again, b);
 	fc__slab_unalloc_locked(c, again);
 	fc__slab_unalloc_locked(c, a);
@@ -461,7 +462,7 @@ slab_rebuild_after_scrambled_accounting_restores_it_and_keeps_items(
 	h->hd_free_pages = 3;
 	h->hd_items = 0;
 	h->hd_needs_repair = 1; /* as fc__repair_locked does (L1) */
-	assert_int_equal(fc__slab_rebuild_locked(c, 0), FC_OK);
+	assert_int_equal(fc__repair_rebuild_locked(c, 0), FC_OK);
 	fc__unlock(c);
 
 	assert_int_equal(h->hd_needs_repair, 0);

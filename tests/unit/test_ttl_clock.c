@@ -1,11 +1,11 @@
 /*
  * tests/unit/test_ttl_clock.c - white-box tests of the TTL clock
- * (lib/fault.c) and of expiry bookkeeping (lib/index.c, lib/api.c): the
- * test offset, the amortized sweep (fc__sweep_locked) and hd_ttl_items,
+ * (lib/clock.c) and of expiry bookkeeping (lib/item.c, lib/evict.c): the
+ * test offset, the amortized sweep (fc__evict_sweep_locked) and hd_ttl_items,
  * the gate that lets writes skip the sweep while no item has a TTL.
  */
 #include "fc_test.h"
-#include "internal.h"
+#include "fc_internal.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -75,7 +75,7 @@ static void
 sweep(fc_cache *c, unsigned budget, uint64_t now)
 {
 	assert_int_equal(fc__lock(c), FC_OK);
-	fc__sweep_locked(c, budget, now);
+	fc__evict_sweep_locked(c, budget, now);
 	fc__unlock(c);
 }
 

@@ -26,6 +26,7 @@
 
 #include "forkcache.h"
 #include "internal.h"
+#include "segment.h"
 
 #define MAX_ITEMS 200000u       /* iteration bound; seeds hold a few thousand */
 #define MAX_CLASSES 4096u

@@ -1,0 +1,358 @@
+/*
+ * evict.c - choosing what leaves: CLOCK eviction (per size class, and over
+ *           the index), the TTL sweep and fc_flush_expired, and the
+ *           allocation policy that calls them.
+ *
+ * DESIGN       Allocation (fc__evict_alloc_locked): free list, else a free
+ *              page, else reclaim limbo, else wait (bounded) for our own
+ *              class's limbo, else CLOCK eviction inside the class (readers
+ *              set it_ref; the hand clears it or evicts), else drain a page
+ *              of another class (memcached's slab reassign), else wait
+ *              (bounded) for readers to leave the grace period. In a full
+ *              cache a class whose free + limbo chunks fall below a reserve
+ *              (1/64 of its chunks, >= FC_FREE_LOW) evicts ahead, so
+ *              victims' grace periods run while writes still find free
+ *              chunks. The index keeps its own CLOCK hand (hd_ix_hand) for
+ *              when buckets, not chunks, run out (fc__evict_index_room).
+ *              Expired items leave through one sweep (expire_bucket): a few
+ *              buckets per write (hd_sweep cursor), or the whole table in
+ *              fc_flush_expired. Every victim is unlinked (index.c), then
+ *              retired into limbo (slab.c).
+ * INVARIANTS   E1 A victim is always unlinked before it is retired, and
+ *                 counted once: in hd_expired if past its TTL, else in
+ *                 hd_evictions.
+ *              E2 Cursors (cl_hand, hd_ix_hand, hd_sweep, hd_page_hand) are
+ *                 untrusted: reduced modulo their range before use.
+ * CONCURRENCY  All of it under hd_mutex; it_ref is the one word readers
+ *              also touch (relaxed byte: a lost update costs a hint).
+ * CRASHES      A writer killed between unlink and retire (evict.unlinked,
+ *              page.drain) leaks the victim: repair (repair.c) frees it.
+ * LIMITS       An eviction round examines at most 2 x (chunks of the class)
+ *              positions; the index CLOCK 2 x nbuckets; a write's sweep
+ *              FC_SWEEP_BUDGET buckets.
+ */
+#include "clock.h"
+#include "evict.h"
+#include "fault.h"
+#include "index.h"
+#include "item.h"
+#include "readers.h"
+#include "segment.h"
+#include "slab.h"
+
+static uint64_t *
+live_index(fc_cache *c)
+{
+	/* Writer-only store; relaxed load under the mutex is exact. */
+	return fc__index(c, (unsigned)(fc__ld_rlx(&c->hdr->hd_ix_sel) & 1));
+}
+
+static void
+count_victim(fc_cache *c, int expired)
+{
+	if (expired)
+		FC_CTR_ADD(c->hdr->hd_expired, 1);
+	else
+		FC_CTR_ADD(c->hdr->hd_evictions, 1);
+}
+
+/* The CLOCK hand's visit to live item @p it (both hands: per class, and
+ * over the index). Returns 1 if it is the victim (*expired set
+ * when it is past its TTL); 0 if its reference bit gave it a second
+ * chance, the bit now cleared. relaxed: a reader's concurrent set of the
+ * bit may be lost; the item then looks cold once, which CLOCK tolerates. */
+static int
+clock_victim(struct item_shm *it, uint64_t now, int *expired)
+{
+	*expired = fc__expired(fc__item_expiry(it), now);
+	if (!*expired && fc__ld8_rlx(&it->it_ref)) {
+		fc__st8_rlx(&it->it_ref, 0);
+		return 0;
+	}
+	return 1;
+}
+
+/* Evict the live item in chunk @p off (a class CLOCK victim or a page
+ * being drained): find its bucket, unlink, count, retire (E1). */
+static int
+evict_chunk(fc_cache *c, uint64_t off, int expired)
+{
+	struct item_shm *it;
+	uint64_t pos;
+	int rc = fc__index_find_chunk_locked(c, off, &it, &pos);
+
+	if (rc != FC_OK)
+		return rc;
+	fc__index_unlink_locked(c, pos);
+	FC_FAULT(EVICT);
+	count_victim(c, expired);
+	return fc__slab_retire_locked(c, it);
+}
+
+/* CLOCK over the chunks of @p cls: evict up to @p want items. */
+static unsigned
+evict_class(fc_cache *c, unsigned cls, unsigned want)
+{
+	struct class_shm *cl = &c->hdr->hd_class[cls];
+	uint32_t csz = c->g.class_size[cls], per = c->g.class_per_page[cls];
+	uint64_t pages = cl->cl_pages < c->g.npages ? cl->cl_pages : c->g.npages; /* untrusted */
+	uint64_t limit = 2 * pages * per + per, now = fc__now_ms();
+	uint64_t hand = cl->cl_hand;
+	unsigned got = 0;
+
+	for (uint64_t n = 0; n < limit && got < want; n++) {
+		if (!hand || !fc__chunk_owned(c, hand, cls)) {
+			/* The first page of this class from the hand's page on. */
+			uint64_t pg = hand >= c->g.pages_off && hand < fc__pages_end(c)
+					      ? fc__page_of(c, hand) : 0, k;
+			for (k = 0; k < c->g.npages; k++) {
+				uint64_t p = (pg + k) % c->g.npages;
+				if (c->pages[p].pm_state == FC_PG_ACTIVE &&
+				    c->pages[p].pm_class == cls) {
+					hand = fc__page_start(c, p);
+					break;
+				}
+			}
+			if (k == c->g.npages)
+				break;
+		}
+		struct item_shm *it = fc__ptr(c, hand);
+		uint64_t at = hand;
+		hand += csz;
+		if (hand - fc__page_start(c, fc__page_of(c, at)) >= (uint64_t)per * csz)
+			hand = fc__page_start(c, fc__page_of(c, at)) + c->g.page_bytes;
+			/* ran off the page: the search above finds the next one */
+		if (it->it_state != FC_IT_LIVE)
+			continue;
+		int exp;
+		if (!clock_victim(it, now, &exp))
+			continue;
+		if (evict_chunk(c, at, exp) == FC_OK)
+			got++;
+		else
+			break;
+	}
+	cl->cl_hand = hand;
+	return got;
+}
+
+/*
+ * The free list is running low and no page is free: evict a batch now and
+ * reclaim what has passed its grace period. The victims' grace period then
+ * runs while later writes still have free chunks, so a write in a full
+ * cache rarely waits for readers (a reader preempted inside a read can
+ * hold a grace period for a scheduler tick). Never waits.
+ */
+static uint64_t
+free_reserve(const fc_cache *c, unsigned cls)
+{
+	const struct class_shm *cl = &c->hdr->hd_class[cls];
+	uint64_t r = cl->cl_pages * c->g.class_per_page[cls] / FC_FREE_RESERVE;
+
+	return r > FC_FREE_LOW ? r : FC_FREE_LOW;
+}
+
+static void
+evict_ahead(fc_cache *c, unsigned cls)
+{
+	struct class_shm *cl = &c->hdr->hd_class[cls];
+
+	fc__reclaim_locked(c);
+	if (cl->cl_nfree + cl->cl_limbo < free_reserve(c, cls))
+		evict_class(c, cls, FC_EVICT_BATCH);
+}
+
+/* Remove every chunk of page @p pg from its class: evict the live ones,
+ * then slab.c unlinks the free ones from the free list; the page becomes
+ * FREE when its last limbo chunk is reclaimed. */
+static int
+drain_page(fc_cache *c, uint64_t pg)
+{
+	struct page_shm *pm = &c->pages[pg];
+	unsigned cls = pm->pm_class;
+	uint32_t csz = c->g.class_size[cls], per = c->g.class_per_page[cls];
+	uint64_t base = fc__page_start(c, pg);
+	uint64_t now = fc__now_ms();
+
+	for (uint32_t k = 0; k < per; k++) {
+		struct item_shm *it = fc__ptr(c, base + (uint64_t)k * csz);
+		if (it->it_state == FC_IT_LIVE &&
+		    evict_chunk(c, base + (uint64_t)k * csz,
+				fc__expired(fc__item_expiry(it), now)) != FC_OK)
+			return FC_EBUSY;
+		if (k == per / 2)
+			FC_FAULT(PAGE_DRAIN);
+	}
+	return fc__slab_page_drain_locked(c, pg);
+}
+
+/* Pick a page of another class to give to @p cls. */
+static int
+steal_page(fc_cache *c, unsigned cls)
+{
+	struct hdr_shm *h = c->hdr;
+	uint64_t best = UINT64_MAX, best_pages = 0;
+
+	/* Prefer the class with the most pages; the hand spreads the pain. */
+	for (uint64_t n = 0; n < c->g.npages; n++) {
+		uint64_t pg = (h->hd_page_hand + n) % c->g.npages;
+		struct page_shm *pm = &c->pages[pg];
+		if (pm->pm_state != FC_PG_ACTIVE || pm->pm_class == cls)
+			continue;
+		if (pm->pm_class >= c->g.nclasses) {
+			c->hdr->hd_needs_repair = 1; /* untrusted page map: repair */
+			continue;
+		}
+		uint64_t np = h->hd_class[pm->pm_class].cl_pages;
+		if (best == UINT64_MAX || np > best_pages) {
+			best = pg;
+			best_pages = np;
+		}
+	}
+	if (best == UINT64_MAX)
+		return FC_ENOMEM;
+	h->hd_page_hand = best + 1;
+	return drain_page(c, best);
+}
+
+int
+fc__evict_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off)
+{
+	struct hdr_shm *h = c->hdr;
+	struct class_shm *cl = &h->hd_class[cls];
+
+	for (int round = 0; round < 64; round++) {
+		if (cl->cl_free) {
+			/* Before the pop: the chunk we take must not be LIVE yet
+			 * while the CLOCK hand runs (it is in no bucket). */
+			if (!h->hd_free_pages && cl->cl_nfree <= free_reserve(c, cls))
+				evict_ahead(c, cls);
+			if (cl->cl_free)
+				return fc__slab_pop_locked(c, cls, off);
+			continue;
+		}
+		if (h->hd_free_pages && fc__slab_page_grab_locked(c, cls) == FC_OK)
+			continue;
+		if (h->hd_limbo_tail != h->hd_limbo_head && fc__reclaim_locked(c) &&
+		    (cl->cl_free || h->hd_free_pages))
+			continue;
+		if (cl->cl_limbo) {
+			/* Ours are on their way back: wait for the readers, but
+			 * only as long as our oldest one needs. */
+			if (fc__limbo_wait_locked(c, fc__limbo_oldest_stamp(c, cls)) != FC_OK)
+				return FC_EBUSY;
+			continue;
+		}
+		if (cl->cl_live && evict_class(c, cls, FC_EVICT_BATCH))
+			continue;
+		int rc = steal_page(c, cls);
+		if (rc == FC_ECORRUPT)
+			return rc;
+		if (rc != FC_OK && !cl->cl_live && h->hd_limbo_tail == h->hd_limbo_head)
+			return FC_ENOMEM;
+		if (h->hd_limbo_tail != h->hd_limbo_head) {
+			uint64_t last = c->limbo[(h->hd_limbo_tail - 1) % c->g.limbo_cap].lb_epoch;
+			if (fc__limbo_wait_locked(c, last) != FC_OK)
+				return FC_EBUSY;
+		}
+	}
+	return FC_EBUSY;
+}
+
+/* Make room for one more key in the index. */
+int
+fc__evict_index_room_locked(fc_cache *c)
+{
+	struct hdr_shm *h = c->hdr;
+	uint64_t B = c->g.nbuckets;
+	uint64_t hi = B * FC_INDEX_HI_PCT / 100, lo = B * FC_INDEX_LO_PCT / 100;
+
+	if (h->hd_ix_used < hi)
+		return FC_OK;
+	if (h->hd_ix_tombs < B / 16) {
+		/* Mostly live: evict by CLOCK over the index down to lo. */
+		uint64_t *ix = live_index(c), now = fc__now_ms();
+		for (uint64_t n = 0; n < 2 * B && h->hd_items > lo; n++) {
+			uint64_t i = h->hd_ix_hand % B; /* untrusted cursor */
+			h->hd_ix_hand = fc__bk_next(c, i);
+			uint64_t w = fc__ld_rlx(&ix[i]);
+			if (!fc__bk_live(w))
+				continue;
+			struct item_shm *it = fc__item_at(c, fc__bk_off(w));
+			if (!it)
+				return FC_ECORRUPT;
+			int exp;
+			if (!clock_victim(it, now, &exp))
+				continue;
+			count_victim(c, exp);
+			if (fc__index_remove_locked(c, i, it) != FC_OK)
+				return FC_EBUSY;
+		}
+	}
+	if (h->hd_ix_used < hi)
+		return FC_OK; /* deletes emptied whole runs */
+	if (fc__index_rebuild_locked(c) == FC_OK)
+		return FC_OK;
+	/* Spare still in use by a slow reader: run hotter, up to 15/16. */
+	return h->hd_ix_used < B - B / 16 ? FC_OK : FC_EBUSY;
+}
+
+/* ------------------------------------------------------------ expiry -- */
+
+/* THE sweep step: bucket @p i of the live index; if its item is past its
+ * TTL, count it and remove it (unlink, retire). Returns 1 if removed, 0
+ * if not, FC_ECORRUPT for a bad item (repair marked); with @p need_room,
+ * FC_EBUSY when limbo has no room (nothing done). *retire_rc gets the
+ * retire's result. */
+static int
+expire_bucket(fc_cache *c, const uint64_t *ix, uint64_t i, uint64_t now, int need_room,
+	      int *retire_rc)
+{
+	uint64_t w = fc__ld_rlx(&ix[i]);
+
+	if (!fc__bk_live(w))
+		return 0;
+	struct item_shm *it = fc__item_at(c, fc__bk_off(w));
+	if (!it) {
+		c->hdr->hd_needs_repair = 1;
+		return FC_ECORRUPT;
+	}
+	if (!fc__expired(fc__item_expiry(it), now))
+		return 0;
+	if (need_room && fc__limbo_room_locked(c) != FC_OK)
+		return FC_EBUSY;
+	count_victim(c, 1);
+	*retire_rc = fc__index_remove_locked(c, i, it);
+	return 1;
+}
+
+void
+fc__evict_sweep_locked(fc_cache *c, unsigned budget, uint64_t now)
+{
+	struct hdr_shm *h = c->hdr;
+	const uint64_t *ix = live_index(c);
+
+	for (unsigned n = 0; n < budget; n++) {
+		uint64_t i = h->hd_sweep % c->g.nbuckets; /* untrusted cursor (E2) */
+		h->hd_sweep = fc__bk_next(c, i);
+		int rrc = FC_OK, r = expire_bucket(c, ix, i, now, 0, &rrc);
+		if (r < 0 || rrc != FC_OK)
+			return;
+	}
+}
+
+int64_t
+fc__evict_flush_expired_locked(fc_cache *c)
+{
+	const uint64_t *ix = live_index(c);
+	uint64_t now = fc__now_ms();
+	int64_t n = 0;
+
+	for (uint64_t i = 0; i < c->g.nbuckets; i++) {
+		int rrc = FC_OK, r = expire_bucket(c, ix, i, now, 1, &rrc);
+		if (r < 0)
+			return r; /* FC_ECORRUPT or FC_EBUSY */
+		n += r; /* a failed retire leaks until repair (marked) */
+	}
+	return n;
+}

@@ -1,0 +1,37 @@
+/*
+ * evict.h - CLOCK eviction, the TTL sweep, flush-expired and the
+ *           allocation policy (lib/evict.c). Writer mutex held.
+ */
+#ifndef FC_EVICT_H
+#define FC_EVICT_H
+
+#include "internal.h"
+#include "slab.h"
+
+/* A chunk of class @p cls for a new item (LIVE, unpublished): from the
+ * free list, a free page, limbo, CLOCK eviction or a stolen page, waiting
+ * for readers within the write's budget. FC_OK, FC_ENOMEM, FC_EBUSY or
+ * FC_ECORRUPT. */
+int fc__evict_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off);
+/* Room for one more key in the index (CLOCK over buckets, or compaction). */
+int fc__evict_index_room_locked(fc_cache *c);
+/* Sweep @p budget buckets from the hd_sweep cursor for expired items. */
+void fc__evict_sweep_locked(fc_cache *c, unsigned budget, uint64_t now);
+/* Every write's bounded housekeeping: reclaim a batch of limbo, sweep
+ * (inline: usually two comparisons). */
+static inline void
+fc__evict_housekeep_locked(fc_cache *c, uint64_t now)
+{
+	struct hdr_shm *h = c->hdr;
+
+	if (h->hd_limbo_tail - h->hd_limbo_head >= FC_RECLAIM_BATCH ||
+	    h->hd_spare_epoch)
+		fc__reclaim_locked(c);
+	if (h->hd_ttl_items) /* nothing can expire: skip the bucket reads */
+		fc__evict_sweep_locked(c, FC_SWEEP_BUDGET, now);
+}
+/* fc_flush_expired: the sweep over the whole table; the count removed,
+ * FC_EBUSY (limbo full) or FC_ECORRUPT. */
+int64_t fc__evict_flush_expired_locked(fc_cache *c);
+
+#endif /* FC_EVICT_H */

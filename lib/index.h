@@ -1,0 +1,132 @@
+/*
+ * index.h - the key -> item table (lib/index.c): bucket words, the
+ *           lock-free read side and the writer side.
+ */
+#ifndef FC_INDEX_H
+#define FC_INDEX_H
+
+#include <string.h>
+
+#include "internal.h"
+#include "item.h"
+
+static inline uint64_t *
+fc__index(const fc_cache *c, unsigned which)
+{
+	return (uint64_t *)(c->base + c->g.index_off[which & 1]);
+}
+/* Home bucket: multiply-shift of the low 32 hash bits (the tag uses the
+ * top 16, so tag and home are independent); nbuckets <= 2^32. */
+static inline uint64_t
+fc__bk_home(const fc_cache *c, uint64_t hash)
+{
+	return ((hash & 0xffffffffull) * c->g.nbuckets) >> 32;
+}
+static inline uint64_t
+fc__bk_next(const fc_cache *c, uint64_t i)
+{
+	return i + 1 < c->g.nbuckets ? i + 1 : 0;
+}
+static inline uint64_t
+fc__bk_prev(const fc_cache *c, uint64_t i)
+{
+	return i ? i - 1 : c->g.nbuckets - 1;
+}
+static inline uint64_t
+fc__bk_word(uint64_t hash, uint64_t off)
+{
+	return ((hash >> FC_BK_TAGSHIFT) << FC_BK_TAGSHIFT) | (off >> 3);
+}
+static inline uint64_t
+fc__bk_off(uint64_t w)
+{
+	return (w & FC_BK_OFFMASK) << 3;
+}
+static inline int
+fc__bk_live(uint64_t w)
+{
+	return w > FC_BK_TOMB;
+}
+
+/* --- lock-free read side: call inside a read section (readers.h) --- */
+
+/* The array readers use now (acquire), or NULL if the selector is bad. */
+static inline const uint64_t *
+fc__index_read_table(fc_cache *c)
+{
+	/* Acquire: pairs with the release store of hd_ix_sel in
+	 * fc__index_rebuild_locked, so the array we probe is complete. */
+	uint64_t sel = fc__ld_acq(&c->hdr->hd_ix_sel);
+
+	return sel > 1 ? NULL : fc__index(c, (unsigned)sel);
+}
+
+/* The live item under (h, key): FC_OK (*out set), FC_ENOTFOUND, or
+ * FC_ECORRUPT (bad selector or bucket). Does not look at the TTL. Inline:
+ * it is the read path. */
+static inline int
+fc__index_find(fc_cache *c, uint64_t h, const void *key, size_t klen,
+	       struct item_shm **out)
+{
+	const uint64_t *ix = fc__index_read_table(c);
+	if (!ix)
+		return FC_ECORRUPT;
+	uint64_t i = fc__bk_home(c, h);
+	uint64_t tag = h >> FC_BK_TAGSHIFT;
+
+	for (uint64_t n = 0; n < c->g.nbuckets; n++, i = fc__bk_next(c, i)) {
+		/*
+		 * Orders:       the bucket word before the item loads that
+		 *               follow it.
+		 * Pairs with:   the release store that published the item (I2).
+		 * If reordered: we could read the chunk's previous contents.
+		 */
+		uint64_t w = fc__ld_acq(&ix[i]);
+		if (w == FC_BK_EMPTY)
+			return FC_ENOTFOUND;
+		if (w == FC_BK_TOMB || (w >> FC_BK_TAGSHIFT) != tag)
+			continue;
+		struct item_shm *it = fc__item_at(c, fc__bk_off(w));
+		if (!it)
+			return FC_ECORRUPT;
+		if (it->it_klen == klen && memcmp(fc__item_key(it), key, klen) == 0) {
+			*out = it;
+			return FC_OK;
+		}
+	}
+	return FC_ENOTFOUND;
+}
+
+/* The next live bucket at *pos .. stop-1 of @p ix: FC_OK with *out and
+ * *pos at it, FC_ENOTFOUND (*pos = stop or nbuckets), FC_ECORRUPT. */
+int fc__index_next_live(fc_cache *c, const uint64_t *ix, uint64_t *pos, uint64_t stop,
+			struct item_shm **out);
+
+/* --- writer side: writer mutex held --- */
+
+struct fc_probe {
+	uint64_t pos;               /* bucket of the key, or UINT64_MAX */
+	uint64_t ins;               /* first reusable bucket on the way */
+	struct item_shm *it;        /* the item at pos */
+	int expired;                /* the item at pos is past its TTL */
+};
+int fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
+			   uint64_t now, struct fc_probe *p);
+/* Publish chunk @p off (fully written, I2) under hash @p h at the bucket
+ * the probe found: over p->pos (the old item is then the caller's to
+ * retire) or at p->ins. */
+void fc__index_publish_locked(fc_cache *c, const struct fc_probe *p, uint64_t h,
+			      uint64_t off);
+/* Unlink bucket @p pos (TOMB, or EMPTY with the tombstones before it). */
+void fc__index_unlink_locked(fc_cache *c, uint64_t pos);
+/* Unlink bucket @p pos and retire its item @p it into limbo (slab.c). */
+int fc__index_remove_locked(fc_cache *c, uint64_t pos, struct item_shm *it);
+/* The bucket that references chunk @p off (found through its key's
+ * chain): FC_OK with *it and *pos, or FC_ECORRUPT (repair marked). */
+int fc__index_find_chunk_locked(fc_cache *c, uint64_t off, struct item_shm **it,
+				uint64_t *pos);
+/* Compact into the spare array and flip the selector; FC_EBUSY if the
+ * spare is still in use by readers after the wait budget. */
+int fc__index_rebuild_locked(fc_cache *c);
+
+#endif /* FC_INDEX_H */

@@ -1,0 +1,129 @@
+/*
+ * item.h - access to chunks and items (lib/item.c). The segment is
+ *          untrusted input: every chunk pointer comes from one of the two
+ *          checks below, whose names say whose check it is.
+ */
+#ifndef FC_ITEM_H
+#define FC_ITEM_H
+
+#include <string.h>
+
+#include "internal.h"
+
+/* The READER's bounds check (no lock, no page map): @p off is an item
+ * whose header and class-sized chunk lie inside one slab page, with a key
+ * length in 1..FC_KEY_MAX and key + value inside the chunk. NULL if not.
+ * Cheap (no division); enough to stay in bounds, not proof of ownership. */
+struct item_shm *fc__item_at(const fc_cache *c, uint64_t off);
+/* The WRITER's ownership check (mutex held or lock-free snapshot): @p off
+ * is the start of a chunk of class @p cls in a page the page map gives to
+ * that class. Does not look at the chunk's bytes. NULL if not. */
+struct item_shm *fc__chunk_owned(const fc_cache *c, uint64_t off, unsigned cls);
+
+/* fc_touch's store: a new expiry for a live item, and the TTL-item count
+ * (hd_ttl_items) kept in step; writer mutex held. */
+void fc__item_set_expiry_locked(fc_cache *c, struct item_shm *it, uint64_t expire);
+
+static inline const char *
+fc__item_key(const struct item_shm *it)
+{
+	return (const char *)(it + 1);
+}
+static inline const char *
+fc__item_val(const struct item_shm *it)
+{
+	return (const char *)(it + 1) + it->it_klen;
+}
+/* relaxed: fc_touch may change it concurrently; either value is one that
+ * some write stored. */
+static inline uint64_t
+fc__item_expiry(const struct item_shm *it)
+{
+	return fc__ld_rlx(&it->it_expire_ms);
+}
+/* THE expiry test: an expiry of 0 never expires; else expired from its
+ * own millisecond on. */
+static inline int
+fc__expired(uint64_t expire_ms, uint64_t now)
+{
+	return expire_ms != 0 && expire_ms <= now;
+}
+/* A reader's CLOCK hint. relaxed: store only when clear so a hot item's
+ * line stays shared between processes; a lost set costs a hint. */
+static inline void
+fc__item_mark_used(struct item_shm *it)
+{
+	if (!fc__ld8_rlx(&it->it_ref))
+		fc__st8_rlx(&it->it_ref, 1);
+}
+
+/* The one copy-out (reads and iteration), inside a read section: loads
+ * klen, vlen, cas and class ONCE each and uses only those copies. With
+ * @p with_key, copies key then value into @p buf (the key at buf, the value
+ * right after it), else the value only; @p cap is buf's size. Sets *vlen
+ * to the value's length, *cas (if not NULL) on success, and
+ * fills *meta (if not NULL; key = buf or NULL, value = NULL unless copied).
+ * Returns FC_OK, FC_ETRUNC (the value does not fit; *vlen is the length
+ * needed) or FC_ECORRUPT (lengths exceed a page, or a bad class for
+ * *meta: a damaged segment). @p e is the expiry the caller loaded
+ * (fc__item_expiry) and checked against @p now. Inline: it is the hit
+ * path, and a plain get needs only a few of the fields. */
+static inline int
+fc__item_copy_out(const fc_cache *c, const struct item_shm *it, uint64_t e,
+		  uint64_t now, int with_key, char *buf, size_t cap, size_t *vlen,
+		  uint64_t *cas, fc_item *meta)
+{
+	/* Read each length once: the copies are bounded by these values,
+	 * even on a damaged segment (fc__item_at checked its own loads). */
+	size_t kl = it->it_klen, vl = it->it_vlen;
+	size_t koff = with_key ? kl : 0;
+	int rc = FC_OK;
+
+	if (kl + vl > c->g.page_bytes)
+		return FC_ECORRUPT;
+	if (koff + vl > cap) {
+		rc = FC_ETRUNC;
+	} else {
+		if (with_key)
+			memcpy(buf, fc__item_key(it), kl);
+		if (vl) /* buf may be NULL when nothing is copied */
+			memcpy(buf + koff, fc__item_key(it) + kl, vl);
+	}
+	uint64_t cv = it->it_cas;
+	if (meta) {
+		unsigned cls = it->it_class;
+		if (cls >= c->g.nclasses)
+			return FC_ECORRUPT;
+		meta->key = with_key ? buf : NULL;
+		meta->klen = kl;
+		meta->value = rc == FC_OK && buf ? buf + koff : NULL;
+		meta->vlen = vl;
+		meta->cas = cv;
+		meta->expire_ms = e;
+		meta->ttl_left_ms = e ? (int64_t)(e - now) : -1;
+		meta->size_class = cls;
+		meta->chunk_bytes = c->g.class_size[cls];
+	}
+	*vlen = vl;
+	if (cas && rc == FC_OK)
+		*cas = cv;
+	return rc;
+}
+
+/* Write a freshly allocated, unpublished chunk (I2: before publishing). */
+static inline void
+fc__item_fill(struct item_shm *it, uint64_t cas, uint64_t expire, unsigned cls,
+	      const void *key, size_t klen, const void *val, size_t vlen)
+{
+	it->it_cas = cas;
+	fc__st_rlx(&it->it_expire_ms, expire);
+	it->it_vlen = (uint32_t)vlen;
+	it->it_klen = (uint8_t)klen;
+	it->it_class = (uint8_t)cls;
+	fc__st8_rlx(&it->it_ref, 0);
+	memcpy((char *)(it + 1), key, klen);
+	if (vlen)
+		memcpy((char *)(it + 1) + klen, val, vlen);
+}
+
+#endif /* FC_ITEM_H */
