@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Build and run every test: plain (-Werror), ASan+UBSan, TSan, the install
-# check (pkg-config and find_package), and a short fuzz run. The default
-# build (build/, the binaries the README names) is built first.
-# Usage: scripts/test.sh [default|plain|asan|tsan|install|fuzz ...]   (default: all)
+# Build and run every test: lib/'s module order (check-deps), plain
+# (-Werror), ASan+UBSan, TSan, the install check (pkg-config and
+# find_package), and a short fuzz run. The default build (build/, the
+# binaries the README names) is built first.
+# Usage: scripts/test.sh [deps|default|plain|asan|tsan|install|fuzz ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
 STEPS=("$@")
-[ ${#STEPS[@]} -gt 0 ] || STEPS=(default plain asan tsan install fuzz)
+[ ${#STEPS[@]} -gt 0 ] || STEPS=(deps default plain asan tsan install fuzz)
 FAILED=()
 
 build() { # dir, cmake args...
@@ -62,6 +63,7 @@ fuzz() {
 
 for s in "${STEPS[@]}"; do
   case $s in
+    deps) step "lib/ module order (scripts/check-deps.sh)" bash scripts/check-deps.sh ;;
     default) step "default build (build/)" default_build ;;
     plain) step "plain build + tests" plain ;;
     asan) step "ASan+UBSan build + tests" asan ;;
