@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install a build into a scratch prefix; build a consumer with pkg-config
-# and another with find_package(forkcache); run both.
+# and another with find_package(forkcache); run both. Then a consumer of
+# libforkcache-redis (pkg-config forkcache-redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-ci-plain}
@@ -46,4 +47,23 @@ CM
 cmake -S "$PREFIX/cm" -B "$PREFIX/cm/build" -DCMAKE_PREFIX_PATH="$PREFIX" >/dev/null
 cmake --build "$PREFIX/cm/build" >/dev/null
 "$PREFIX/cm/build/consumer"
+# libforkcache-redis through its own pkg-config file (RPATH, not RUNPATH:
+# it must also find libforkcache, a dependency of a dependency). No Redis
+# needed: connecting to a socket that does not exist must give FC_ESYS.
+cat >"$PREFIX/redis_consumer.c" <<'C'
+#include <forkcache-redis.h>
+#include <stdio.h>
+int main(void) {
+	fc_redis *r;
+	int rc = fc_redis_open("unix:/nonexistent/forkcache.sock", NULL, &r);
+	fc_redis_close(r);
+	if (rc != FC_ESYS) return 1;
+	puts("redis consumer ok");
+	return 0;
+}
+C
+cc -o "$PREFIX/redis-by-pkgconfig" "$PREFIX/redis_consumer.c" \
+  $(pkg-config --cflags --libs forkcache-redis) \
+  -Wl,--disable-new-dtags,-rpath,"$(pkg-config --variable=libdir forkcache-redis)"
+"$PREFIX/redis-by-pkgconfig"
 echo "install check: pkg-config and find_package consumers built and ran"
