@@ -30,7 +30,8 @@ __all__ = [
     "Cache", "TTLCache", "cached", "hashkey", "unlink", "Error", "NotFoundError",
     "ExistsError", "InvalidArgumentError", "TooLargeError", "NoMemoryError",
     "CasMismatchError", "CorruptError", "IncompatibleError",
-    "SystemCallError", "BusyError", "NotANumberError", "RAW", "JSON",
+    "SystemCallError", "BusyError", "NotANumberError", "TimeoutError",
+    "HAVE_LEASES", "RAW", "JSON",
     "PICKLE", "KEY_MAX", "VALUE_MAX",
 ]
 
@@ -93,6 +94,10 @@ class NotANumberError(Error, ValueError):
     """FC_ENOTNUM: incr on a value that is not a decimal counter."""
 
 
+class TimeoutError(Error, _builtins.TimeoutError):
+    """FC_ETIMEDOUT: a lease wait ran out (another process is computing)."""
+
+
 _ERRORS = {
     _forkcache.FC_ENOTFOUND: NotFoundError,
     _forkcache.FC_EEXIST: ExistsError,
@@ -106,6 +111,8 @@ _ERRORS = {
     _forkcache.FC_EBUSY: BusyError,
     _forkcache.FC_ENOTNUM: NotANumberError,
 }
+if hasattr(_forkcache, "FC_ETIMEDOUT"):
+    _ERRORS[_forkcache.FC_ETIMEDOUT] = TimeoutError
 for _code, _cls in _ERRORS.items():
     _cls.code = _code
     _cls.name = errname(_code)
@@ -145,6 +152,17 @@ if hasattr(_os, "register_at_fork"):
     _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def _seconds_to_ms(s, what):
+    if s is None:
+        return 0
+    if s < 0:
+        raise ValueError("%s must be >= 0 seconds" % what)
+    return max(1, int(s * 1000 + 0.999)) if s else 0
+
+
+HAVE_LEASES = hasattr(_forkcache.Cache, "lease_get")
+
+
 def _private_name():
     return "/forkcache-py-%d-%s" % (_os.getpid(), _secrets.token_hex(8))
 
@@ -153,7 +171,7 @@ class Cache(_forkcache.Cache):
     """A shared-memory TTL cache segment: bytes in, bytes out.
 
     Cache(name=None, size="64M", create=True, file=False, exclusive=False,
-          mode=0o600, reader_slots=None)
+          mode=0o600, reader_slots=None, lease=None, stale=None)
 
     name      POSIX shm name ("/myapp"), passed to the C library unchanged;
               with file=True a file path. None: a private cache under a
@@ -165,6 +183,11 @@ class Cache(_forkcache.Cache):
               segment keeps its own size.
     create    create the segment if it does not exist (else NotFoundError).
     exclusive with create: ExistsError if it already exists.
+    lease     seconds a leader may hold a lease before a waiter may take it
+              over (a new segment's fc_options.lease_ms; None: library
+              default, 10 s). Needs a libforkcache with leases.
+    stale     seconds past expiry an item may still be served while one
+              process refreshes it (fc_options.stale_ms; None/0: never).
 
     Methods: get(key, default=None), set(key, value, ttl=None),
     add, replace (-> bool), delete(key) -> bool, touch(key, ttl) -> bool,
@@ -180,8 +203,12 @@ class Cache(_forkcache.Cache):
     __slots__ = ()
 
     def __init__(self, name=None, size="64M", create=True, file=False,
-                 exclusive=False, mode=0o600, reader_slots=None):
+                 exclusive=False, mode=0o600, reader_slots=None, lease=None,
+                 stale=None):
         nbytes = parse_size(size)
+        lease_ms = _seconds_to_ms(lease, "lease")
+        stale_ms = _seconds_to_ms(stale, "stale")
+        extra = (lease_ms, stale_ms)
         flags = _forkcache.FC_FILE if file else 0
         if name is None:
             flags |= _forkcache.FC_CREATE | _forkcache.FC_EXCL
@@ -190,7 +217,7 @@ class Cache(_forkcache.Cache):
             for _ in range(8):
                 try:
                     self._open(_private_name(), flags, nbytes, mode,
-                               reader_slots or 0, True)
+                               reader_slots or 0, True, *extra)
                     break
                 except ExistsError:  # pragma: no cover - 64 random bits
                     continue
@@ -205,7 +232,7 @@ class Cache(_forkcache.Cache):
                     flags |= _forkcache.FC_EXCL
             try:
                 self._open(name, flags, nbytes, mode, reader_slots or 0,
-                           False)
+                           False, *extra)
             except NotFoundError:
                 raise NotFoundError("no segment %r (create=False)" % name) \
                     from None
@@ -567,4 +594,3 @@ class TTLCache(_MutableMapping):
 
 from ._cached import cached, hashkey, CacheInfo  # noqa: E402,F401
 
-del _builtins

@@ -5,7 +5,10 @@ import collections
 import functools
 import threading
 
-from . import Cache, TTLCache, _codec_of, _enc, _digest, KEY_MAX
+import time
+
+from . import (Cache, TTLCache, _codec_of, _enc, _digest, KEY_MAX,
+               HAVE_LEASES, TimeoutError as _LeaseTimeout, Error)
 
 __all__ = ["cached", "hashkey", "CacheInfo"]
 
@@ -108,15 +111,52 @@ def cached(cache, key=hashkey, ttl=None, stale=None, lock_timeout=10.0,
                     return v
             if info:
                 count(False)
-            # TODO(#13): cross-process single-flight through fc_lease_get /
-            # fc_lease_fill / fc_lease_abandon once the lease API (#11) is
-            # in the library. Until then every process that misses computes.
-            value = func(*args, **kwargs)
+            if not HAVE_LEASES:
+                # TODO(#13): this libforkcache has no leases (#11): every
+                # process that misses computes; no single-flight.
+                return store_plain(sk, long_enc, func(*args, **kwargs))
+            return compute_once(sk, long_enc, args, kwargs)
+
+        def store_plain(sk, long_enc, value):
             try:
                 raw_cache.set(sk, pack(value, long_enc), ttl)
             except ValueError:
                 pass  # too large to cache: return it uncached
             return value
+
+        def compute_once(sk, long_enc, args, kwargs):
+            """Single-flight across processes through the library's
+            leases: one caller (FC_LEADER) computes and fills, the others
+            wait in lease_get and return the filled value. A leader that
+            raises abandons (a waiter takes over); one that dies is seen
+            dead by the library and replaced. With stale-while-revalidate
+            (FC_STALE) the caller holding the refresh lease recomputes while
+            everyone else is served the stale value at once."""
+            deadline = time.monotonic() + lock_timeout
+            while True:
+                left = max(0.0, deadline - time.monotonic())
+                try:
+                    st, got, lease = raw_cache.lease_get(sk, left)
+                except _LeaseTimeout:
+                    # waited lock_timeout for another process: compute here
+                    return store_plain(sk, long_enc, func(*args, **kwargs))
+                if st == 0:  # FC_OK: a fresh value, or the one filled
+                    v = unpack(got, long_enc)
+                    if v is not _MISS:
+                        return v
+                    return func(*args, **kwargs)  # digest collision
+                try:
+                    value = func(*args, **kwargs)
+                except BaseException:
+                    raw_cache.lease_abandon(lease)
+                    raise
+                try:
+                    raw_cache.lease_fill(lease, pack(value, long_enc), ttl)
+                except ValueError:
+                    raw_cache.lease_abandon(lease)  # too large to cache
+                except Error:
+                    pass  # lease lost (taken over): the value is still ours
+                return value
 
         raw_cache = raw
 

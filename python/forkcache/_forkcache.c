@@ -247,13 +247,15 @@ busy_leave(CacheObject *self)
 static PyObject *
 Cache_open(CacheObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-	/* _open(name, flags, segment_bytes, mode, reader_slots, unlink_now) */
+	/* _open(name, flags, segment_bytes, mode, reader_slots, unlink_now,
+	 *       lease_ms, stale_ms): 0 = the library's default */
 	const char *name;
 	unsigned long long seg;
 	unsigned long flags, mode, slots;
+	unsigned long long lease_ms, stale_ms;
 	int unlink_now;
-	if (nargs != 6) {
-		PyErr_SetString(PyExc_TypeError, "_open takes 6 arguments");
+	if (nargs != 8) {
+		PyErr_SetString(PyExc_TypeError, "_open takes 8 arguments");
 		return NULL;
 	}
 	if (self->ch_c) {
@@ -266,6 +268,8 @@ Cache_open(CacheObject *self, PyObject *const *args, Py_ssize_t nargs)
 	seg = PyLong_AsUnsignedLongLong(args[2]);
 	mode = PyLong_AsUnsignedLong(args[3]);
 	slots = PyLong_AsUnsignedLong(args[4]);
+	lease_ms = PyLong_AsUnsignedLongLong(args[6]);
+	stale_ms = PyLong_AsUnsignedLongLong(args[7]);
 	if (PyErr_Occurred())
 		return NULL;
 	if ((unlink_now = PyObject_IsTrue(args[5])) < 0)
@@ -277,6 +281,17 @@ Cache_open(CacheObject *self, PyObject *const *args, Py_ssize_t nargs)
 	o.mode = (unsigned)mode;
 	if (slots)
 		o.reader_slots = (uint32_t)slots;
+#ifdef FC_LEADER
+	if (lease_ms)
+		o.lease_ms = lease_ms;
+	o.stale_ms = stale_ms;
+#else
+	if (lease_ms || stale_ms) {
+		PyErr_SetString(PyExc_ValueError,
+				"this libforkcache has no leases (lease, stale)");
+		return NULL;
+	}
+#endif
 	fc_cache *c = NULL;
 	int rc, urc = FC_OK;
 	Py_BEGIN_ALLOW_THREADS
@@ -712,6 +727,165 @@ Cache_flush_expired(CacheObject *self, PyObject *unused)
 	return PyLong_FromLongLong(rc);
 }
 
+/* ----------------------------------------------------------------- leases */
+#ifdef FC_LEADER
+/*
+ * Leases (fc_lease_get/fill/abandon): single-flight across processes. The
+ * fc_lease is handed to Python as an opaque bytes object of sizeof(fc_lease)
+ * and copied back in for fill/abandon. Every call releases the GIL: a
+ * lease_get may block (futex) for up to its wait.
+ */
+static int
+lease_of(PyObject *o, fc_lease *l)
+{
+	if (!PyBytes_Check(o) || PyBytes_GET_SIZE(o) != (Py_ssize_t)sizeof *l) {
+		PyErr_SetString(PyExc_TypeError, "lease must come from lease_get()");
+		return -1;
+	}
+	memcpy(l, PyBytes_AS_STRING(o), sizeof *l);
+	return 0;
+}
+
+static PyObject *
+Cache_lease_get(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
+		PyObject *kwnames)
+{
+	/* lease_get(key, wait=0) -> (status, value or None, lease or None):
+	 * status FC_OK (fresh hit), FC_LEADER (compute, then lease_fill or
+	 * lease_abandon), FC_STALE (stale value; refresh, then fill/abandon).
+	 * wait in seconds; TimeoutError (FC_ETIMEDOUT) when it runs out. */
+	static const char *const names[] = { "key", "wait" };
+	PyObject *a[2];
+	if (parse("lease_get", args, nargs, kwnames, names, 2, 1, a) < 0)
+		return NULL;
+	const char *k;
+	Py_ssize_t kn;
+	uint64_t wait_ms;
+	if (check_open(self) < 0 || key_of(a[0], &k, &kn) < 0 ||
+	    ttl_ms_of(a[1], &wait_ms) < 0)
+		return NULL;
+	Py_INCREF(a[0]);
+	fc_cache *c = self->ch_c;
+	char stackbuf[GET_STACK_BYTES];
+	char *buf = stackbuf;
+	size_t cap = sizeof stackbuf, n;
+	PyObject *big = NULL;
+	fc_lease lease;
+	int rc;
+	busy_enter(self);
+	for (;;) {
+		n = cap;
+		Py_BEGIN_ALLOW_THREADS
+		rc = fc_lease_get(c, k, (size_t)kn, buf, &n, wait_ms, &lease);
+		Py_END_ALLOW_THREADS
+		if (rc != FC_ETRUNC)
+			break;
+		/* A value larger than the buffer: no lease is held (the call
+		 * copied nothing); read again with the exact size. */
+		Py_XDECREF(big);
+		big = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
+		if (!big)
+			break;
+		buf = PyBytes_AS_STRING(big);
+		cap = n;
+	}
+	busy_leave(self);
+	Py_DECREF(a[0]);
+	if (!big && rc == FC_ETRUNC) /* allocation failed */
+		return NULL;
+	if (rc < 0) {
+		Py_XDECREF(big);
+		return raise_fc(rc);
+	}
+	PyObject *val = Py_None, *lobj = Py_None;
+	Py_INCREF(Py_None);
+	Py_INCREF(Py_None);
+	if (rc == FC_OK || rc == FC_STALE) {
+		Py_DECREF(val);
+		if (big) {
+			if (n < cap && _PyBytes_Resize(&big, (Py_ssize_t)n) < 0) {
+				Py_DECREF(lobj);
+				return NULL; /* TODO: leaks a STALE lease on OOM */
+			}
+			val = big;
+			big = NULL;
+		} else {
+			val = PyBytes_FromStringAndSize(stackbuf, (Py_ssize_t)n);
+		}
+	}
+	Py_XDECREF(big);
+	if (rc == FC_LEADER || rc == FC_STALE) {
+		Py_DECREF(lobj);
+		lobj = PyBytes_FromStringAndSize((const char *)&lease, sizeof lease);
+	}
+	if (!val || !lobj) {
+		Py_XDECREF(val);
+		Py_XDECREF(lobj);
+		return NULL;
+	}
+	return Py_BuildValue("(iNN)", rc, val, lobj);
+}
+
+static PyObject *
+Cache_lease_fill(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
+		 PyObject *kwnames)
+{
+	/* lease_fill(lease, value, ttl=None): store and wake the waiters */
+	static const char *const names[] = { "lease", "value", "ttl" };
+	PyObject *a[3];
+	if (parse("lease_fill", args, nargs, kwnames, names, 3, 2, a) < 0)
+		return NULL;
+	fc_lease lease;
+	uint64_t ttl;
+	if (check_open(self) < 0 || lease_of(a[0], &lease) < 0 ||
+	    ttl_ms_of(a[2], &ttl) < 0)
+		return NULL;
+	if (PyUnicode_Check(a[1])) {
+		PyErr_SetString(PyExc_TypeError,
+				"value must be bytes-like, not str");
+		return NULL;
+	}
+	Py_buffer vb;
+	if (PyObject_GetBuffer(a[1], &vb, PyBUF_SIMPLE) < 0)
+		return NULL;
+	fc_cache *c = self->ch_c;
+	int rc;
+	busy_enter(self);
+	Py_BEGIN_ALLOW_THREADS
+	rc = fc_lease_fill(c, &lease, vb.buf, (size_t)vb.len, ttl);
+	Py_END_ALLOW_THREADS
+	busy_leave(self);
+	PyBuffer_Release(&vb);
+	if (rc != FC_OK)
+		return raise_fc(rc);
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+Cache_lease_abandon(CacheObject *self, PyObject *const *args,
+		    Py_ssize_t nargs)
+{
+	/* lease_abandon(lease): give the lease up; one waiter takes it */
+	fc_lease lease;
+	if (nargs != 1) {
+		PyErr_SetString(PyExc_TypeError, "lease_abandon(lease)");
+		return NULL;
+	}
+	if (check_open(self) < 0 || lease_of(args[0], &lease) < 0)
+		return NULL;
+	fc_cache *c = self->ch_c;
+	int rc;
+	busy_enter(self);
+	Py_BEGIN_ALLOW_THREADS
+	rc = fc_lease_abandon(c, &lease);
+	Py_END_ALLOW_THREADS
+	busy_leave(self);
+	if (rc != FC_OK)
+		return raise_fc(rc);
+	Py_RETURN_NONE;
+}
+#endif /* FC_LEADER */
+
 /* ------------------------------------------------------- stats, iteration */
 
 static PyObject *
@@ -828,7 +1002,8 @@ Cache_get_name(CacheObject *self, void *unused)
 
 static PyMethodDef Cache_methods[] = {
 	{ "_open", (PyCFunction)(void (*)(void))Cache_open, FAST,
-	  "_open(name, flags, segment_bytes, mode, reader_slots, unlink_now)" },
+	  "_open(name, flags, segment_bytes, mode, reader_slots, unlink_now, "
+	  "lease_ms, stale_ms)" },
 	{ "_after_fork", (PyCFunction)Cache_after_fork, METH_NOARGS, NULL },
 	{ "close", (PyCFunction)Cache_close, METH_NOARGS,
 	  "close(): detach; later calls raise ValueError" },
@@ -852,6 +1027,14 @@ static PyMethodDef Cache_methods[] = {
 	  "touch(key, ttl=None) -> False if absent" },
 	{ "incr", (PyCFunction)(void (*)(void))Cache_incr, FASTKW,
 	  "incr(key, delta=1) -> new value, None if absent" },
+#ifdef FC_LEADER
+	{ "lease_get", (PyCFunction)(void (*)(void))Cache_lease_get, FASTKW,
+	  "lease_get(key, wait=0) -> (status, value, lease)" },
+	{ "lease_fill", (PyCFunction)(void (*)(void))Cache_lease_fill, FASTKW,
+	  "lease_fill(lease, value, ttl=None)" },
+	{ "lease_abandon", (PyCFunction)(void (*)(void))Cache_lease_abandon,
+	  FAST, "lease_abandon(lease)" },
+#endif
 	{ "clear", (PyCFunction)Cache_clear, METH_NOARGS, "remove every item" },
 	{ "flush_expired", (PyCFunction)Cache_flush_expired, METH_NOARGS,
 	  "remove expired items; return how many" },
@@ -976,6 +1159,10 @@ PyInit__forkcache(void)
 #define FC__ADDERR(name, val, msg) ADDINT(FC_##name)
 	FC_ERRORS(FC__ADDERR)
 #undef FC__ADDERR
+#ifdef FC_LEADER
+	ADDINT(FC_LEADER)
+	ADDINT(FC_STALE)
+#endif
 	ADDINT(FC_CREATE)
 	ADDINT(FC_EXCL)
 	ADDINT(FC_FILE)

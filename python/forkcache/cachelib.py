@@ -20,7 +20,8 @@ import threading
 from cachelib.base import BaseCache
 from cachelib.serializers import BaseSerializer
 
-from . import Cache, Error, NotANumberError
+from . import Cache, Error, NotANumberError, HAVE_LEASES
+from . import TimeoutError as _LeaseTimeout
 
 __all__ = ["ForkCache", "ForkSerializer"]
 
@@ -59,14 +60,30 @@ class ForkCache(BaseCache):
                      over, removes expired ones and then others (like
                      cachelib's SimpleCache)
     cache            an open forkcache.Cache to use instead of opening one
+    single_flight    False (default): get/set are plain. True: a get that
+                     misses takes the key's lease (fc_lease_get) when no
+                     other process holds it and returns None, so that this
+                     caller computes; callers in other processes (and
+                     threads) wait up to lock_timeout seconds in get() and
+                     then return the value this caller set(). The caller
+                     MUST then set() (fills the lease), delete() or
+                     release_leases() (abandons it) in the same thread;
+                     the Flask backend does this at the end of every
+                     request. A process that dies holding a lease is
+                     detected by the library and another caller takes over.
+    lock_timeout     seconds a get() waits for another caller's value
     """
 
     serializer = ForkSerializer()
     _PRUNE_EVERY = 64
 
     def __init__(self, name=None, default_timeout=300, size="64M",
-                 key_prefix="", threshold=None, cache=None):
+                 key_prefix="", threshold=None, cache=None,
+                 single_flight=False, lock_timeout=10.0):
         BaseCache.__init__(self, default_timeout)
+        self._single_flight = bool(single_flight) and HAVE_LEASES
+        self._lock_timeout = lock_timeout
+        self._tls = threading.local()
         self._cache = cache if cache is not None else Cache(name, size=size)
         self.key_prefix = key_prefix or ""
         self._threshold = threshold if threshold else None
@@ -121,10 +138,64 @@ class ForkCache(BaseCache):
             if c.delete(k):
                 over -= 1
 
+    # -- single-flight leases (see single_flight)
+    def _held(self):
+        try:
+            return self._tls.leases
+        except AttributeError:
+            self._tls.leases = {}
+            return self._tls.leases
+
+    def release_leases(self, *unused):
+        """Abandon every lease this thread holds (a get() that missed with
+        single_flight and was never followed by set()): a waiting process
+        takes the key over. Safe to call at any time."""
+        held = self._held()
+        while held:
+            _, lease = held.popitem()
+            try:
+                self._cache.lease_abandon(lease)
+            except Error:
+                pass  # already lost (expired and taken over)
+
+    def _get_leased(self, k):
+        held = self._held()
+        if k in held:
+            return None  # this thread computes it already
+        try:
+            st, raw, lease = self._cache.lease_get(k, self._lock_timeout)
+        except _LeaseTimeout:
+            return None  # waited long enough: compute without the lease
+        if st == 0:  # FC_OK: fresh, or filled by the leader we waited for
+            return self.serializer.loads(raw)
+        # FC_LEADER, or FC_STALE (we refresh; the others are served the
+        # stale value meanwhile): our caller computes and set()s.
+        held[k] = lease
+        return None
+
+    def _fill(self, k, data, ttl):
+        """set() of a key this thread holds the lease of: fill it."""
+        lease = self._held().pop(k)
+        try:
+            if ttl == -1:
+                self._cache.lease_abandon(lease)
+                self._cache.delete(k)
+            else:
+                self._cache.lease_fill(lease, data, ttl)
+            return True
+        except ValueError:
+            self._cache.lease_abandon(lease)
+            return False
+        except Error:
+            return None  # lease lost: store it plainly
+
     # -- the cachelib contract
     def get(self, key):
-        raw = self._cache.get(self._k(key))
+        k = self._k(key)
+        raw = self._cache.get(k)
         if raw is None:
+            if self._single_flight:
+                return self._get_leased(k)
             return None
         return self.serializer.loads(raw)
 
@@ -132,6 +203,12 @@ class ForkCache(BaseCache):
         ttl = self._ttl(timeout)
         data = self.serializer.dumps(value)
         k = self._k(key)
+        if self._single_flight and k in self._held():
+            ok = self._fill(k, data, ttl)
+            if ok is not None:
+                if ok:
+                    self._wrote()
+                return ok
         if ttl == -1:  # a negative timeout: the item is expired at once
             if how == "add" and k in self._cache:
                 return False
@@ -156,7 +233,15 @@ class ForkCache(BaseCache):
         return self._store("add", key, value, timeout)
 
     def delete(self, key):
-        return self._cache.delete(self._k(key))
+        k = self._k(key)
+        if self._single_flight:
+            lease = self._held().pop(k, None)
+            if lease is not None:
+                try:
+                    self._cache.lease_abandon(lease)
+                except Error:
+                    pass
+        return self._cache.delete(k)
 
     def get_many(self, *keys):
         return [self.get(k) for k in keys]
@@ -218,6 +303,7 @@ class ForkCache(BaseCache):
 
     # -- lifetime
     def close(self):
+        self.release_leases()
         self._cache.close()
 
     def __enter__(self):

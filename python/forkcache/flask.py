@@ -11,10 +11,19 @@ worker processes of a server share.
         CACHE_DEFAULT_TIMEOUT=300,
         CACHE_KEY_PREFIX="flask_cache_",
         CACHE_THRESHOLD=500,
+        CACHE_FORKCACHE_SINGLE_FLIGHT=True,  # one worker computes a missed
+                                          # key, the others wait for it
+        CACHE_FORKCACHE_LOCK_TIMEOUT=10,  # seconds they wait at most
     )
     cache = flask_caching.Cache(app)
 
-@cache.cached and @cache.memoize work unchanged. Without --preload every
+@cache.cached and @cache.memoize work unchanged. With single flight (the
+default when the library has leases), a get() that misses makes the calling
+request the key's leader: requests for the same key in other workers wait
+(up to CACHE_FORKCACHE_LOCK_TIMEOUT) for the value it set()s instead of all
+computing it. A leader that never set()s (an exception, a filtered
+response) gives the lease up when its request ends (teardown_appcontext);
+a worker that dies is detected by the library and replaced. Without --preload every
 gunicorn worker builds the app itself: give CACHE_FORKCACHE_NAME so that
 the workers open the same segment.
 """
@@ -30,10 +39,12 @@ class SharedMemoryCache(ForkCache, _FlaskBaseCache):
 
     def __init__(self, name=None, default_timeout=300, size="64M",
                  key_prefix="", threshold=None, ignore_errors=False,
-                 cache=None):
+                 cache=None, single_flight=False, lock_timeout=10.0):
         ForkCache.__init__(self, name=name, default_timeout=default_timeout,
                            size=size, key_prefix=key_prefix,
-                           threshold=threshold, cache=cache)
+                           threshold=threshold, cache=cache,
+                           single_flight=single_flight,
+                           lock_timeout=lock_timeout)
         self.ignore_errors = ignore_errors
 
     @classmethod
@@ -45,7 +56,15 @@ class SharedMemoryCache(ForkCache, _FlaskBaseCache):
         kwargs.setdefault("threshold", config.get("CACHE_THRESHOLD"))
         kwargs.setdefault("ignore_errors",
                           config.get("CACHE_IGNORE_ERRORS", False))
-        return cls(*args, **kwargs)
+        kwargs.setdefault("single_flight",
+                          config.get("CACHE_FORKCACHE_SINGLE_FLIGHT", True))
+        kwargs.setdefault("lock_timeout",
+                          config.get("CACHE_FORKCACHE_LOCK_TIMEOUT", 10.0))
+        backend = cls(*args, **kwargs)
+        if backend._single_flight and app is not None:
+            # a leader whose request ended without set(): give it up
+            app.teardown_appcontext(backend.release_leases)
+        return backend
 
     def delete_many(self, *keys):
         return _FlaskBaseCache.delete_many(self, *keys)
