@@ -426,6 +426,9 @@ class TTLCache(_MutableMapping):
         self.__owned = cache is None
         ns = namespace.encode() if isinstance(namespace, str) else namespace
         self.__ns = ns
+        self.__ns_s = ns + b"s"
+        self.__get = self.__cache.get
+        self.__loads = self.__codec.loads
         self.__writes = 0
 
     # -- properties cachetools has
@@ -492,12 +495,15 @@ class TTLCache(_MutableMapping):
 
     # -- mapping
     def __getitem__(self, key):
-        if type(key) is str and len(key) < KEY_MAX - len(self.__ns) - 1 \
-                and key.isascii():
-            raw = self.__cache.get(self.__ns + b"s" + key.encode())
-            if raw is None:
-                return self.__missing__(key)
-            return self.__codec.loads(raw)
+        if type(key) is str:  # the common case, inline
+            try:
+                raw = self.__get(self.__ns_s + key.encode())
+            except TooLargeError:  # long key: stored under its digest
+                raw = None
+            else:
+                if raw is None:
+                    return self.__missing__(key)
+                return self.__loads(raw)
         raw, sk, _ = self._raw_get(key)
         if raw is None:
             return self.__missing__(key)
