@@ -242,6 +242,12 @@ def main():
               % (b, m[0], m[1], m[2], max(cols[3]), m[4], m[7],
                  "/".join(str(c) for c in cols[5])))
     if "simple" in med and "forkcache" in med:
+        per = [(f[0] / s[0], f[4] / max(s[4], 1))
+               for s, f in zip(rows["simple"], rows["forkcache"])]
+        print("per-round forkcache/simple (adjacent runs): req/s %s; "
+              "backend_queries %s" % (
+                  " ".join("%.2f" % p[0] for p in per),
+                  " ".join("%.3f" % p[1] for p in per)))
         s, f = med["simple"], med["forkcache"]
         print("ratio forkcache/simple: backend_queries=%.3f "
               "queries_per_request=%.3f (target <= 0.333) req/s=%.2f "

@@ -281,7 +281,7 @@ Cache_open(CacheObject *self, PyObject *const *args, Py_ssize_t nargs)
 	o.mode = (unsigned)mode;
 	if (slots)
 		o.reader_slots = (uint32_t)slots;
-#ifdef FC_LEADER
+#ifdef FC_PY_WITH_LEASES
 	if (lease_ms)
 		o.lease_ms = lease_ms;
 	o.stale_ms = stale_ms;
@@ -728,7 +728,9 @@ Cache_flush_expired(CacheObject *self, PyObject *unused)
 }
 
 /* ----------------------------------------------------------------- leases */
-#ifdef FC_LEADER
+/* TODO(#13): switch FC_PY_WITH_LEASES to FC_LEADER once the lease API (#11)
+ * is on main and these calls are checked against it. */
+#ifdef FC_PY_WITH_LEASES
 /*
  * Leases (fc_lease_get/fill/abandon): single-flight across processes. The
  * fc_lease is handed to Python as an opaque bytes object of sizeof(fc_lease)
@@ -884,7 +886,7 @@ Cache_lease_abandon(CacheObject *self, PyObject *const *args,
 		return raise_fc(rc);
 	Py_RETURN_NONE;
 }
-#endif /* FC_LEADER */
+#endif /* FC_PY_WITH_LEASES */
 
 /* ------------------------------------------------------- stats, iteration */
 
@@ -1027,7 +1029,7 @@ static PyMethodDef Cache_methods[] = {
 	  "touch(key, ttl=None) -> False if absent" },
 	{ "incr", (PyCFunction)(void (*)(void))Cache_incr, FASTKW,
 	  "incr(key, delta=1) -> new value, None if absent" },
-#ifdef FC_LEADER
+#ifdef FC_PY_WITH_LEASES
 	{ "lease_get", (PyCFunction)(void (*)(void))Cache_lease_get, FASTKW,
 	  "lease_get(key, wait=0) -> (status, value, lease)" },
 	{ "lease_fill", (PyCFunction)(void (*)(void))Cache_lease_fill, FASTKW,
@@ -1159,7 +1161,7 @@ PyInit__forkcache(void)
 #define FC__ADDERR(name, val, msg) ADDINT(FC_##name)
 	FC_ERRORS(FC__ADDERR)
 #undef FC__ADDERR
-#ifdef FC_LEADER
+#ifdef FC_PY_WITH_LEASES
 	ADDINT(FC_LEADER)
 	ADDINT(FC_STALE)
 #endif
