@@ -21,6 +21,8 @@ def si(x):
 
 
 def ns(x):
+    if x >= 1e6:
+        return f"{x / 1e6:.3g} ms"
     return f"{x / 1000:.3g} µs" if x >= 1000 else f"{x:.0f} ns"
 
 
