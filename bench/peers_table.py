@@ -70,7 +70,7 @@ def main():
                 print("| " + " | ".join(out) + " |")
 
     print("\nGet latency at 1 reading process, p50 / p99 / p99.9 "
-          "(every 16th op timed with the TSC).\n")
+          "(every 16th op timed with the TSC; every op of memcached and Redis).\n")
     print("| op | vsize | " + " | ".join(SYSTEMS) + " |")
     print("|---" * (2 + len(SYSTEMS)) + "|")
     for op in ("get", "get_under_set"):
