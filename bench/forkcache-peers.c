@@ -179,6 +179,7 @@ struct conn {
 /* One worker's result, written by it before exit, read after waitpid(). */
 struct res {
 	alignas(64) uint64_t ops, hits, misses, sets;
+	uint64_t busy;          /* sets refused FC_EBUSY (not an error) */
 	uint64_t t0, t1;        /* ticks */
 	uint64_t sink;          /* folded value bytes: the copies are used */
 	int32_t failed;
@@ -784,7 +785,11 @@ sys_get(struct conn *c, const char *k, size_t kl, unsigned char *buf,
 	}
 }
 
-/* 0 or -2 (an error, in c->err). */
+/*
+ * 0, -3 (forkcache's FC_EBUSY: a reader held memory back past the writer's
+ * bounded wait; documented, counted and reported, not fatal) or -2 (an
+ * error, in c->err).
+ */
 static inline int
 sys_set(struct conn *c, const char *k, size_t kl, const void *v, size_t vl)
 {
@@ -794,6 +799,8 @@ sys_set(struct conn *c, const char *k, size_t kl, const void *v, size_t vl)
 
 		if (r == FC_OK)
 			return 0;
+		if (r == FC_EBUSY)
+			return -3;
 		cerr(c, "fc_set: %s", fc_errname(r));
 		return -2;
 	}
@@ -1106,7 +1113,7 @@ worker(struct store *st, enum wl w, unsigned me, int setter, unsigned procs,
 		       ? dur / 4
 		       : (uint64_t)(1e8 * ticks_per_ns);
 	for (int phase = 0; phase < 2 && !failed; phase++) {
-		uint64_t ops = 0, hits = 0, misses = 0, sets = 0;
+		uint64_t ops = 0, hits = 0, misses = 0, sets = 0, busy = 0;
 
 		if (phase == 1) {
 			/* Check in (a full barrier: the locked add), then
@@ -1138,6 +1145,10 @@ worker(struct store *st, enum wl w, unsigned me, int setter, unsigned procs,
 						    value_src + (pos & 255),
 						    st->vsize);
 					sets++;
+					if (n == -3) {
+						busy++;
+						n = 0;
+					}
 				} else {
 					n = sys_get(&c, key, KEY_BYTES, buf,
 						    st->vsize);
@@ -1185,6 +1196,7 @@ worker(struct store *st, enum wl w, unsigned me, int setter, unsigned procs,
 		r->hits = hits;
 		r->misses = misses;
 		r->sets = sets;
+		r->busy = busy;
 	}
 	r->sink = sink;
 	if (failed) {
@@ -1307,6 +1319,18 @@ run_point(struct store *st, enum wl w, unsigned procs, struct shared *sh,
 			procs);
 		return 1;
 	}
+	uint64_t refused = 0, sets = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		refused += sh->res[i].busy;
+		sets += sh->res[i].sets;
+	}
+	if (refused != 0)
+		printf("%s# %s %s vsize=%u procs=%u: %" PRIu64 " of %" PRIu64
+		       " sets returned FC_EBUSY%s\n",
+		       cfg.json ? "{\"note\":\"" : "", sys_name[st->sys],
+		       wl_key[w], st->vsize, procs, refused, sets,
+		       cfg.json ? "\"}" : "");
 	memset(merged, 0, sizeof merged);
 	for (unsigned i = 0; i < procs; i++) {
 		const struct res *r = &sh->res[i];

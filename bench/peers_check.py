@@ -65,7 +65,7 @@ def main():
                 obj = json.loads(line)
             except ValueError as e:
                 fail(f"{where}: not JSON: {e}")
-            if n == 1 and "meta" in obj:
+            if (n == 1 and "meta" in obj) or "note" in obj:
                 continue
             row = {"system": obj.get("system"), "op": obj.get("op"),
                    "dist": obj.get("dist"), "vsize": obj.get("vsize"),
