@@ -55,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,7 @@
 #define STEP_MAX_MS 2000u       /* longest: a slow Redis is a failed try */
 #define POLL_MAX_MS 50u         /* loop wakes at least this often */
 #define SEGMENT_WAIT_MS 200u    /* retry period while NAME does not exist */
+#define SEGMENT_CHECK_MS 1000u  /* how often NAME is checked for a new object */
 #define LOG_MALFORMED_FIRST 10u /* malformed messages logged one by one */
 #define LOG_MALFORMED_EVERY 1000u /* ... then one line per this many */
 #define RUN_ID_LEN 40u          /* Redis run_id: 40 hex characters */
@@ -96,6 +98,7 @@ struct stats {
 	uint64_t flush_gap;     /* ... R1 */
 	uint64_t flush_disconnected; /* ... R4 */
 	uint64_t apply_errors;  /* fc_* calls that failed */
+	uint64_t reattaches;    /* NAME replaced by a new segment: reopened */
 };
 
 struct sync {
@@ -115,6 +118,9 @@ struct sync {
 
 	/* state */
 	fc_cache *c;
+	dev_t seg_dev;          /* identity of the object NAME named when */
+	ino_t seg_ino;          /* ... we opened it (see check_segment) */
+	uint64_t seg_checked_ms;
 	redisContext *sub;      /* NULL = disconnected */
 	bool have_last;         /* run_id/last_seq describe what we applied */
 	char run_id[RUN_ID_LEN + 1];
@@ -242,6 +248,7 @@ print_stats(struct sync *s)
 	X("flush_gap", t->flush_gap)                                     \
 	X("flush_disconnected", t->flush_disconnected)                   \
 	X("apply_errors", t->apply_errors)                               \
+	X("reattaches", t->reattaches)                                   \
 	X("last_seq", s->last_seq) X("bound_ms", s->bound_ms)            \
 	X("disconnected_ms", disc)
 	if (s->json) {
@@ -634,6 +641,19 @@ on_signal(struct sync *s)
 
 /* ------------------------------------------------------------- setup -- */
 
+/* The object NAME names now: /dev/shm/NAME for shm, the file for FC_FILE. */
+static int
+segment_identity(const struct sync *s, struct stat *st)
+{
+	char path[320];
+
+	if (s->seg_flags & FC_FILE)
+		snprintf(path, sizeof path, "%s", s->segname);
+	else
+		snprintf(path, sizeof path, "/dev/shm%s", s->segname);
+	return stat(path, st);
+}
+
 static int
 open_segment(struct sync *s)
 {
@@ -644,9 +664,25 @@ open_segment(struct sync *s)
 	fc_options_init(&o);
 	o.flags = s->seg_flags;
 	for (;;) {
+		struct stat before, after;
+		int sb = segment_identity(s, &before);
+
 		rc = fc_open(s->segname, &o, &s->c);
-		if (rc == FC_OK)
-			return EX_OK;
+		if (rc == FC_OK) {
+			/* Same object named before and after the open: that
+			 * is the one we mapped. Else it was replaced under
+			 * us: open again. */
+			if (sb == 0 && segment_identity(s, &after) == 0 &&
+			    before.st_dev == after.st_dev &&
+			    before.st_ino == after.st_ino) {
+				s->seg_dev = after.st_dev;
+				s->seg_ino = after.st_ino;
+				return EX_OK;
+			}
+			fc_close(s->c);
+			s->c = NULL;
+			continue;
+		}
 		if (rc != FC_ENOTFOUND) {
 			logf_(L_ERROR, "%s: %s: %s", s->name, fc_errname(rc),
 			      fc_strerror(rc));
@@ -664,6 +700,36 @@ open_segment(struct sync *s)
 				return EX_FAIL;
 		}
 	}
+}
+
+/*
+ * An application that restarts may unlink its segment and create a new one
+ * under the same name; a daemon still attached to the old one would guard
+ * nothing. Every SEGMENT_CHECK_MS, compare the object NAME names with the
+ * one we mapped; if it changed, attach to the new one and flush it (it may
+ * have been filled while nobody applied invalidations to it).
+ */
+static int
+check_segment(struct sync *s)
+{
+	struct stat st;
+	uint64_t now = now_ms();
+
+	if (now - s->seg_checked_ms < SEGMENT_CHECK_MS)
+		return EX_OK;
+	s->seg_checked_ms = now;
+	if (segment_identity(s, &st) == 0 && st.st_dev == s->seg_dev &&
+	    st.st_ino == s->seg_ino)
+		return EX_OK;
+	logf_(L_WARN, "%s was removed or replaced; attaching to the new one",
+	      s->name);
+	fc_close(s->c);
+	s->c = NULL;
+	if (open_segment(s) != EX_OK)
+		return EX_FAIL;
+	s->st.reattaches++;
+	safety_flush(s, "a new segment under NAME", &s->st.flush_start);
+	return EX_OK;
 }
 
 static void
@@ -897,6 +963,8 @@ main(int argc, char **argv)
 	}
 
 	while (!s.stop) {
+		if (check_segment(&s) != EX_OK)
+			break;
 		uint64_t now = now_ms(), wait = POLL_MAX_MS;
 		struct pollfd pfd[2] = {
 			{ .fd = s.sigfd, .events = POLLIN },

@@ -1131,6 +1131,48 @@ malformed_messages_are_logged_and_ignored(void **state)
 	assert_int_equal(daemon_stop(&p.db), 0);       /* SIGTERM: exit 0 */
 }
 
+/* The application replaced its segment (unlink + create under the same
+ * name): the daemon attaches to the new one and guards it. */
+static void
+replaced_segment_is_attached_again(void **state)
+{
+	static struct pair p; /* registered for teardown */
+	static struct seg b2;
+	fc_options o;
+	fc_redis *r;
+	uint64_t n = 0;
+
+	(void)state;
+	pair_start(&p, "repl", 5000, 16u << 20, 0);
+	assert_int_equal(fc_unlink(p.b.name, 0), FC_OK);
+	snprintf(b2.name, sizeof b2.name, "%s", p.b.name);
+	fc_options_init(&o);
+	o.flags = FC_CREATE | FC_EXCL;
+	o.segment_bytes = 16u << 20;
+	assert_int_equal(fc_open(b2.name, &o, &b2.c), FC_OK);
+	for (int i = 0; i < MAX_SEGS; i++)
+		if (g_segs[i] == NULL) {
+			g_segs[i] = &b2;
+			break;
+		}
+	for (unsigned t = 0; t < WAIT_MS; t += 100) {
+		if ((n = daemon_stat(&p.db, "reattaches")) >= 1)
+			break;
+		sleep_ms(100);
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(fc_set(b2.c, "k", 1, "new", 3, 0), FC_OK);
+	assert_int_equal(fc_set(p.b.c, "k", 1, "old", 3, 0), FC_OK);
+	r = redis_open();
+	assert_int_equal(fc_invalidate_publish(p.a.c, r, "repl", "k", 1),
+			 FC_OK);
+	for (unsigned t = 0; t < WAIT_MS && has_key(b2.c, "k"); t += 2)
+		sleep_ms(2);
+	assert_false(has_key(b2.c, "k"));
+	assert_true(has_key(p.b.c, "k"));  /* the old one: no longer guarded */
+	fc_redis_close(r);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1160,6 +1202,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_teardown(
 			malformed_messages_are_logged_and_ignored,
 			test_teardown),
+		cmocka_unit_test_teardown(replaced_segment_is_attached_again,
+					  test_teardown),
 	};
 	int rc;
 
