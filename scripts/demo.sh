@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j2 >/dev/null
-exec bash examples/prefork-api/loadtest.sh --seconds 4 "$@"
+exec bash examples/prefork-api/loadtest.sh --seconds 3 "$@"
