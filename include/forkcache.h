@@ -85,6 +85,8 @@ extern "C" {
 #define FC_KEY_MAX 250
 /** Longest value, in bytes, in a segment with the default 2 MiB page. */
 #define FC_VALUE_MAX (1024u * 1024u)
+/** Largest fc_options.lease_ms and stale_ms (about 34 years). */
+#define FC_LEASE_MS_MAX (1ull << 40)
 
 /*
  * Error codes. Values are ABI: append, never renumber.
@@ -101,8 +103,10 @@ extern "C" {
 	X(ECORRUPT, -8, "segment is corrupt")                                \
 	X(EINCOMPAT, -9, "segment has an incompatible layout or version")    \
 	X(ESYS, -10, "system call failed; errno holds the cause")            \
-	X(EBUSY, -11, "readers hold back memory or no reader slot is free")  \
-	X(ENOTNUM, -12, "value is not a decimal unsigned counter")
+	X(EBUSY, -11, "readers hold back memory, or no reader or lease slot is free")  \
+	X(ENOTNUM, -12, "value is not a decimal unsigned counter")          \
+	X(ETIMEDOUT, -13, "waited wait_ms for another process's lease")      \
+	X(ELEASE, -14, "lease no longer held: taken over or released")
 
 enum {
 #define FC__ERRENUM(name, val, msg) FC_##name = (val),
@@ -135,7 +139,19 @@ typedef struct fc_options {
 	                           The largest value is about one page. */
 	uint32_t avg_item_bytes; /* index sizing hint: expected mean chunk
 	                            size; default 256, 32..1 MiB */
-	uint32_t reserved[7];   /* zero */
+	uint32_t lease_slots;   /* lease table entries of a new segment
+	                           (keys leased at once, see fc_lease_get);
+	                           0 (default) = auto: segment_bytes / 16 KiB
+	                           rounded down to a power of two, 64..16384;
+	                           else 64..1048576 (each costs 320 bytes) */
+	uint64_t lease_ms;      /* how long a leader may hold a lease before
+	                           a waiter may take it over; default 10000;
+	                           0 = the default; at most FC_LEASE_MS_MAX */
+	uint64_t stale_ms;      /* how long past its expiry an item may still
+	                           be served by fc_lease_get while one caller
+	                           refreshes it; default 0 = never; at most
+	                           FC_LEASE_MS_MAX */
+	uint32_t reserved[2];   /* zero */
 } fc_options;
 
 /**
@@ -172,6 +188,19 @@ typedef struct fc_stats {
 	uint64_t reclaim_waits; /* times a writer waited for readers */
 	uint32_t classes;       /* size classes */
 	uint32_t layout_version;
+	/* leases (fc_lease_get); appended in layout version 2 */
+	uint64_t lease_slots;   /* entries in the lease table */
+	uint64_t leases_active; /* keys leased now by a live leader */
+	uint64_t leases_dead;   /* ... by a dead one, not yet taken over */
+	uint64_t lease_grants;  /* FC_LEADER and FC_STALE answers */
+	uint64_t lease_takeovers; /* leases taken from a dead or overdue
+	                             leader (a subset of lease_grants) */
+	uint64_t lease_waits;   /* fc_lease_get calls that waited */
+	uint64_t lease_timeouts; /* ... that returned FC_ETIMEDOUT */
+	uint64_t lease_stale_hits; /* stale values served with FC_OK */
+	uint64_t lease_full;    /* FC_EBUSY answers: no free lease slot */
+	uint64_t lease_ms;      /* the segment's fc_options.lease_ms */
+	uint64_t stale_ms;      /* ... and stale_ms */
 } fc_stats;
 
 /** One size class, for fc_class_stat(). */
@@ -333,6 +362,169 @@ FC_API int fc_gets(fc_cache *c, const void *key, size_t klen, void *buf,
 FC_API int fc_get_item(fc_cache *c, const void *key, size_t klen, void *buf,
 		       size_t *vlen, fc_item *meta);
 
+/*
+ * LEASES: get-or-compute across processes (single-flight).
+ *
+ * When a key is missing, exactly one caller in all the attached processes
+ * becomes its leader and computes the value; the others wait on a futex in
+ * the segment (no spinning) and return the leader's value the moment it is
+ * filled. A leader that dies (SIGKILL, crash, exit, its thread exits or
+ * closes the handle) is detected within about FC_LEASE_POLL_MS by a waiter,
+ * which takes the lease over; so does a waiter once a live leader has held
+ * the lease longer than the segment's lease_ms. With stale_ms > 0, an item
+ * that expired less than stale_ms ago is still served by fc_lease_get while
+ * one caller refreshes it (stale-while-revalidate).
+ *
+ * Typical use (or see fc_get_or_compute below):
+ *
+ *   fc_lease l;
+ *   size_t n = sizeof buf;
+ *   int rc = fc_lease_get(c, key, klen, buf, &n, 2000, &l);
+ *   if (rc == FC_LEADER || rc == FC_STALE) {
+ *       n = compute(key, buf, sizeof buf);     // buf holds the stale
+ *       if (n > 0)                             // value on FC_STALE
+ *           fc_lease_fill(c, &l, buf, n, 30000);
+ *       else
+ *           fc_lease_abandon(c, &l);           // another caller retries
+ *   } else if (rc != FC_OK) {
+ *       // FC_ETIMEDOUT: the leader is slow; others: see fc_lease_get
+ *   }
+ *
+ * A lease is keyed by the key's bytes; the table of leases has
+ * fc_stats.lease_slots entries (fc_options.lease_slots) and one entry per
+ * key leased at once. Leases live in the segment, so a lease taken through
+ * one handle may be filled through another handle of any process attached
+ * to the same segment (the fc_lease bytes may be copied between processes);
+ * the leader's liveness is that of the thread that called fc_lease_get.
+ */
+
+/** A held lease: filled by fc_lease_get(), consumed by fc_lease_fill() or
+ * fc_lease_abandon(). Caller-owned; plain bytes (may be copied). */
+typedef struct fc_lease {
+	uint64_t fc__opaque[4];
+} fc_lease;
+
+/* Positive statuses of fc_lease_get (not errors). */
+#define FC_LEADER 1 /* you hold the lease: compute, then fill or abandon */
+#define FC_STALE 2  /* stale value copied, and you hold the refresh lease */
+
+/** How often (ms) a waiting fc_lease_get checks that the leader lives. */
+#define FC_LEASE_POLL_MS 10
+
+/**
+ * Get the value under @p key, or the duty to compute it.
+ * @param buf      destination; may be NULL when *vlen is 0
+ * @param vlen     in: capacity of @p buf; out: length of the value copied
+ *                 (0 with FC_LEADER)
+ * @param wait_ms  longest time to wait for another caller's lease;
+ *                 0 = do not wait
+ * @param lease    receives the lease with FC_LEADER and FC_STALE;
+ *                 untouched otherwise
+ * @return FC_OK         a live value copied: a fresh hit, a value filled
+ *                       while we waited, or (stale_ms > 0) a stale value
+ *                       while another caller holds the refresh lease
+ * @return FC_LEADER     no value: the caller holds the key's lease and
+ *                       must call fc_lease_fill() or fc_lease_abandon()
+ *                       (else waiters wait until lease_ms runs out)
+ * @return FC_STALE      the item expired less than stale_ms ago: its value
+ *                       is copied and the caller holds the refresh lease
+ *                       (same duties as FC_LEADER)
+ * @return FC_ETIMEDOUT  another caller held the lease for all of @p wait_ms
+ *                       (at once if @p wait_ms is 0)
+ * @return FC_ETRUNC     @p buf too small; *vlen is the length needed; no
+ *                       lease is taken
+ * @return FC_EBUSY      the lease table has no free entry for the key
+ *                       (fc_stats.lease_full counts it: compute without
+ *                       single-flight and fc_set, as fc_get_or_compute
+ *                       does), or the thread has no reader slot
+ * @return FC_EINVAL     @p c, @p key, @p vlen or @p lease NULL, @p klen 0,
+ *                       or @p buf NULL with *vlen > 0
+ * @return FC_E2BIG      @p klen > FC_KEY_MAX
+ * @return FC_ECORRUPT   the index, an item or the lease table is damaged
+ * Exactly one caller at a time, across all processes, holds a key's lease.
+ * A fresh hit costs what fc_get() costs (no lock, no syscall). A miss
+ * takes the writer mutex briefly. Waiting sleeps on a futex, waking every
+ * FC_LEASE_POLL_MS to check the leader: a dead leader, an abandoned lease
+ * or one held past lease_ms makes exactly one waiter the new leader
+ * (FC_LEADER). A caller that already leads @p key and asks for it again
+ * waits for itself like anyone else.
+ * Blocking: up to @p wait_ms (rounded up to the clock's few ms), plus the
+ *           writer mutex (see fc_set()). Concurrency: any thread of any
+ *           attached process. Fork: a lease belongs to the thread that got
+ *           it; a forked child does not inherit the duty (the parent's
+ *           thread still holds it) but may fill it with the copied fc_lease.
+ */
+FC_API int fc_lease_get(fc_cache *c, const void *key, size_t klen, void *buf,
+			size_t *vlen, uint64_t wait_ms, fc_lease *lease);
+
+/**
+ * Store the value computed under a lease (as fc_set() with @p ttl_ms) and
+ * release the lease, waking every waiter.
+ * @return FC_OK         stored; the lease is released and @p lease is spent
+ * @return FC_ELEASE     the lease is no longer held: it was taken over (held
+ *                       past lease_ms while a waiter was there, or its
+ *                       thread died), already filled or abandoned, or
+ *                       @p lease was never filled in; nothing is stored
+ * @return FC_EINVAL     @p c or @p lease NULL, @p val NULL with @p vlen > 0,
+ *                       or @p lease belongs to another segment
+ * @return FC_E2BIG, FC_ENOMEM, FC_EBUSY, FC_ECORRUPT  as fc_set(); nothing
+ *                       is stored and the lease is still held (fill again
+ *                       or abandon)
+ * Blocking, concurrency: as fc_set(). Any thread may fill, through any
+ * handle of the segment.
+ */
+FC_API int fc_lease_fill(fc_cache *c, fc_lease *lease, const void *val,
+			 size_t vlen, uint64_t ttl_ms);
+
+/**
+ * Give a lease up without a value: one waiter (if any) becomes the new
+ * leader at once; a stale item keeps being served.
+ * @return FC_OK, FC_ELEASE (not held: as fc_lease_fill), FC_EINVAL,
+ *         FC_ECORRUPT. Blocking, concurrency: as fc_set().
+ */
+FC_API int fc_lease_abandon(fc_cache *c, fc_lease *lease);
+
+/**
+ * Compute @p key's value into @p buf (capacity *@p vlen); set *@p vlen to
+ * its length and return FC_OK, or return any other value to fail.
+ */
+typedef int (*fc_compute_fn)(void *arg, const void *key, size_t klen,
+			     void *buf, size_t *vlen);
+
+/**
+ * Get-or-compute in one call: fc_lease_get(); on FC_LEADER or FC_STALE
+ * call @p compute, fill the lease with its value (TTL @p ttl_ms) and return
+ * it; if @p compute fails, abandon the lease and return its code. When the
+ * lease table is full (FC_EBUSY) it computes and fc_set()s without
+ * single-flight. The value returned is the computed one even if the fill
+ * was refused (FC_ELEASE: the lease was taken over meanwhile).
+ *
+ *   static int load_user(void *db, const void *key, size_t klen,
+ *                        void *buf, size_t *vlen)
+ *   {
+ *       int n = db_fetch_json(db, key, klen, buf, *vlen);  // yours
+ *       if (n < 0)
+ *           return -1;
+ *       *vlen = (size_t)n;
+ *       return FC_OK;
+ *   }
+ *   ...
+ *   char buf[4096]; size_t n = sizeof buf;
+ *   int rc = fc_get_or_compute(c, "user:42", 7, buf, &n, 2000, 30000,
+ *                              load_user, db);
+ *   // FC_OK: buf[0..n) holds the value, computed by at most one process
+ *
+ * @return FC_OK, @p compute's failure code, FC_EINVAL (@p compute NULL,
+ *         or it reported a *vlen larger than the buffer; the lease is
+ *         abandoned), and the errors of fc_lease_get() (FC_ETIMEDOUT,
+ *         FC_ETRUNC, ...) other than FC_EBUSY for a full lease table.
+ * Blocking: as fc_lease_get(), plus @p compute (called without any lock).
+ * Concurrency, fork: as fc_lease_get().
+ */
+FC_API int fc_get_or_compute(fc_cache *c, const void *key, size_t klen,
+			     void *buf, size_t *vlen, uint64_t wait_ms,
+			     uint64_t ttl_ms, fc_compute_fn compute, void *arg);
+
 /**
  * Store only if the live item's cas is still @p cas.
  * @return FC_OK, FC_ECAS (item changed), FC_ENOTFOUND (no live item), and
@@ -342,7 +534,9 @@ FC_API int fc_cas(fc_cache *c, const void *key, size_t klen, const void *val,
 		  size_t vlen, uint64_t ttl_ms, uint64_t cas);
 
 /**
- * Remove the item under @p key.
+ * Remove the item under @p key. An expired item still in its stale
+ * window (fc_options.stale_ms) is removed too (FC_ENOTFOUND): a deleted
+ * value is never served stale by fc_lease_get.
  * @return FC_OK, FC_ENOTFOUND (absent or expired), FC_EINVAL, FC_E2BIG,
  *         FC_ECORRUPT. Blocking, concurrency, fork: as fc_set().
  */
@@ -375,7 +569,8 @@ FC_API int fc_incr(fc_cache *c, const void *key, size_t klen, int64_t delta,
 FC_API int fc_flush(fc_cache *c);
 
 /**
- * Remove expired items only.
+ * Remove expired items only. Items that expired less than stale_ms
+ * (fc_options) ago stay: fc_lease_get may still serve them.
  * @return the number removed (>= 0) or FC_EINVAL, FC_EBUSY, FC_ECORRUPT.
  */
 FC_API int64_t fc_flush_expired(fc_cache *c);

@@ -34,6 +34,7 @@
 #include "fault.h"
 #include "index.h"
 #include "item.h"
+#include "lease.h"
 #include "repair.h"
 #include "segment.h"
 #include "slab.h"
@@ -232,9 +233,12 @@ fc_cas(fc_cache *c, const void *key, size_t klen, const void *val, size_t vlen,
 }
 
 /* Lock, sweep, and find the live item under key; *pp filled. An expired
- * item found on the way is reclaimed and reported as absent. */
+ * item found on the way is reclaimed and reported as absent; one still in
+ * its stale window is kept for fc_lease_get, unless @p drop_stale (a
+ * delete: an invalidated value must not be served stale). */
 static int
-find_locked(fc_cache *c, const void *key, size_t klen, struct fc_probe *p)
+find_locked(fc_cache *c, const void *key, size_t klen, struct fc_probe *p,
+	    int drop_stale)
 {
 	uint64_t now = fc__now_ms();
 	int rc;
@@ -247,8 +251,11 @@ find_locked(fc_cache *c, const void *key, size_t klen, struct fc_probe *p)
 	if (p->pos == UINT64_MAX)
 		return FC_ENOTFOUND;
 	if (p->expired) {
-		FC_CTR_ADD(c->hdr->hd_expired, 1);
-		fc__index_remove_locked(c, p->pos, p->it);
+		/* Within the stale window fc_lease_get still serves it. */
+		if (drop_stale || fc__reclaimable(c, fc__item_expiry(p->it), now)) {
+			FC_CTR_ADD(c->hdr->hd_expired, 1);
+			fc__index_remove_locked(c, p->pos, p->it);
+		}
 		return FC_ENOTFOUND;
 	}
 	return FC_OK;
@@ -264,7 +271,7 @@ fc_delete(fc_cache *c, const void *key, size_t klen)
 		return rc;
 	if ((rc = fc__lock(c)) != FC_OK)
 		return rc;
-	if ((rc = find_locked(c, key, klen, &p)) == FC_OK) {
+	if ((rc = find_locked(c, key, klen, &p, 1)) == FC_OK) {
 		fc__index_unlink_locked(c, p.pos);
 		FC_FAULT(DELETE_TOMB);
 		FC_CTR_ADD(c->hdr->hd_deletes, 1);
@@ -286,7 +293,7 @@ fc_touch(fc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
 		return rc;
 	if ((rc = fc__lock(c)) != FC_OK)
 		return rc;
-	if ((rc = find_locked(c, key, klen, &p)) == FC_OK) {
+	if ((rc = find_locked(c, key, klen, &p, 0)) == FC_OK) {
 		fc__item_set_expiry_locked(c, p.it, expire_for(ttl_ms, fc__now_ms()));
 	}
 	fc__unlock(c);
@@ -323,7 +330,7 @@ fc_incr(fc_cache *c, const void *key, size_t klen, int64_t delta, uint64_t *valu
 	uint64_t h = fc__hash(c, key, klen);
 	if ((rc = fc__lock(c)) != FC_OK)
 		return rc;
-	if ((rc = find_locked(c, key, klen, &p)) != FC_OK)
+	if ((rc = find_locked(c, key, klen, &p, 0)) != FC_OK)
 		goto out;
 	uint64_t v;
 	if ((rc = parse_counter(fc__item_val(p.it), p.it->it_vlen, &v)) != FC_OK)
@@ -462,4 +469,274 @@ fc_iter_close(fc_iter *it)
 		return;
 	free(it->buf);
 	free(it);
+}
+
+/* ------------------------------------------------------------ leases -- */
+
+/*
+ * The orchestration of get-or-compute (the table itself is lease.c): a
+ * fresh hit is fc_get's lock-free path; a miss takes the writer mutex and,
+ * in one critical section, probes the index (a value may have landed) and
+ * finds or grants the key's lease; a fill stores the item and releases the
+ * lease in one critical section. Waiting happens outside the mutex.
+ */
+
+#define FC_LEASE_MAGIC 0x4c534531u /* "LSE1" in fc_lease.fc__opaque[0] */
+#define STEP_WAIT 100             /* lease_step_locked: someone else leads */
+
+/* Copy the item's value out; the mutex is held, so it cannot change. */
+static int
+copy_locked(fc_cache *c, const struct item_shm *it, void *buf, size_t *vlen)
+{
+	size_t n = it->it_vlen; /* read once: the segment is untrusted */
+
+	if (n > c->g.page_bytes)
+		return FC_ECORRUPT;
+	if (n > *vlen) {
+		*vlen = n;
+		return FC_ETRUNC;
+	}
+	if (n)
+		memcpy(buf, fc__item_val(it), n);
+	*vlen = n;
+	return FC_OK;
+}
+
+static int
+lease_step_locked(fc_cache *c, struct fc_tls *t, uint64_t h, const void *key,
+		  size_t klen, void *buf, size_t *vlen, int suspect,
+		  struct fc_lease_ref *ref)
+{
+	struct hdr_shm *hd = c->hdr;
+	uint64_t now = fc__now_ms();
+	struct fc_probe p;
+	int rc, stale = 0;
+
+	if ((rc = fc__index_probe_locked(c, h, key, klen, now, &p)) != FC_OK)
+		return rc;
+	if (p.pos != UINT64_MAX) {
+		if (!p.expired)
+			return copy_locked(c, p.it, buf, vlen); /* filled meanwhile */
+		stale = !fc__reclaimable(c, fc__ld_rlx(&p.it->it_expire_ms), now);
+	}
+	uint64_t lh = h | 1;
+	int found = fc__lease_find_locked(c, lh, key, klen, ref);
+	if (stale && !suspect) {
+		/* Stale hits never wait, so no poll would notice a dead
+		 * refresher: test its process here, at most once per
+		 * FC_LEASE_POLL_MS per handle (a /proc read under the mutex). */
+		uint64_t m = fc__mono_ms();
+		if (m - c->lease_check_ms >= FC_LEASE_POLL_MS) {
+			c->lease_check_ms = m;
+			suspect = 1;
+		}
+	}
+	if (found && fc__lease_holder_gone(c, ref->idx, ref->gen, suspect) == 0) {
+		if (!stale)
+			return STEP_WAIT;
+		/* Being refreshed by a live leader: serve the stale value. */
+		if ((rc = copy_locked(c, p.it, buf, vlen)) == FC_OK)
+			fc__faa_sc(&hd->hd_lease_stale, 1);
+		return rc;
+	}
+	if (stale && p.it->it_vlen > *vlen) {
+		*vlen = p.it->it_vlen;
+		return FC_ETRUNC; /* no lease: the caller retries with room */
+	}
+	rc = fc__lease_grant_locked(c, lh, key, klen, t, found, ref,
+				    stale ? FC_LS_STALE : 0);
+	if (rc != FC_OK) {
+		if (rc == FC_EBUSY)
+			fc__faa_sc(&hd->hd_lease_full, 1);
+		return rc;
+	}
+	FC_FAULT(LEASE_GRANTED);
+	if (stale) {
+		if ((rc = copy_locked(c, p.it, buf, vlen)) != FC_OK) {
+			fc__lease_release_locked(c, ref->idx, ref->gen);
+			return rc; /* damaged item: FC_ECORRUPT */
+		}
+		return FC_STALE;
+	}
+	*vlen = 0;
+	return FC_LEADER;
+}
+
+static void
+lease_token(fc_cache *c, fc_lease *l, const struct fc_lease_ref *ref, uint64_t h)
+{
+	l->fc__opaque[0] = (uint64_t)FC_LEASE_MAGIC << 32 | ref->idx;
+	l->fc__opaque[1] = ref->gen;
+	l->fc__opaque[2] = h | 1;
+	l->fc__opaque[3] = c->seed;
+}
+
+/* FC_OK and the lease's entry and gen; FC_ELEASE for a spent or zeroed
+ * token; FC_EINVAL for one of another segment. */
+static int
+lease_untoken(fc_cache *c, const fc_lease *l, uint32_t *idx, uint64_t *gen)
+{
+	if ((uint32_t)(l->fc__opaque[0] >> 32) != FC_LEASE_MAGIC)
+		return FC_ELEASE;
+	if (l->fc__opaque[3] != c->seed)
+		return FC_EINVAL;
+	*idx = (uint32_t)l->fc__opaque[0];
+	*gen = l->fc__opaque[1];
+	return FC_OK;
+}
+
+/* The miss path: cold, out of line, so fc_lease_get's hit path stays
+ * fc_get's (no extra frame to keep its arguments alive). */
+__attribute__((cold, noinline)) static int
+lease_slow(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
+	   uint64_t wait_ms, fc_lease *lease)
+{
+	struct hdr_shm *hd = c->hdr;
+	uint64_t h = fc__hash(c, key, klen);
+	int rc, waited = 0, suspect = 0;
+	struct fc_tls *t = fc__tls_self(c, &rc);
+
+	if (!t) /* the fast path just had a slot: only a fork could lose it */
+		return rc == FC__ESLOTS_FULL ? FC_EBUSY : rc;
+	uint64_t start = fc__mono_ms();
+	uint64_t until = wait_ms > UINT64_MAX - start ? UINT64_MAX : start + wait_ms;
+	for (;;) {
+		struct fc_lease_ref ref;
+		size_t n = *vlen;
+		if ((rc = fc__lock(c)) != FC_OK)
+			return rc;
+		rc = lease_step_locked(c, t, h, key, klen, buf, &n, suspect, &ref);
+		fc__unlock(c);
+		if (rc != STEP_WAIT) {
+			if (rc == FC_OK || rc == FC_ETRUNC || rc == FC_LEADER || rc == FC_STALE)
+				*vlen = n;
+			if (rc == FC_LEADER || rc == FC_STALE) {
+				lease_token(c, lease, &ref, h);
+				FC_FAULT(LEASE_LEADER);
+			}
+			return rc;
+		}
+		if (!waited++ && wait_ms)
+			fc__faa_sc(&hd->hd_lease_waits, 1);
+		if (wait_ms == 0 || !fc__lease_wait(c, &ref, until)) {
+			fc__faa_sc(&hd->hd_lease_timeouts, 1);
+			return FC_ETIMEDOUT;
+		}
+		suspect = 1; /* the lock step may test the leader's liveness */
+		/* Filled? The lock-free read answers without the mutex. */
+		rc = get_common(c, key, klen, buf, vlen, NULL, NULL);
+		if (rc != FC_ENOTFOUND)
+			return rc;
+	}
+}
+
+int
+fc_lease_get(fc_cache *c, const void *key, size_t klen, void *buf,
+	     size_t *vlen, uint64_t wait_ms, fc_lease *lease)
+{
+	if (!lease)
+		return FC_EINVAL;
+	/* A fresh hit: exactly fc_get's path, no lock, no syscall. */
+	int rc = get_common(c, key, klen, buf, vlen, NULL, NULL);
+	if (__builtin_expect(rc != FC_ENOTFOUND, 1))
+		return rc;
+	return lease_slow(c, key, klen, buf, vlen, wait_ms, lease);
+}
+
+int
+fc_lease_fill(fc_cache *c, fc_lease *lease, const void *val, size_t vlen,
+	      uint64_t ttl_ms)
+{
+	uint32_t idx;
+	uint64_t gen, lh;
+	char key[FC_KEY_MAX];
+	size_t klen;
+
+	if (!c || !lease || (!val && vlen > 0))
+		return FC_EINVAL;
+	int rc = lease_untoken(c, lease, &idx, &gen);
+	if (rc != FC_OK)
+		return rc;
+	if (vlen > c->g.class_size[c->g.nclasses - 1] - FC_ITEM_HDR - FC_KEY_MAX)
+		return FC_E2BIG;
+	if ((rc = fc__lock(c)) != FC_OK)
+		return rc;
+	rc = fc__lease_key_locked(c, idx, gen, key, &klen, &lh);
+	if (rc == FC_OK) {
+		int cls = fc__class_for(c, FC_ITEM_HDR + klen + vlen);
+		if (cls < 0)
+			rc = FC_E2BIG;
+		else
+			rc = store_locked(c, fc__hash(c, key, klen), key, klen, val, vlen,
+					  expire_for(ttl_ms, fc__now_ms()), MODE_SET, 0,
+					  (unsigned)cls);
+	}
+	if (rc == FC_OK) {
+		FC_FAULT(LEASE_FILLED);
+		rc = fc__lease_release_locked(c, idx, gen); /* held: FC_OK */
+	}
+	fc__unlock(c);
+	if (rc == FC_OK) {
+		lease->fc__opaque[0] = 0; /* spent */
+		FC_FAULT(LEASE_WAKE);
+		fc__lease_wake(c, idx);
+	}
+	return rc;
+}
+
+int
+fc_lease_abandon(fc_cache *c, fc_lease *lease)
+{
+	uint32_t idx;
+	uint64_t gen;
+
+	if (!c || !lease)
+		return FC_EINVAL;
+	int rc = lease_untoken(c, lease, &idx, &gen);
+	if (rc != FC_OK)
+		return rc;
+	if ((rc = fc__lock(c)) != FC_OK)
+		return rc;
+	rc = fc__lease_release_locked(c, idx, gen);
+	fc__unlock(c);
+	if (rc == FC_OK) {
+		lease->fc__opaque[0] = 0;
+		FC_FAULT(LEASE_WAKE);
+		fc__lease_wake(c, idx);
+	}
+	return rc;
+}
+
+int
+fc_get_or_compute(fc_cache *c, const void *key, size_t klen, void *buf,
+		  size_t *vlen, uint64_t wait_ms, uint64_t ttl_ms,
+		  fc_compute_fn compute, void *arg)
+{
+	fc_lease l;
+
+	if (!compute)
+		return FC_EINVAL;
+	size_t cap = vlen ? *vlen : 0;
+	int rc = fc_lease_get(c, key, klen, buf, vlen, wait_ms, &l);
+	if (rc != FC_LEADER && rc != FC_STALE && rc != FC_EBUSY)
+		return rc; /* FC_OK, FC_ETIMEDOUT, FC_ETRUNC, bad input, ... */
+	int leased = rc != FC_EBUSY;
+	size_t n = cap;
+	int crc = compute(arg, key, klen, buf, &n);
+	if (crc == FC_OK && n > cap)
+		crc = FC_EINVAL; /* compute broke its contract */
+	if (crc != FC_OK) {
+		if (leased)
+			fc_lease_abandon(c, &l);
+		return crc;
+	}
+	if (leased) {
+		rc = fc_lease_fill(c, &l, buf, n, ttl_ms);
+		if (rc != FC_OK && rc != FC_ELEASE)
+			fc_lease_abandon(c, &l); /* not stored: let another try */
+	} else {
+		(void)fc_set(c, key, klen, buf, n, ttl_ms); /* no single-flight */
+	}
+	*vlen = n;
+	return FC_OK;
 }

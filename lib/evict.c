@@ -317,8 +317,8 @@ expire_bucket(fc_cache *c, const uint64_t *ix, uint64_t i, uint64_t now, int nee
 		c->hdr->hd_needs_repair = 1;
 		return FC_ECORRUPT;
 	}
-	if (!fc__expired(fc__item_expiry(it), now))
-		return 0;
+	if (!fc__reclaimable(c, fc__item_expiry(it), now))
+		return 0; /* live, or expired but still servable stale */
 	if (need_room && fc__limbo_room_locked(c) != FC_OK)
 		return FC_EBUSY;
 	count_victim(c, 1);

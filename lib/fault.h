@@ -39,8 +39,15 @@
 	X(PAGE_DRAIN, "page.drain")       /* page half drained */            \
 	X(FLUSH_HALF, "flush.half")       /* flush midway */                 \
 	X(REPAIR_HALF, "repair.half")     /* repair midway (repairer killed) */ \
+	X(LEASE_GRANT, "lease.grant")     /* entry half made (grant/takeover) */ \
+	X(LEASE_GRANTED, "lease.granted") /* lease granted, mutex still held */ \
+	X(LEASE_FILLED, "lease.filled")   /* value stored, lease not released */ \
+	X(LEASE_RELEASED, "lease.released") /* entry free, word not bumped */ \
 	/* no lock */                                                        \
 	X(READ_INSIDE, "read.inside")     /* inside a read section */        \
+	X(LEASE_LEADER, "lease.leader")   /* leader returning FC_LEADER */   \
+	X(LEASE_WAIT, "lease.wait")       /* waiter registered, not asleep */ \
+	X(LEASE_WAKE, "lease.wake")       /* released, unlocked, not woken */ \
 	X(OPEN_FTRUNCATE, "open.ftruncate") /* fail: ftruncate of new segment */ \
 	X(OPEN_MMAP, "open.mmap")         /* fail: mmap */                   \
 	X(SLOT_CLAIM, "slot.claim")       /* fail: no slot (FC_EBUSY) */

@@ -15,11 +15,12 @@
  *                             hd_ix_sel says which one readers use
  *                pagemap_off  one page_shm (8 bytes) per slab page
  *                limbo_off    ring of limbo_cap (offset, epoch) pairs
+ *                lease_off    nleases lease entries (lease.c), 320 B each
  *                pages_off    npages slab pages of page_bytes each
  *
  *              Everything is an offset from the segment base; fc__ptr()
  *              converts. Every region's position is recomputed from four
- *              numbers (segment_bytes, page_bytes, nslots, nbuckets) by
+ *              numbers (segment_bytes, page_bytes, nslots, nbuckets, nleases) by
  *              fc__geometry() and compared with the header on attach.
  *
  * MODULES      One file per mechanism; a file calls only files BELOW it in
@@ -32,6 +33,7 @@
  *   open     fc_open/fc_close/fc_unlink: create, attach, reboot reset
  *   verify   fc_verify: the integrity checker
  *   stats    fc_stat, fc_class_stat, fc_slot_stat
+ *   lease    the lease table: single-flight grants, takeover, futex waits
  *   repair   the writer section (fc__lock: mutex + repair), rebuild from index
  *   evict    CLOCK (per class and over the index), TTL sweep, flush-expired,
  *            the allocation policy (free list, page, wait, evict, steal)
@@ -69,7 +71,7 @@
 #define FC_CACHELINE 64
 #define FC_MAGIC "FRKCACHE"
 #define FC_MAGIC_INIT "FRKCINIT" /* magic while a creator formats (S1) */
-#define FC_LAYOUT_VERSION 1u
+#define FC_LAYOUT_VERSION 2u
 #define FC_HEADER_BYTES 8192u
 #define FC_CKSUM_BYTES 248u     /* header bytes [0, 248) are checksummed */
 #define FC_MAX_CLASSES 64u
@@ -92,6 +94,12 @@
 #define FC_LIVENESS_MS 20u      /* min gap between /proc liveness scans */
 #define FC_INDEX_HI_PCT 75u     /* used (live+tomb) buckets that trigger room-making */
 #define FC_INDEX_LO_PCT 60u     /* live buckets kept after index eviction */
+#define FC_LEASE_PROBE 64u      /* lease entries a key may live in; bounds
+                                   the scan of a miss under the mutex */
+#define FC_LEASE_MIN 64u        /* lease table entries, min and max */
+#define FC_LEASE_MAX (1u << 20)
+#define FC_LEASE_AUTO_MAX 16384u /* auto sizing: segment / 16 KiB, capped */
+#define FC_LEASE_MS_DEFAULT 10000u
 
 /* Bucket words: [tag:16 | chunk offset / 8 : 48]. */
 #define FC_BK_EMPTY 0ull
@@ -132,6 +140,24 @@ struct slot_shm {               /* one per reading thread of each process */
 	uint64_t rs_pad[3];
 };
 static_assert(sizeof(struct slot_shm) == FC_CACHELINE, "one slot per line");
+
+/* One lease table entry (lease.c). ls_hash != 0 means held. */
+struct lease_shm {
+	uint64_t ls_hash;       /* key hash | 1 (never 0); 0 = free */
+	uint64_t ls_gen;        /* grant number (hd_lease_gen): names a lease */
+	uint64_t ls_owner;      /* leader's reader slot owner word at grant */
+	uint64_t ls_deadline_ms; /* TTL clock; from then a waiter may take over */
+	uint32_t ls_slot;       /* leader's reader slot index */
+	uint32_t ls_word;       /* futex word: bumped when the lease is released */
+	uint32_t ls_waiters;    /* callers asleep on ls_word (a hint) */
+	uint8_t ls_klen;        /* 1..FC_KEY_MAX */
+	uint8_t ls_flags;       /* FC_LS_STALE: a refresh lease */
+	uint16_t ls_pad;
+	uint64_t ls_pad2[2];
+	char ls_key[256];       /* the key's bytes */
+};
+static_assert(sizeof(struct lease_shm) == 320, "lease entry: 5 lines");
+#define FC_LS_STALE 1u
 
 struct page_shm {
 	uint16_t pm_class;
@@ -179,7 +205,11 @@ struct hdr_shm {
 	uint32_t hd_nclasses;       /* 128 */
 	uint32_t hd_abi;            /* 132: sizeof(pthread_mutex_t) etc. */
 	uint64_t hd_layout_sig;     /* 136: fc__layout_sig() of the writer */
-	uint8_t hd_pad0[FC_CKSUM_BYTES - 144];
+	uint64_t hd_nleases;        /* 144: lease table entries */
+	uint64_t hd_lease_off;      /* 152 */
+	uint64_t hd_lease_ms;       /* 160: fc_options.lease_ms */
+	uint64_t hd_stale_ms;       /* 168: fc_options.stale_ms */
+	uint8_t hd_pad0[FC_CKSUM_BYTES - 176];
 	uint64_t hd_checksum;       /* 248: XXH64 of bytes [0, 248) */
 	/* --- mutable --- */
 	char hd_boot_id[40];        /* 256: kernel boot id at last reset */
@@ -217,6 +247,16 @@ struct hdr_shm {
 	uint64_t hd_folded_hits;    /* counters of released slots; atomic FAA */
 	uint64_t hd_folded_misses;
 	uint64_t hd_pad2[6];
+	/* lease counters: hd_lease_gen, _grants, _takeovers under hd_mutex;
+	 * _waits, _timeouts, _stale, _full by FAA from any caller */
+	alignas(FC_CACHELINE) uint64_t hd_lease_gen;
+	uint64_t hd_lease_grants;
+	uint64_t hd_lease_takeovers;
+	uint64_t hd_lease_waits;
+	uint64_t hd_lease_timeouts;
+	uint64_t hd_lease_stale;
+	uint64_t hd_lease_full;
+	uint64_t hd_pad4;
 	alignas(FC_CACHELINE) struct class_shm hd_class[FC_MAX_CLASSES];
 };
 static_assert(offsetof(struct hdr_shm, hd_version) == 8, "tools read it");
@@ -238,7 +278,8 @@ static_assert(sizeof(struct hdr_shm) <= FC_HEADER_BYTES, "header fits 8 KiB");
 
 struct fc_geom {                /* derived, validated copy of the geometry */
 	uint64_t segment_bytes, page_bytes, npages, nbuckets, nslots, limbo_cap;
-	uint64_t slots_off, index_off[2], pagemap_off, limbo_off, pages_off;
+	uint64_t nleases;
+	uint64_t slots_off, index_off[2], pagemap_off, limbo_off, lease_off, pages_off;
 	uint32_t nclasses;
 	uint32_t class_size[FC_MAX_CLASSES];
 	uint32_t class_per_page[FC_MAX_CLASSES];
@@ -252,13 +293,17 @@ struct fc_cache {
 	struct slot_shm *slots;
 	struct page_shm *pages;
 	struct limbo_shm *limbo;
+	struct lease_shm *leases;
 	struct fc_geom g;
+	uint64_t lease_ms, stale_ms; /* validated copies of the header's */
 	uint64_t seed;
 	int fd;
 	pthread_key_t tls_key;
 	pthread_mutex_t tls_lock;   /* guards tls_list */
 	struct cds_list_head tls_list;
 	uint64_t last_liveness_ms;  /* rate limit for /proc scans */
+	uint64_t lease_check_ms;    /* last liveness test of a refresher by a
+	                               stale hit (lock holder only; api.c) */
 	uint64_t wait_deadline_ms;  /* end of this write's grace-wait budget;
 	                               set by fc__lock (only the lock holder
 	                               touches it, so threads do not race) */

@@ -48,6 +48,14 @@ fc__expired(uint64_t expire_ms, uint64_t now)
 {
 	return expire_ms != 0 && expire_ms <= now;
 }
+/* May an expired item be reclaimed (sweep, fc_flush_expired, a write's
+ * lazy reclaim)? Expired, and past the stale window (hd_stale_ms) in which
+ * fc_lease_get still serves it. With stale_ms 0 this is fc__expired. */
+static inline int
+fc__reclaimable(const fc_cache *c, uint64_t expire_ms, uint64_t now)
+{
+	return fc__expired(expire_ms, now) && now - expire_ms >= c->stale_ms;
+}
 /* A reader's CLOCK hint. relaxed: store only when clear so a hot item's
  * line stays shared between processes; a lost set costs a hint. */
 static inline void

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "lease.h"
 #include "lock.h"
 #include "readers.h"
 #include "segment.h"
@@ -88,6 +89,7 @@ reset_after_reboot_locked(fc_cache *c, const char *boot)
 	if (rc)
 		return rc;
 	fc__slots_reset(c);
+	fc__lease_reset(c); /* every leader of the old boot is dead */
 	c->hdr->hd_needs_repair = 1;
 	memcpy(c->hdr->hd_boot_id, boot, 40);
 	return FC_OK;
@@ -120,6 +122,8 @@ fc_options_init(fc_options *o)
 	o->reader_slots = 256;
 	o->page_bytes = 0; /* auto: see fc_options.page_bytes */
 	o->avg_item_bytes = 256;
+	o->lease_ms = FC_LEASE_MS_DEFAULT;
+	o->stale_ms = 0;
 }
 
 static int
@@ -135,6 +139,9 @@ check_options(const fc_options *o)
 		return FC_EINVAL;
 	if (o->avg_item_bytes < 32 || o->avg_item_bytes > (1u << 20))
 		return FC_EINVAL;
+	if ((o->lease_slots && (o->lease_slots < FC_LEASE_MIN || o->lease_slots > FC_LEASE_MAX)) ||
+	    o->lease_ms > FC_LEASE_MS_MAX || o->stale_ms > FC_LEASE_MS_MAX)
+		return FC_EINVAL;
 	for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
 		if (o->reserved[i])
 			return FC_EINVAL;
@@ -142,7 +149,9 @@ check_options(const fc_options *o)
 		struct fc_geom g;
 		if (fc__geometry(o->segment_bytes,
 				 o->page_bytes ? o->page_bytes : fc__auto_page_bytes(o->segment_bytes),
-				 o->reader_slots, 64, &g) != FC_OK)
+				 o->reader_slots, 64,
+				 o->lease_slots ? o->lease_slots : fc__auto_lease_slots(o->segment_bytes),
+				 &g) != FC_OK)
 			return FC_EINVAL;
 	}
 	return FC_OK;

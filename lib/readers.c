@@ -324,6 +324,16 @@ tls_slow(fc_cache *c, struct fc_tls *t, int *err)
 }
 
 struct fc_tls *
+fc__tls_self(fc_cache *c, int *err)
+{
+	struct fc_tls *t = pthread_getspecific(c->tls_key);
+
+	if (!t || t->forkgen != uatomic_read(&fc__forkgen))
+		t = tls_slow(c, t, err);
+	return t;
+}
+
+struct fc_tls *
 fc__read_enter(fc_cache *c, int *err)
 {
 	struct fc_tls *t = pthread_getspecific(c->tls_key);

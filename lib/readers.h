@@ -18,6 +18,9 @@ void fc__readers_global_init(void);
  * FC__ESLOTS_FULL when this thread has no slot and cannot claim one. */
 struct fc_tls *fc__read_enter(fc_cache *c, int *err);
 void fc__read_exit(struct fc_tls *t);
+/* The calling thread's record and reader slot for @p c, claimed on first
+ * use (no read section entered): NULL with *err as fc__read_enter. */
+struct fc_tls *fc__tls_self(fc_cache *c, int *err);
 int fc__tls_init(fc_cache *c);
 void fc__tls_fini(fc_cache *c);
 void fc__slots_reset(fc_cache *c);

@@ -100,13 +100,14 @@ fc__page_of(const fc_cache *c, uint64_t off)
 
 int
 fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
-	     uint64_t nbuckets, struct fc_geom *g)
+	     uint64_t nbuckets, uint64_t nleases, struct fc_geom *g)
 {
 	memset(g, 0, sizeof *g);
 	if (segment_bytes < FC_MIN_SEGMENT || segment_bytes > FC_MAX_SEGMENT ||
 	    !is_pow2(page_bytes) || page_bytes < FC_MIN_PAGE ||
 	    page_bytes > FC_MAX_PAGE || nslots < 1 || nslots > 65536 ||
-	    nbuckets < 64 || nbuckets > (1ull << 32) || nbuckets % 8)
+	    nbuckets < 64 || nbuckets > (1ull << 32) || nbuckets % 8 ||
+	    nleases < FC_LEASE_MIN || nleases > FC_LEASE_MAX)
 		return FC_EINVAL;
 	int n = fc__classes(page_bytes, g->class_size, g->class_per_page);
 	if (n < 0)
@@ -116,6 +117,7 @@ fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
 	g->page_bytes = page_bytes;
 	g->nslots = nslots;
 	g->nbuckets = nbuckets;
+	g->nleases = nleases;
 	g->limbo_cap = nbuckets / 8 < 256 ? 256 : nbuckets / 8;
 	g->slots_off = FC_HEADER_BYTES;
 	g->index_off[0] = align_up(g->slots_off + nslots * sizeof(struct slot_shm), 4096);
@@ -123,7 +125,8 @@ fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
 	g->pagemap_off = align_up(g->index_off[1] + nbuckets * 8, 4096);
 	uint64_t max_pages = segment_bytes / page_bytes;
 	g->limbo_off = align_up(g->pagemap_off + max_pages * sizeof(struct page_shm), 64);
-	g->pages_off = align_up(g->limbo_off + g->limbo_cap * sizeof(struct limbo_shm), 4096);
+	g->lease_off = align_up(g->limbo_off + g->limbo_cap * sizeof(struct limbo_shm), 64);
+	g->pages_off = align_up(g->lease_off + nleases * sizeof(struct lease_shm), 4096);
 	if (g->pages_off >= segment_bytes)
 		return FC_EINVAL;
 	g->npages = (segment_bytes - g->pages_off) / page_bytes;
@@ -170,6 +173,10 @@ fc__layout_sig(void)
 		F(item_shm, it_vlen), F(item_shm, it_klen), F(item_shm, it_class),
 		F(item_shm, it_state), F(item_shm, it_ref), F(page_shm, pm_state),
 		F(page_shm, pm_used), F(class_shm, cl_free), F(class_shm, cl_hand),
+		sizeof(struct lease_shm), F(lease_shm, ls_gen), F(lease_shm, ls_owner),
+		F(lease_shm, ls_deadline_ms), F(lease_shm, ls_slot), F(lease_shm, ls_word),
+		F(lease_shm, ls_waiters), F(lease_shm, ls_klen), F(lease_shm, ls_key),
+		F(hdr_shm, hd_nleases), F(hdr_shm, hd_lease_ms), F(hdr_shm, hd_lease_gen),
 		FC_MIN_CHUNK, FC_GROWTH_NUM, FC_GROWTH_DEN, FC_KEY_MAX,
 	};
 #undef F
@@ -190,7 +197,10 @@ fc__header_check(const struct hdr_shm *h, uint64_t file_bytes, struct fc_geom *g
 	if (h->hd_segment_bytes != file_bytes)
 		return FC_ECORRUPT; /* truncated or extended */
 	if (fc__geometry(h->hd_segment_bytes, h->hd_page_bytes, h->hd_nslots,
-			 h->hd_nbuckets, g) != FC_OK)
+			 h->hd_nbuckets, h->hd_nleases, g) != FC_OK)
+		return FC_ECORRUPT;
+	if (h->hd_lease_ms == 0 || h->hd_lease_ms > FC_LEASE_MS_MAX ||
+	    h->hd_stale_ms > FC_LEASE_MS_MAX || h->hd_lease_off != g->lease_off)
 		return FC_ECORRUPT;
 	if (g->npages != h->hd_npages || g->limbo_cap != h->hd_limbo_cap ||
 	    g->slots_off != h->hd_slots_off ||
@@ -274,6 +284,18 @@ fc__auto_page_bytes(uint64_t segment_bytes)
 	return p;
 }
 
+/* Lease table entries: segment / 16 KiB (each costs 320 bytes: about 2%
+ * of the segment), a power of two in FC_LEASE_MIN..FC_LEASE_AUTO_MAX. */
+uint64_t
+fc__auto_lease_slots(uint64_t segment_bytes)
+{
+	uint64_t n = FC_LEASE_MIN;
+
+	while (n * 2 <= segment_bytes / 16384 && n * 2 <= FC_LEASE_AUTO_MAX)
+		n *= 2;
+	return n;
+}
+
 /* Lay out a new segment in the mapping; called with LOCK_EX held. */
 int
 fc__segment_layout(fc_cache *c, const fc_options *o)
@@ -281,7 +303,8 @@ fc__segment_layout(fc_cache *c, const fc_options *o)
 	struct fc_geom g;
 	uint64_t nb = pick_buckets(o->segment_bytes, o->avg_item_bytes);
 	uint64_t pb = o->page_bytes ? o->page_bytes : fc__auto_page_bytes(o->segment_bytes);
-	int rc = fc__geometry(o->segment_bytes, pb, o->reader_slots, nb, &g);
+	uint64_t nl = o->lease_slots ? o->lease_slots : fc__auto_lease_slots(o->segment_bytes);
+	int rc = fc__geometry(o->segment_bytes, pb, o->reader_slots, nb, nl, &g);
 	if (rc)
 		return rc;
 	struct hdr_shm *h = (struct hdr_shm *)c->base;
@@ -302,6 +325,10 @@ fc__segment_layout(fc_cache *c, const fc_options *o)
 	h->hd_pagemap_off = g.pagemap_off;
 	h->hd_limbo_off = g.limbo_off;
 	h->hd_pages_off = g.pages_off;
+	h->hd_nleases = g.nleases;
+	h->hd_lease_off = g.lease_off;
+	h->hd_lease_ms = o->lease_ms ? o->lease_ms : FC_LEASE_MS_DEFAULT;
+	h->hd_stale_ms = o->stale_ms;
 	h->hd_seed = random_seed();
 	h->hd_created_ms = fc__now_ms();
 	h->hd_nclasses = g.nclasses;
@@ -315,6 +342,9 @@ fc__segment_layout(fc_cache *c, const fc_options *o)
 	c->slots = (struct slot_shm *)fc__ptr(c, g.slots_off);
 	c->pages = (struct page_shm *)fc__ptr(c, g.pagemap_off);
 	c->limbo = (struct limbo_shm *)fc__ptr(c, g.limbo_off);
+	c->leases = (struct lease_shm *)fc__ptr(c, g.lease_off);
+	c->lease_ms = h->hd_lease_ms;
+	c->stale_ms = h->hd_stale_ms;
 	/* A fresh ftruncate'd object is zero: index EMPTY, slots free, pages
 	 * FREE. A recycled zero-header file may hold old bytes: clear the
 	 * metadata regions (pages are formatted when carved). */
@@ -385,5 +415,8 @@ fc__segment_attach(fc_cache *c, uint64_t size)
 	c->slots = (struct slot_shm *)fc__ptr(c, c->g.slots_off);
 	c->pages = (struct page_shm *)fc__ptr(c, c->g.pagemap_off);
 	c->limbo = (struct limbo_shm *)fc__ptr(c, c->g.limbo_off);
+	c->leases = (struct lease_shm *)fc__ptr(c, c->g.lease_off);
+	c->lease_ms = hcopy.hd_lease_ms;
+	c->stale_ms = hcopy.hd_stale_ms;
 	return FC_OK;
 }

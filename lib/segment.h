@@ -9,7 +9,7 @@
 #include "internal.h"
 
 int fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
-		 uint64_t nbuckets, struct fc_geom *g);
+		 uint64_t nbuckets, uint64_t nleases, struct fc_geom *g);
 int fc__classes(uint64_t page_bytes, uint32_t *sizes, uint32_t *per_page);
 /* The smallest class whose chunks hold @p bytes, or -1 if none does. */
 int fc__class_for(const fc_cache *c, size_t bytes);
@@ -23,6 +23,8 @@ int fc__read_boot_id(char out[40]);
 uint64_t fc__hash(const fc_cache *c, const void *key, size_t klen);
 /* The page size fc_open picks when fc_options.page_bytes is 0. */
 uint64_t fc__auto_page_bytes(uint64_t segment_bytes);
+/* The lease table size fc_open picks when fc_options.lease_slots is 0. */
+uint64_t fc__auto_lease_slots(uint64_t segment_bytes);
 
 /* Creation, in three steps that fc_open (open.c) runs under LOCK_EX with
  * the other modules' init between them: lay out the header (in-progress

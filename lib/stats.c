@@ -14,6 +14,7 @@
  */
 #include <string.h>
 
+#include "lease.h"
 #include "readers.h"
 
 int
@@ -54,6 +55,16 @@ fc_stat(fc_cache *c, fc_stats *s)
 	s->reclaim_waits = fc__ld_rlx(&h->hd_reclaim_waits);
 	s->classes = c->g.nclasses;
 	s->layout_version = FC_LAYOUT_VERSION;
+	s->lease_slots = c->g.nleases;
+	fc__lease_count(c, &s->leases_active, &s->leases_dead);
+	s->lease_grants = fc__ld_rlx(&h->hd_lease_grants);
+	s->lease_takeovers = fc__ld_rlx(&h->hd_lease_takeovers);
+	s->lease_waits = fc__ld_rlx(&h->hd_lease_waits);
+	s->lease_timeouts = fc__ld_rlx(&h->hd_lease_timeouts);
+	s->lease_stale_hits = fc__ld_rlx(&h->hd_lease_stale);
+	s->lease_full = fc__ld_rlx(&h->hd_lease_full);
+	s->lease_ms = c->lease_ms;
+	s->stale_ms = c->stale_ms;
 	for (uint32_t i = 0; i < c->g.nslots; i++) {
 		struct slot_shm *sl = &c->slots[i];
 		if (!(uint32_t)fc__ld_rlx(&sl->rs_owner) && !fc__ld_rlx(&sl->rs_hits) &&

@@ -31,6 +31,7 @@
 
 #include "index.h"
 #include "item.h"
+#include "lease.h"
 #include "repair.h"
 #include "segment.h"
 
@@ -194,6 +195,49 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 	mark_chunk(v, off, it->it_class, M_LIVE);
 }
 
+/* The lease table (lease.c L1, L4): every held entry names a key that
+ * hashes to its hash, lies within FC_LEASE_PROBE of that key's home, names
+ * a reader slot in range, and no key is held twice. A dead leader is not a
+ * problem: the next caller for the key takes the lease over. */
+static void
+check_leases(struct vctx *v)
+{
+	fc_cache *c = v->c;
+	uint64_t n = c->g.nleases, w = n < FC_LEASE_PROBE ? n : FC_LEASE_PROBE;
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct lease_shm *e = &c->leases[i];
+		uint64_t at = c->g.lease_off + i * sizeof *e;
+		uint64_t hh = fc__ld_rlx(&e->ls_hash);
+		if (hh == 0)
+			continue;
+		size_t kl = e->ls_klen;
+		if (kl == 0 || kl > FC_KEY_MAX) {
+			problem(v, "lease", at, "entry %llu: key length %zu", (unsigned long long)i, kl);
+			continue;
+		}
+		if ((fc__hash(c, e->ls_key, kl) | 1) != hh) {
+			problem(v, "lease", at, "entry %llu: key does not hash to the entry's hash",
+				(unsigned long long)i);
+			continue;
+		}
+		uint64_t home = fc__lease_home(c, hh), dist = (i + n - home) % n;
+		if (dist >= w)
+			problem(v, "lease", at, "entry %llu: %llu entries from its home, window %llu",
+				(unsigned long long)i, (unsigned long long)dist, (unsigned long long)w);
+		if (fc__ld32_rlx(&e->ls_slot) >= c->g.nslots)
+			problem(v, "lease", at, "entry %llu: leader slot %u >= %llu", (unsigned long long)i,
+				fc__ld32_rlx(&e->ls_slot), (unsigned long long)c->g.nslots);
+		for (uint64_t d = 1; d <= dist && d < w; d++) {
+			struct lease_shm *o = &c->leases[(i + n - d) % n];
+			if (fc__ld_rlx(&o->ls_hash) == hh && o->ls_klen == kl &&
+			    memcmp(o->ls_key, e->ls_key, kl) == 0)
+				problem(v, "lease", at, "entry %llu: key also leased in entry %llu",
+					(unsigned long long)i, (unsigned long long)((i + n - d) % n));
+		}
+	}
+}
+
 static void
 check_full(struct vctx *v)
 {
@@ -227,6 +271,7 @@ check_full(struct vctx *v)
 		else
 			check_bucket(v, ix, i, w, 1, run_start, &live, &ttl);
 	}
+	check_leases(v);
 	int pending = fc__ld_rlx(&h->hd_needs_repair) != 0;
 	if (pending)
 		problem(v, "header", offsetof(struct hdr_shm, hd_needs_repair),

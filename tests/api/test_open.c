@@ -195,7 +195,7 @@ unknown_unlink_flags_and_nonzero_reserved_are_einval(void **state)
 	fc_test_destroy(c);
 	/* reserved fields must be zero: they become options later */
 	fc_test_default_options(&o);
-	o.reserved[6] = 1;
+	o.reserved[1] = 1;
 	fc_test_name(name, sizeof name);
 	assert_int_equal(fc_open(name, &o, &c), FC_EINVAL);
 	assert_int_equal(fc_open(name, NULL, &c), FC_ENOTFOUND);

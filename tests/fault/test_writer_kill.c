@@ -576,6 +576,10 @@ every_writer_point_is_covered_by_a_test(void **state)
 		"rebuild.flipped", "page.grab",       "page.drain",
 		"flush.half",      "repair.half",     "read.inside",
 		"open.ftruncate",  "open.mmap",       "slot.claim",
+		/* tests/fault/test_lease_kill.c kills at each of these */
+		"lease.grant",     "lease.granted",   "lease.filled",
+		"lease.released",  "lease.leader",    "lease.wait",
+		"lease.wake",
 	};
 	const char *const *names = fc__fault_point_names();
 	size_t n = 0;

@@ -12,6 +12,7 @@
 #include "fault.h"
 #include "index.h"
 #include "item.h"
+#include "lease.h"
 #include "lock.h"
 #include "readers.h"
 #include "repair.h"

@@ -94,7 +94,8 @@ geometry_lays_out_regions_in_order_aligned_and_inside_the_segment(void **state)
 	for (size_t i = 0; i < sizeof legal / sizeof legal[0]; i++) {
 		struct fc_geom g;
 		int rc = fc__geometry(legal[i].seg, legal[i].page,
-				      legal[i].nslots, legal[i].nbuckets, &g);
+				      legal[i].nslots, legal[i].nbuckets,
+				      FC_LEASE_MIN, &g);
 		if (rc != FC_OK)
 			fail_msg("legal case %zu refused: %s", i,
 				 fc_errname(rc));
@@ -140,7 +141,8 @@ geometry_rejects_every_out_of_range_input(void **state)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct fc_geom g;
 		int rc = fc__geometry(bad[i].k.seg, bad[i].k.page,
-				      bad[i].k.nslots, bad[i].k.nbuckets, &g);
+				      bad[i].k.nslots, bad[i].k.nbuckets,
+				      FC_LEASE_MIN, &g);
 		if (rc != FC_EINVAL)
 			fail_msg("%s: fc__geometry returned %s, want FC_EINVAL",
 				 bad[i].why, fc_errname(rc));
