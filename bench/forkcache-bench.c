@@ -16,6 +16,9 @@
  *                         memcmp, memcpy of the value): what a lookup costs
  *                         on this machine without any sharing.
  *              get_hit    fc_get of a present key, value copied out.
+ *              lease_get_hit  fc_lease_get of a present key (wait_ms 0):
+ *                         the get-or-compute entry point's fresh hit,
+ *                         printed with vs_get_hit = its ns_op / get_hit's.
  *              get_miss   fc_get of an absent key.
  *              set        fc_set replacing a present key (TTL 0).
  * RESULTS      Each (bench, procs) runs --reps times, alternating procs=1 and
@@ -48,6 +51,7 @@
 #include "forkcache.h"
 #include "bench_build.h"  /* FC_BENCH_FLAGS, FC_BENCH_BUILD_TYPE */
 #include "bench_commit.h" /* FC_BENCH_COMMIT */
+#include "lease_herd.h"
 
 #define BENCH_PROCS_MAX 2      /* procs=1 and procs=2 */
 #define BENCH_REPS_MAX 101     /* samples kept per (bench, procs) */
@@ -56,9 +60,9 @@
 #define BENCH_CACHELINE 64     /* bytes; one result block per line */
 #define BENCH_EFOUND 1         /* not an FC_E*: get_miss found its key */
 
-enum bench_kind { B_LOCAL_GET, B_GET_HIT, B_GET_MISS, B_SET, B_KINDS };
+enum bench_kind { B_LOCAL_GET, B_GET_HIT, B_LEASE_HIT, B_GET_MISS, B_SET, B_KINDS };
 static const char *const bench_name[B_KINDS] = {
-	"local_get", "get_hit", "get_miss", "set",
+	"local_get", "get_hit", "lease_get_hit", "get_miss", "set",
 };
 
 struct bench_config {
@@ -70,6 +74,10 @@ struct bench_config {
 	uint32_t key_bytes;
 	uint32_t val_bytes;
 	const char *name;       /* --name: keep this shm name while running */
+	int lease_herd;         /* --lease-herd: run lease_herd.c instead */
+	int lease_pair;         /* --lease-hit-pair: get_hit vs lease_get_hit */
+	unsigned herd;          /* --herd N processes */
+	unsigned compute_ms;    /* --compute-ms */
 };
 
 /* Process-local baseline: open addressing over indexes into the key array. */
@@ -244,6 +252,19 @@ run_batch(const struct bench_ctx *x, enum bench_kind kind, uint64_t *rng,
 			size_t len = vb;
 
 			rc = fc_get(x->c, x->hit_keys + i * kb, kb, buf, &len);
+			if (rc != FC_OK)
+				return rc;
+			*sink += buf[0];
+		}
+		break;
+	case B_LEASE_HIT:
+		for (int j = 0; j < BENCH_BATCH; j++) {
+			uint32_t i = pick(rng, cfg->keys);
+			size_t len = vb;
+			fc_lease l;
+
+			rc = fc_lease_get(x->c, x->hit_keys + i * kb, kb, buf,
+					  &len, 0, &l);
 			if (rc != FC_OK)
 				return rc;
 			*sink += buf[0];
@@ -449,7 +470,7 @@ summarize(const struct sample *s, unsigned n, struct summary *out)
 static void
 print_result(const struct bench_config *cfg, enum bench_kind kind,
 	     unsigned procs, const struct summary *s, double vs_procs1,
-	     double cost_vs_local)
+	     double cost_vs_local, double vs_get_hit)
 {
 	if (cfg->json) {
 		printf("{\"bench\":\"%s\",\"procs\":%u,\"key_bytes\":%" PRIu32
@@ -461,6 +482,8 @@ print_result(const struct bench_config *cfg, enum bench_kind kind,
 			printf(",\"vs_procs1\":%.2f", vs_procs1);
 		if (cost_vs_local > 0)
 			printf(",\"cost_vs_local\":%.2f", cost_vs_local);
+		if (vs_get_hit > 0)
+			printf(",\"vs_get_hit\":%.3f", vs_get_hit);
 		printf("}\n");
 	} else {
 		printf("bench=%s procs=%u key=%" PRIu32 "B val=%" PRIu32
@@ -471,6 +494,8 @@ print_result(const struct bench_config *cfg, enum bench_kind kind,
 			printf(" vs_procs1=%.2f", vs_procs1);
 		if (cost_vs_local > 0)
 			printf(" cost_vs_local=%.2f", cost_vs_local);
+		if (vs_get_hit > 0)
+			printf(" vs_get_hit=%.3f", vs_get_hit);
 		printf("\n");
 	}
 	fflush(stdout);
@@ -666,6 +691,15 @@ usage(FILE *f)
 		"  --keys N           prefilled keys (default 10000)\n"
 		"  --key-bytes N      key length, 4..%d (default 16)\n"
 		"  --val-bytes N      value length (default 64)\n"
+		"  --lease-herd       instead: N processes on one cold key\n"
+		"                     through fc_lease_get (computes, wake-up\n"
+		"                     after the fill), then the takeover time\n"
+		"                     after a leader's SIGKILL (--reps times)\n"
+		"  --herd N           processes in the herd (default 16)\n"
+		"  --lease-hit-pair   only get_hit and lease_get_hit, the two\n"
+		"                     alternating rep by rep (their cost ratio\n"
+		"                     without drift between them)\n"
+		"  --compute-ms N     the leader's compute time (default 200)\n"
 		"  --help\n"
 		"exit: 0 ok, 1 failure, 2 usage\n", FC_KEY_MAX);
 }
@@ -708,6 +742,10 @@ parse_args(int argc, char **argv, struct bench_config *cfg)
 		{ "keys", required_argument, NULL, 'n' },
 		{ "key-bytes", required_argument, NULL, 'k' },
 		{ "val-bytes", required_argument, NULL, 'v' },
+		{ "lease-herd", no_argument, NULL, 'L' },
+		{ "lease-hit-pair", no_argument, NULL, 'P' },
+		{ "herd", required_argument, NULL, 'H' },
+		{ "compute-ms", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -759,6 +797,22 @@ parse_args(int argc, char **argv, struct bench_config *cfg)
 				goto bad;
 			cfg->val_bytes = (uint32_t)v;
 			break;
+		case 'L':
+			cfg->lease_herd = 1;
+			break;
+		case 'P':
+			cfg->lease_pair = 1;
+			break;
+		case 'H':
+			if (parse_u64(optarg, 64, &v) || v < 2)
+				goto bad;
+			cfg->herd = (unsigned)v;
+			break;
+		case 'C':
+			if (parse_u64(optarg, 60000, &v))
+				goto bad;
+			cfg->compute_ms = (unsigned)v;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -809,12 +863,17 @@ main(int argc, char **argv)
 	};
 	static struct sample samples[B_KINDS][BENCH_PROCS_MAX][BENCH_REPS_MAX];
 	double local_ns[BENCH_PROCS_MAX + 1] = { 0 };
+	double get_ns[BENCH_PROCS_MAX + 1] = { 0 };
 	struct shared_page *pg;
 	char name[64];
 	int failed = 0;
 
 	if (parse_args(argc, argv, &x.cfg) != 0)
 		return 2;
+	if (x.cfg.lease_herd)
+		return bench_lease_herd(x.cfg.herd ? x.cfg.herd : 16,
+					x.cfg.compute_ms ? x.cfg.compute_ms : 200,
+					x.cfg.reps, x.cfg.json);
 	if (setup_data(&x) != 0) {
 		fprintf(stderr, "forkcache-bench: out of memory\n");
 		return 1;
@@ -828,11 +887,19 @@ main(int argc, char **argv)
 	if (setup_cache(&x, name, sizeof name) != 0)
 		return 1;
 	print_header(&x.cfg);
+	/* --lease-hit-pair: the two kinds alternate within each rep. */
+	for (unsigned rep = 0; x.cfg.lease_pair && rep < x.cfg.reps && !failed; rep++)
+		for (int k = B_GET_HIT; k <= B_LEASE_HIT && !failed; k++)
+			for (unsigned p = 1; p <= BENCH_PROCS_MAX && !failed; p++)
+				failed = run_once(&x, (enum bench_kind)k, p, rep, pg,
+						  &samples[k][p - 1][rep]);
 	/* Gets first: set churns memory (limbo, reclamation). */
 	for (int k = B_LOCAL_GET; k < B_KINDS && !failed; k++) {
 		struct summary s[BENCH_PROCS_MAX + 1];
 
-		for (unsigned rep = 0; rep < x.cfg.reps && !failed; rep++)
+		if (x.cfg.lease_pair && k != B_GET_HIT && k != B_LEASE_HIT)
+			continue;
+		for (unsigned rep = 0; !x.cfg.lease_pair && rep < x.cfg.reps && !failed; rep++)
 			for (unsigned p = 1; p <= BENCH_PROCS_MAX && !failed;
 			     p++)
 				failed = run_once(&x, (enum bench_kind)k, p,
@@ -841,7 +908,7 @@ main(int argc, char **argv)
 		if (failed)
 			break;
 		for (unsigned p = 1; p <= BENCH_PROCS_MAX; p++) {
-			double vs1 = 0, vsl = 0;
+			double vs1 = 0, vsl = 0, vsg = 0;
 
 			summarize(samples[k][p - 1], x.cfg.reps, &s[p]);
 			if (k == B_LOCAL_GET)
@@ -850,8 +917,12 @@ main(int argc, char **argv)
 				vsl = s[p].ns_op / local_ns[p];
 			if (p > 1 && s[1].mops > 0)
 				vs1 = s[p].mops / s[1].mops;
+			if (k == B_GET_HIT)
+				get_ns[p] = s[p].ns_op;
+			else if (k == B_LEASE_HIT && get_ns[p] > 0)
+				vsg = s[p].ns_op / get_ns[p];
 			print_result(&x.cfg, (enum bench_kind)k, p, &s[p], vs1,
-				     vsl);
+				     vsl, vsg);
 		}
 	}
 	if (!failed)

@@ -9,13 +9,15 @@
  *                get_hit   fc_get of each present key (value copied out)
  *                get_miss  fc_get of as many absent keys
  *                set       fc_set replacing each present key (TTL 0)
+ *                lease_hit fc_lease_get of each present key: a fresh hit
+ *                          through the get-or-compute entry point
  *              The gate counts only inside fc_get (or fc_set), callees
  *              included (callgrind --toggle-collect), for PASSES = 1 and 2
  *              and takes the difference: set-up, the prefill and first-call
  *              costs (a reader slot claimed) cancel, and what remains is
  *              exactly one pass: KEYS operations in steady state. Nothing
  *              depends on time, addresses or the pid, so the count repeats.
- * USAGE        forkcache-insn get_hit|get_miss|set PASSES [KEYS]
+ * USAGE        forkcache-insn get_hit|get_miss|set|lease_hit PASSES [KEYS]
  * EXIT         0 ok; 1 a call returned something unexpected; 2 usage.
  */
 #include <stdio.h>
@@ -65,6 +67,8 @@ main(int argc, char **argv)
 		op = 1;
 	else if (strcmp(argv[1], "set") == 0)
 		op = 2;
+	else if (strcmp(argv[1], "lease_hit") == 0)
+		op = 3;
 	else
 		goto usage;
 	passes = (unsigned)strtoul(argv[2], NULL, 10);
@@ -102,6 +106,15 @@ main(int argc, char **argv)
 				}
 				continue;
 			}
+			if (op == 3) {
+				fc_lease l;
+				rc = fc_lease_get(c, key, KEY_BYTES, buf, &n, 0, &l);
+				if (rc != FC_OK || n != VAL_BYTES) {
+					status = fail("fc_lease_get", i, rc);
+					break;
+				}
+				continue;
+			}
 			rc = fc_get(c, key, KEY_BYTES, buf, &n);
 			if (rc != (op == 0 ? FC_OK : FC_ENOTFOUND) ||
 			    (op == 0 && n != VAL_BYTES)) {
@@ -113,7 +126,7 @@ main(int argc, char **argv)
 	fc_close(c);
 	return status;
 usage:
-	fprintf(stderr, "usage: forkcache-insn get_hit|get_miss|set PASSES "
-			"[KEYS]\n");
+	fprintf(stderr, "usage: forkcache-insn get_hit|get_miss|set|lease_hit "
+			"PASSES [KEYS]\n");
 	return 2;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # insn-gate.sh - the deterministic instruction-count gate. Counts, under
 # callgrind, the instructions executed inside fc_get (hit and miss) and
-# fc_set, callees included, per operation of the fixed workload of
+# fc_set, callees included (and fc_lease_get on a fresh hit, which must
+# cost what fc_get does), per operation of the fixed workload of
 # bench/forkcache-insn.c, and fails if one exceeds its threshold in
 # bench/insn-thresholds.txt.
 #
@@ -32,9 +33,10 @@ count() { # op, function, passes -> instructions inside the function
 
 fail=0
 new=()
-for op in get_hit get_miss set; do
+for op in get_hit get_miss set lease_hit; do
   fn=fc_get
   [ "$op" = set ] && fn=fc_set
+  [ "$op" = lease_hit ] && fn=fc_lease_get
   one=$(count "$op" "$fn" 1)
   two=$(count "$op" "$fn" 2)
   per=$(awk -v a="$one" -v b="$two" -v k="$keys" 'BEGIN { printf "%.1f", (b - a) / k }')
@@ -49,8 +51,15 @@ for op in get_hit get_miss set; do
     fail=1
   fi
   echo "insn: op=$op per_op=$per threshold=${max:-none} $verdict (callgrind, $fn incl. callees, $keys ops: $two - $one instructions)"
+  eval "per_$op=$per"
   new+=("$op $(awk -v p="$per" 'BEGIN { printf "%d", p * 1.05 + 0.999 }')")
 done
+
+# A fresh hit through fc_lease_get must cost what fc_get's does (issue 11:
+# within 10%): its ratio to get_hit, measured in the same run.
+ratio=$(awk -v l="$per_lease_hit" -v g="$per_get_hit" 'BEGIN { printf "%.3f", l / g }')
+if awk -v r="$ratio" 'BEGIN { exit !(r <= 1.10) }'; then verdict=ok; else verdict=REGRESSION; fail=1; fi
+echo "insn: lease_hit/get_hit=$ratio max=1.10 $verdict"
 
 if [ "$update" = --update ]; then
   { sed -n '/^#/p' "$thresholds"; printf '%s\n' "${new[@]}"; } >"$tmp/t"

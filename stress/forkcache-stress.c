@@ -68,6 +68,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lease_stress.h"
 #include "forkcache.h"
 #include "fault.h"
 
@@ -1847,6 +1848,9 @@ main(int argc, char **argv)
 	fc_options o;
 	int rc;
 
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--lease") == 0)
+			return fc_stress_lease(argc, argv); /* stress/lease.c */
 	parse(argc, argv);
 	master_pid = getpid();
 	master_rng = mix64(cfg.seed ^ 0x5EED);

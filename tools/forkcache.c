@@ -505,6 +505,14 @@ stats_json(const struct args *a, const struct snapshot *s)
 	       "\"active\":%llu,\"stalled\":%llu},\n", U(st->reader_slots),
 	       U(st->readers_live), U(st->readers_dead),
 	       U(st->readers_active), U(s->stalled));
+	printf("\"leases\":{\"slots\":%llu,\"active\":%llu,\"dead\":%llu,"
+	       "\"grants\":%llu,\"takeovers\":%llu,\"waits\":%llu,"
+	       "\"timeouts\":%llu,\"stale_hits\":%llu,\"full\":%llu,"
+	       "\"lease_ms\":%llu,\"stale_ms\":%llu},\n",
+	       U(st->lease_slots), U(st->leases_active), U(st->leases_dead),
+	       U(st->lease_grants), U(st->lease_takeovers), U(st->lease_waits),
+	       U(st->lease_timeouts), U(st->lease_stale_hits), U(st->lease_full),
+	       U(st->lease_ms), U(st->stale_ms));
 	printf("\"size_classes\":[");
 	for (k = 0; k < st->classes; k++) {
 		const fc_class_stats *cs = &s->cls[k];
@@ -607,6 +615,14 @@ stats_text(const struct args *a, const struct snapshot *s)
 	       "  Reclaim waits: %llu\n  Repairs: %llu\n"
 	       "  Index rebuilds: %llu\n", U(st->epoch), U(st->limbo),
 	       U(st->reclaim_waits), U(st->repairs), U(st->index_rebuilds));
+	printf("Leases\n  Slots: %llu\n  Active: %llu\n  Dead leader: %llu\n"
+	       "  Grants: %llu\n  Takeovers: %llu\n  Waits: %llu\n"
+	       "  Timeouts: %llu\n  Stale hits: %llu\n  Table full: %llu\n"
+	       "  Lease ms: %llu\n  Stale ms: %llu\n",
+	       U(st->lease_slots), U(st->leases_active), U(st->leases_dead),
+	       U(st->lease_grants), U(st->lease_takeovers), U(st->lease_waits),
+	       U(st->lease_timeouts), U(st->lease_stale_hits), U(st->lease_full),
+	       U(st->lease_ms), U(st->stale_ms));
 	printf("Readers\n  Slots: %llu\n  Live: %llu\n  Dead: %llu\n"
 	       "  Active: %llu\n  Stalled: %llu\n", U(st->reader_slots),
 	       U(st->readers_live), U(st->readers_dead),

@@ -199,12 +199,13 @@ expect 0 keys "$N" --pattern 'nomatch*' && check "no match" "out == ''"
 
 # --------------------------------------------------------------- stats ----
 expect 0 stats "$N"
-check "stats text" "'Items: 405' in out and 'Hit ratio: ' in out and 'Size classes (' in out and 'CLASS' in out and 'Stalled: 0' in out"
+check "stats text" "'Items: 405' in out and 'Hit ratio: ' in out and 'Size classes (' in out and 'CLASS' in out and 'Stalled: 0' in out and 'Leases' in out and 'Takeovers: 0' in out"
 expect 0 stats "$N" --json
 check "stats json" "j['items'] == 405 and j['segment'] == '$N' and j['file'] is False and j['segment_bytes'] == 4194304 and j['layout_version'] >= 1"
 check "stats classes" "len(j['size_classes']) == j['classes'] and sum(c['chunks_used'] for c in j['size_classes']) == j['items'] and all(c['waste_bytes'] >= 0 for c in j['size_classes'])"
 check "stats readers" "j['readers']['slots'] == 256 and j['readers']['stalled'] == 0 and isinstance(j['reader_slots'], list)"
 check "stats ratios" "j['hit_ratio'] is None or 0 <= j['hit_ratio'] <= 1"
+check "stats leases" "j['leases'] == {'slots': 256, 'active': 0, 'dead': 0, 'grants': 0, 'takeovers': 0, 'waits': 0, 'timeouts': 0, 'stale_hits': 0, 'full': 0, 'lease_ms': 10000, 'stale_ms': 0}"
 
 # -------------------------------------------------------------- verify ----
 expect 0 verify "$N" && check "verify ok" "'Problems: 0' in out and 'Result: OK' in out"
