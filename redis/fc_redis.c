@@ -15,9 +15,10 @@
  *              action kills the application. Every call that writes runs
  *              with SIGPIPE blocked in the calling thread and consumes a
  *              SIGPIPE it caused (sigpipe_block/sigpipe_restore), so the
- *              error comes back as EPIPE/ECONNRESET instead. The local segment is touched only through the
- *              public API (fc_delete, fc_flush, fc_iter_*), which any
- *              thread may call.
+ *              error comes back as EPIPE/ECONNRESET instead. The local
+ *              segment is touched only through the public API
+ *              (fc_delete, fc_flush, fc_iter_*), which any thread may
+ *              call.
  * CRASHES      A publisher killed between its local delete and the publish
  *              leaves the other machines uninformed of a change it may not
  *              have made either; the caller's retry (or the item's TTL)
