@@ -36,6 +36,12 @@ export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig:$PREFIX/lib/$(gcc -print-multiarch
 cc -o "$PREFIX/by-pkgconfig" "$PREFIX/consumer.c" $(pkg-config --cflags --libs forkcache) \
   -Wl,-rpath,"$(pkg-config --variable=libdir forkcache)"
 "$PREFIX/by-pkgconfig"
+# Static linking: Libs.private is all it needs (ck, liburcu and xxhash are
+# used header-only, so the .pc file asks nothing of them).
+LIBDIR=$(pkg-config --variable=libdir forkcache)
+cc -o "$PREFIX/by-pkgconfig-static" "$PREFIX/consumer.c" $(pkg-config --cflags forkcache) \
+  "$LIBDIR/libforkcache.a" $(pkg-config --static --libs forkcache | sed 's/-lforkcache//; s/-L[^ ]*//g')
+"$PREFIX/by-pkgconfig-static"
 mkdir -p "$PREFIX/cm"
 cat >"$PREFIX/cm/CMakeLists.txt" <<'CM'
 cmake_minimum_required(VERSION 3.18)
