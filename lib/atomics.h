@@ -8,7 +8,8 @@
  *              CMake for -DFC_SANITIZE=thread) maps the same wrappers to the
  *              compiler's __atomic builtins with the same orderings, so TSan
  *              checks the real protocol. This file is the only place raw
- *              builtins appear (docs/design.md, "Memory model").
+ *              builtins or ck_pr calls appear in lib/ (docs/design.md,
+ *              "Memory model"); scripts/check-atomics.sh fails CI otherwise.
  *              Every 64-bit word is naturally aligned and lock-free on the
  *              target (static_assert below), so these work across processes:
  *              no libatomic locks, which are process-local.
@@ -50,6 +51,18 @@ static inline void fc__st32_rel(uint32_t *p, uint32_t v) { __atomic_store_n(p, v
 static inline uint32_t fc__ld32_rlx(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void fc__st32_rlx(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 static inline uint32_t fc__faa32_sc(uint32_t *p, uint32_t d) { return __atomic_fetch_add(p, d, __ATOMIC_SEQ_CST); }
+static inline int fc__cas32_rlx(uint32_t *p, uint32_t o, uint32_t n)
+{
+	return __atomic_compare_exchange_n(p, &o, n, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+/* Load-load and store-store fences (seqlock read side, segment publish).
+ * GCC rejects __atomic_thread_fence under TSan (-Wtsan), so these stay
+ * ck_pr's, which TSan does not see: their users (fc_verify's seqlock
+ * retry, the creator's final magic under flock) are not what TSan checks. */
+static inline void fc__fence_load(void) { ck_pr_fence_load(); }
+static inline void fc__fence_store(void) { ck_pr_fence_store(); }
+/* A spin-wait pause (no ordering). */
+static inline void fc__pause(void) { ck_pr_stall(); }
 #else
 /* Load, then an acquire fence: later loads and stores stay after it. */
 static inline uint64_t
@@ -121,6 +134,13 @@ fc__faa32_sc(uint32_t *p, uint32_t d)
 	ck_pr_fence_memory();
 	return d;
 }
+/* CAS without fences of its own (a locked cmpxchg on x86 is one anyway). */
+static inline int fc__cas32_rlx(uint32_t *p, uint32_t o, uint32_t n) { return ck_pr_cas_32(p, o, n); }
+/* Load-load and store-store fences (seqlock read side, segment publish). */
+static inline void fc__fence_load(void) { ck_pr_fence_load(); }
+static inline void fc__fence_store(void) { ck_pr_fence_store(); }
+/* A spin-wait pause (no ordering). */
+static inline void fc__pause(void) { ck_pr_stall(); }
 #endif
 
 #endif /* FC_ATOMICS_H */

@@ -48,7 +48,7 @@ fc__mutex_init(fc_cache *c)
 
 /* Spin briefly before sleeping: a write holds the mutex for ~100 ns, far
  * less than a futex sleep and wake-up. Rounds of 1, 2, 4 ... 64 pauses
- * (ck_pr_stall), at most ~130 pauses in all, then pthread_mutex_lock. */
+ * (fc__pause), at most ~130 pauses in all, then pthread_mutex_lock. */
 #define FC_LOCK_SPIN_ROUNDS 7
 
 static int
@@ -59,7 +59,7 @@ lock_mutex(pthread_mutex_t *m)
 		if (r != EBUSY)
 			return r; /* 0, EOWNERDEAD, ENOTRECOVERABLE, ... */
 		for (unsigned k = 0; k < (1u << round); k++)
-			ck_pr_stall();
+			fc__pause();
 	}
 	return pthread_mutex_lock(m);
 }
@@ -74,7 +74,7 @@ fc__mutex_acquire(fc_cache *c, int *owner_died)
 	if (r == EOWNERDEAD) {
 		*owner_died = 1;
 		/* L3: the dead writer may have left the sequence odd. */
-		if (ck_pr_load_uint(&h->hd_seq.sequence) & 1)
+		if (fc__ld32_rlx(&h->hd_seq.sequence) & 1)
 			ck_sequence_write_end(&h->hd_seq);
 		return FC_OK;
 	}
@@ -125,7 +125,7 @@ static int
 has_sleepers(pthread_mutex_t *m)
 {
 	/* relaxed: a hint; a stale value costs one needless or missed yield. */
-	return (ck_pr_load_uint((const unsigned *)(const void *)m) & FC_FUTEX_WAITERS) != 0;
+	return (fc__ld32_rlx((const uint32_t *)(const void *)m) & FC_FUTEX_WAITERS) != 0;
 }
 
 void

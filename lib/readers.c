@@ -247,8 +247,8 @@ raise_hwm(fc_cache *c, uint32_t n)
 	 * program order, and the reader's fence orders both before its first
 	 * index load (R1's argument in docs/design.md). */
 	for (;;) {
-		uint32_t cur = ck_pr_load_32(hwm);
-		if (cur >= n || ck_pr_cas_32(hwm, cur, n))
+		uint32_t cur = fc__ld32_rlx(hwm);
+		if (cur >= n || fc__cas32_rlx(hwm, cur, n))
 			return;
 	}
 }

@@ -375,7 +375,7 @@ fc__segment_seal(fc_cache *c)
 	 *               barrier); the fence covers a reader that maps first.
 	 * If reordered: an attacher could validate a half-written header.
 	 */
-	ck_pr_fence_store();
+	fc__fence_store();
 	memcpy(h->hd_magic, FC_MAGIC, 8);
 	return FC_OK;
 }

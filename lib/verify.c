@@ -480,12 +480,12 @@ fc_verify(fc_cache *c, unsigned flags, fc_verify_cb cb, void *arg)
 	} else {
 		int stable = 0;
 		for (int attempt = 0; attempt < 50 && !stable; attempt++) {
-			unsigned s0 = ck_pr_load_uint(&c->hdr->hd_seq.sequence);
+			unsigned s0 = fc__ld32_rlx(&c->hdr->hd_seq.sequence);
 			if (s0 & 1) {
 				sched_yield();
 				continue;
 			}
-			ck_pr_fence_load(); /* sequence before the data (seqlock) */
+			fc__fence_load(); /* sequence before the data (seqlock) */
 			v.n = 0;
 			v.total = 0;
 			check_header(&v);

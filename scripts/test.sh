@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build and run every test: lib/'s module order (check-deps), plain
+# Build and run every test: lib/'s module order and atomics vocabulary
+# (check-deps, check-atomics), plain
 # (-Werror), ASan+UBSan, TSan, the install check (pkg-config and
 # find_package), and a short fuzz run. The default build (build/, the
 # binaries the README names) is built first.
@@ -63,7 +64,8 @@ fuzz() {
 
 for s in "${STEPS[@]}"; do
   case $s in
-    deps) step "lib/ module order (scripts/check-deps.sh)" bash scripts/check-deps.sh ;;
+    deps) step "lib/ module order (scripts/check-deps.sh)" bash scripts/check-deps.sh
+          step "lib/ atomics vocabulary (scripts/check-atomics.sh)" bash scripts/check-atomics.sh ;;
     default) step "default build (build/)" default_build ;;
     plain) step "plain build + tests" plain ;;
     asan) step "ASan+UBSan build + tests" asan ;;
