@@ -43,6 +43,7 @@
 	X(LEASE_GRANTED, "lease.granted") /* lease granted, mutex still held */ \
 	X(LEASE_FILLED, "lease.filled")   /* value stored, lease not released */ \
 	X(LEASE_RELEASED, "lease.released") /* entry free, word not bumped */ \
+	X(REPAIR_LAST, "repair.last")     /* repair's last step: counters set, limbo not emptied, flag set */ \
 	/* no lock */                                                        \
 	X(READ_INSIDE, "read.inside")     /* inside a read section */        \
 	X(LEASE_LEADER, "lease.leader")   /* leader returning FC_LEADER */   \

@@ -27,7 +27,7 @@
  *              no bucket references, after a grace period (A4).
  * CRASHES      Killed while holding: EOWNERDEAD for the next writer, which
  *              repairs (fault points: every set.* / delete / evict / page /
- *              rebuild / flush / repair point). Killed inside repair: L1.
+ *              rebuild / flush / repair.half / repair.last point). Killed inside repair: L1.
  * LIMITS       Repair time is linear in buckets + chunks (a few ms for a
  *              64 MiB segment) plus at most FC_GRACE_WAIT_MS for readers.
  */
@@ -231,6 +231,7 @@ fc__repair_rebuild_locked(fc_cache *c, int drop_index)
 	FC_CTR_SET(h->hd_data_bytes, data);
 	FC_CTR_SET(h->hd_ix_used, used);
 	FC_CTR_SET(h->hd_ix_tombs, tombs);
+	FC_FAULT(REPAIR_LAST); /* killed here: L1, the next writer repairs again */
 	/* Empty the ring with ONE store: two stores (head = 0, tail = 0)
 	 * killed in between left [0, old head) "in limbo", and the next
 	 * repair freed live chunks from it (review finding #1). */

@@ -457,8 +457,10 @@ CRASH_TEST(writer_killed_at_page_grab_is_repaired, "page.grab", W_NEWCLASS, 1)
 CRASH_TEST(writer_killed_at_page_drain_is_repaired, "page.drain", W_CHURN, 1)
 CRASH_TEST(writer_killed_at_flush_half_is_repaired, "flush.half", W_FLUSH, 0)
 
+/* A writer dies in a set; the next writer dies inside its repair at
+ * @p point; the parent repairs what the repairer left (L1). */
 static void
-repairer_killed_at_repair_half_is_repaired_again(void **state)
+repairer_killed_at(const char *point)
 {
 	fc_cache *c = make_cache(W_REPLACE);
 	fc_stats st;
@@ -475,16 +477,16 @@ repairer_killed_at_repair_half_is_repaired_again(void **state)
 		unsigned char val[64];
 
 		FC_CHILD_CHECK_RC(
-			fc__fault_arm("repair.half", 1, FC__FAULT_KILL), FC_OK);
+			fc__fault_arm(point, 1, FC__FAULT_KILL), FC_OK);
 		fc_test_value_make(val, 64, "r2", 2, 5, 0);
 		(void)fc_set(c, "r2", 2, val, 64, 0);
-		fprintf(stderr, "child: repair.half never hit\n");
+		fprintf(stderr, "child: %s never hit\n", point);
 		_exit(FC_TEST_CHILD_NOTREACHED);
 	}
-	fc_test_assert_killed(pid, SIGKILL, "repair.half");
+	fc_test_assert_killed(pid, SIGKILL, point);
 	/* 3: the parent repairs what the repairer left */
-	recover(c, "repair.half", st.repairs);
-	check_model(c, W_REPLACE, "repair.half");
+	recover(c, point, st.repairs);
+	check_model(c, W_REPLACE, point);
 	{
 		unsigned char buf[64];
 		size_t len = sizeof buf;
@@ -493,8 +495,22 @@ repairer_killed_at_repair_half_is_repaired_again(void **state)
 		/* the repairer's own set never ran */
 		assert_int_equal(rc, FC_ENOTFOUND);
 	}
-	still_works(c, "repair.half");
+	still_works(c, point);
 	fc_test_destroy(c);
+}
+
+static void
+repairer_killed_at_repair_half_is_repaired_again(void **state)
+{
+	repairer_killed_at("repair.half");
+}
+
+/* The repair's last step: counters rebuilt, limbo not yet emptied, the
+ * flag still set. The next writer must redo the whole repair. */
+static void
+repairer_killed_at_repair_last_is_repaired_again(void **state)
+{
+	repairer_killed_at("repair.last");
 }
 
 static void
@@ -574,7 +590,8 @@ every_writer_point_is_covered_by_a_test(void **state)
 		"set.published",   "set.retired",     "delete.tomb",
 		"evict.unlinked",  "reclaim.freeing", "rebuild.half",
 		"rebuild.flipped", "page.grab",       "page.drain",
-		"flush.half",      "repair.half",     "read.inside",
+		"flush.half",      "repair.half",     "repair.last",
+		"read.inside",
 		"open.ftruncate",  "open.mmap",       "slot.claim",
 		/* tests/fault/test_lease_kill.c kills at each of these */
 		"lease.grant",     "lease.granted",   "lease.filled",
@@ -626,6 +643,8 @@ main(void)
 		cmocka_unit_test(writer_killed_at_flush_half_is_repaired),
 		cmocka_unit_test(
 			repairer_killed_at_repair_half_is_repaired_again),
+		cmocka_unit_test(
+			repairer_killed_at_repair_last_is_repaired_again),
 		cmocka_unit_test(two_writers_killed_in_a_row_are_each_repaired),
 		cmocka_unit_test(
 			writer_killed_in_a_full_64mib_segment_is_repaired_in_milliseconds),
