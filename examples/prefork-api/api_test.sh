@@ -6,7 +6,8 @@
 # and Age; HEAD; query normalization; PUT then a fresh value (MISS); bad
 # requests -> 4xx JSON; malformed, slow (slowloris) and huge requests; a
 # worker SIGKILLed under load is replaced while the other keeps serving;
-# the stampede check; a warm restart with --cache-file; SIGTERM -> exit 0
+# the stampede check (200 concurrent requests for a cold key: one backend
+# computation); stale-while-revalidate; a warm restart with --cache-file; SIGTERM -> exit 0
 # within 5 s. Every server it starts is stopped on exit, pass or fail.
 set -uo pipefail
 API=${1:?usage: api_test.sh path/to/forkcache-api}
@@ -252,6 +253,39 @@ check "new worker pid ($pids -> $newpids) alive" \
   bash -c "[ '$newpids' != '$pids' ] && kill -0 ${newpids%%,*} && kill -0 ${newpids##*,}"
 ok=$(curl -s -H 'Connection: close' -w '%{stderr}%{http_code}\n' "${urls[@]:0:20}" 2>&1 >/dev/null | grep -c '^200$')
 check "all 20 requests after the respawn served ($ok)" test "$ok" = 20
+stop_server
+
+# ---------------------------------------------- stampede, stale-while-revalidate
+# A slow database (every read query +400 ms), TTL 4 s, serve stale 30 s.
+start_server --cache shared --backend-delay-ms 400 --ttl 4 --stale 30
+q0=$(stat_field backend_queries)
+args=()
+for _ in $(seq 200); do args+=(-o /dev/null "$BASE/search?q=stampede"); done
+codes=$(curl -s --parallel --parallel-immediate --parallel-max 200 \
+  -w '%{http_code} %header{x-cache} %header{etag}\n' "${args[@]}" 2>/dev/null)
+check "stampede: 200 concurrent requests for one cold key all answered 200" \
+  test "$(grep -c '^200 ' <<<"$codes")" = 200
+check "stampede: one backend computation (got $(($(stat_field backend_queries) - q0)))" \
+  test $(($(stat_field backend_queries) - q0)) = 1
+check "stampede: one MISS, the rest HIT, one ETag" \
+  test "$(grep -c ' MISS ' <<<"$codes")" = 1 -a "$(cut -d' ' -f3 <<<"$codes" | sort -u | wc -l)" = 1
+check "stampede: requests waited on the leader's lease (lease_waits=$(stat_field lease_waits))" \
+  test "$(stat_field lease_waits)" -ge 1
+req GET /products/3
+etag=${H[etag]}
+check "stale: first GET MISS" test "${H[x-cache]}" = MISS
+sleep 4.2   # past the 4 s TTL (a real server on the wall clock)
+q0=$(stat_field backend_queries)
+args=()
+for _ in $(seq 10); do args+=(-o /dev/null "$BASE/products/3"); done
+codes=$(curl -s --parallel --parallel-immediate --parallel-max 10 \
+  -w '%{http_code} %header{x-cache} %header{etag} %header{age}\n' "${args[@]}" 2>/dev/null)
+check "stale: 10 concurrent requests after expiry, one refresh (got $(($(stat_field backend_queries) - q0)))" \
+  test $(($(stat_field backend_queries) - q0)) = 1
+check "stale: the others got the old value at once (STALE, old ETag, Age >= 1): $(grep -c ' STALE ' <<<"$codes") STALE" \
+  test -n "$(grep " STALE $etag [1-9]" <<<"$codes")"
+check "stale: exactly one MISS (the refresher, Age 0)" \
+  test "$(grep -c ' MISS ' <<<"$codes")" = 1 -a -n "$(grep ' MISS .* 0$' <<<"$codes")"
 stop_server
 
 # ------------------------------------------------------------ warm restart

@@ -70,6 +70,8 @@
 #define RC_GEN_SEGMENT (4u << 20) /* per-worker mode: generations, bytes */
 #define RC_SEGMENT_MIN (1u << 20) /* forkcache's smallest segment */
 #define RC_CAS_TRIES 64          /* generation bump retries under contention */
+#define RC_LEASE_WAIT_MS 5000    /* wait this long for another's fill, ms:
+                                    a search on a loaded machine takes ~1 s */
 
 /* The header stored in front of every cached body. */
 struct rc_entry {
@@ -113,6 +115,7 @@ open_opts(fc_options *o, uint64_t bytes)
 	o->segment_bytes = bytes < RC_SEGMENT_MIN ? RC_SEGMENT_MIN : bytes;
 	o->reader_slots = slots < 256 ? 256 : slots;
 	o->avg_item_bytes = 512;  /* a product is ~200 B, a page ~4 KiB */
+	o->stale_ms = api_cfg.stale_s * 1000;
 }
 
 static int
@@ -393,35 +396,20 @@ full_key(const struct respcache_key *rk, char *k)
 			(uint64_t)h.high64, (uint64_t)h.low64);
 }
 
-/* Look @p k up; 1 and @p out filled on a usable entry, else 0. */
+/* Decode the entry of @p n bytes in tls_val; 1 if usable, else 0. */
 static int
-lookup(const char *k, size_t klen, struct cached_response *out)
+decode(size_t n, struct cached_response *out)
 {
-	struct buf *b = &tls_val;
 	struct rc_entry e;
-	size_t n;
-	int rc;
-
-	b->len = 0;
-	if (buf_reserve(b, 4096) != 0)
-		return 0;
-	for (;;) {
-		n = b->cap;
-		rc = fc_get(resp_cache, k, klen, b->p, &n);
-		if (rc != FC_ETRUNC)
-			break;
-		if (buf_reserve(b, n) != 0)   /* grow to the value's size */
-			return 0;
-	}
-	if (rc != FC_OK || n < sizeof e)
-		return 0;
-	memcpy(&e, b->p, sizeof e);
-	if (e.magic != RC_MAGIC || e.status != 200)
-		return 0;   /* not ours (the segment is untrusted input) */
 	uint64_t now = fc_now_ms();
 
+	if (n < sizeof e)
+		return 0;
+	memcpy(&e, tls_val.p, sizeof e);
+	if (e.magic != RC_MAGIC || e.status != 200)
+		return 0;   /* not ours (the segment is untrusted input) */
 	out->status = 200;
-	out->body = b->p + sizeof e;
+	out->body = tls_val.p + sizeof e;
 	out->len = n - sizeof e;
 	out->etag = e.etag;
 	out->age_s = now > e.stored_ms ? (now - e.stored_ms) / 1000 : 0;
@@ -429,29 +417,47 @@ lookup(const char *k, size_t klen, struct cached_response *out)
 	return 1;
 }
 
-/* L1 missed: ask the L2; 1 and @p out filled (and the L1 filled) on a
- * usable entry, else 0. */
+/*
+ * fc_get (@p lease NULL) or fc_lease_get of @p k into tls_val, grown to the
+ * value's size on FC_ETRUNC (which takes no lease). The forkcache result.
+ */
 static int
-l2_lookup(const char *k, size_t klen, struct cached_response *out)
+get_value(const char *k, size_t klen, size_t *n, fc_lease *lease)
 {
 	struct buf *b = &tls_val;
+	int rc;
+
+	b->len = 0;
+	if (buf_reserve(b, 4096) != 0)
+		return FC_ENOMEM;
+	for (;;) {
+		*n = b->cap;
+		rc = lease ? fc_lease_get(resp_cache, k, klen, b->p, n,
+					  RC_LEASE_WAIT_MS, lease)
+			   : fc_get(resp_cache, k, klen, b->p, n);
+		if (rc != FC_ETRUNC)
+			return rc;
+		if (buf_reserve(b, *n) != 0)
+			return FC_ENOMEM;
+	}
+}
+
+/*
+ * L1 missed: ask the L2. 1 with the entry in tls_val, @p out filled and its
+ * remaining TTL in @p ttl_ms (the caller stores it in L1), else 0.
+ */
+static int
+l2_lookup(const char *k, size_t klen, struct cached_response *out,
+	  uint64_t *ttl_ms)
+{
 	struct rc_entry e;
 	uint64_t now = fc_now_ms();
 
-	if (l2_get(k, klen, b) != 1 || b->len < sizeof e)
+	if (l2_get(k, klen, &tls_val) != 1 || !decode(tls_val.len, out) ||
+	    out->xcache != XC_HIT)
 		return 0;
-	memcpy(&e, b->p, sizeof e);
-	if (e.magic != RC_MAGIC || e.status != 200 ||
-	    now >= e.stored_ms + e.ttl_ms)
-		return 0;
-	(void)fc_set(resp_cache, k, klen, b->p, b->len,
-		     e.stored_ms + e.ttl_ms - now);
-	out->status = 200;
-	out->body = b->p + sizeof e;
-	out->len = b->len - sizeof e;
-	out->etag = e.etag;
-	out->age_s = now > e.stored_ms ? (now - e.stored_ms) / 1000 : 0;
-	out->xcache = XC_HIT;
+	memcpy(&e, tls_val.p, sizeof e);
+	*ttl_ms = e.stored_ms + e.ttl_ms > now ? e.stored_ms + e.ttl_ms - now : 1;
 	return 1;
 }
 
@@ -480,35 +486,84 @@ compute(respcache_compute_fn fn, void *arg, struct cached_response *out)
 }
 
 /*
- * The fill path: lookup, or compute and store. Plain gets and sets: two
- * workers missing one key at once both compute it.
+ * The fill path, get-or-compute with forkcache's leases (one computation
+ * per key across all workers):
+ *   1. fc_get: a fresh hit costs what it always did (lock-free, no lease).
+ *   2. Otherwise fc_lease_get, which answers one of:
+ *      FC_LEADER     nobody is computing this key: we compute, then
+ *                    fc_lease_fill (200) or fc_lease_abandon (an error, which
+ *                    is never cached): a waiter then takes over the lease.
+ *      FC_STALE      the entry expired less than --stale ago and we are the
+ *                    first to notice: we refresh it like a leader and answer
+ *                    with the fresh value (MISS).
+ *      FC_OK         someone else filled it while we waited (a lease wait),
+ *                    or is refreshing it and we got the stale value at once
+ *                    (STALE: served past its TTL, Age > max-age).
+ *      FC_ETIMEDOUT  the leader took longer than RC_LEASE_WAIT_MS: compute
+ *                    for this request alone; the leader still fills.
+ *      FC_EBUSY etc. the lease table is full or the cache failed: compute
+ *                    and store (fc_set) without single-flight.
+ * The one leader per key is across every process that maps the segment:
+ * all workers in shared mode, one worker's threads in per-worker mode.
+ * With --l2 the leader asks the L2 before the database (an L2 hit is stored
+ * in L1 with its remaining TTL), so one process per key and machine goes to
+ * Redis, and a computed response is stored in both tiers.
  */
 static int
 fill(const char *k, size_t klen, respcache_compute_fn fn, void *arg,
      struct cached_response *out)
 {
 	struct api_worker_stats *ws = api_my_stats();
+	fc_lease lease;
+	uint64_t ttl_ms = 0;
+	size_t n;
+	int rc, lead;
 
-	if (lookup(k, klen, out)) {
+	if (get_value(k, klen, &n, NULL) == FC_OK && decode(n, out)) {
 		api_count(out->xcache == XC_HIT ? &ws->hits : &ws->stale);
 		return 0;
 	}
-	if (l2_enabled() && l2_lookup(k, klen, out)) {
-		api_count(&ws->hits);
-		api_count(&ws->l2_hits);
+	rc = get_value(k, klen, &n, &lease);
+	if (rc == FC_OK && decode(n, out)) {
+		if (out->xcache == XC_STALE) {
+			api_count(&ws->stale);
+		} else {
+			api_count(&ws->hits);
+			api_count(&ws->lease_waits);
+		}
 		return 0;
 	}
-	if (compute(fn, arg, out) != 0)
-		return -1;
-	api_count(&ws->misses);
-	if (l2_enabled())
-		api_count(&ws->l2_misses);
-	if (out->status == 200) {
-		(void)fc_set(resp_cache, k, klen, tls_val.p, tls_val.len,
-			     api_cfg.ttl_s * 1000);
+	lead = rc == FC_LEADER || rc == FC_STALE;
+	if (rc == FC_ETIMEDOUT)
+		api_count(&ws->lease_timeouts);
+	if (l2_enabled() && l2_lookup(k, klen, out, &ttl_ms)) {
+		api_count(&ws->hits);
+		api_count(&ws->l2_hits);
+	} else {
+		if (compute(fn, arg, out) != 0) {
+			if (lead)
+				(void)fc_lease_abandon(resp_cache, &lease);
+			return -1;
+		}
+		api_count(&ws->misses);
 		if (l2_enabled())
-			l2_set(k, klen, tls_val.p, tls_val.len,
-			       api_cfg.ttl_s * 1000);
+			api_count(&ws->l2_misses);
+		ttl_ms = api_cfg.ttl_s * 1000;
+		if (out->status == 200 && l2_enabled())
+			l2_set(k, klen, tls_val.p, tls_val.len, ttl_ms);
+	}
+	if (lead) {
+		/* A fill that fails keeps the lease: give it up. */
+		if (out->status != 200 ||
+		    fc_lease_fill(resp_cache, &lease, tls_val.p, tls_val.len,
+				  ttl_ms) != FC_OK)
+			(void)fc_lease_abandon(resp_cache, &lease);
+	} else if (out->status == 200 && rc != FC_ETIMEDOUT && rc != FC_OK) {
+		/* No lease to be had (table full, or an error): store it
+		 * anyway, without single-flight. After a timeout the leader
+		 * still fills. */
+		(void)fc_set(resp_cache, k, klen, tls_val.p, tls_val.len,
+			     ttl_ms);
 	}
 	return 0;
 }
@@ -559,10 +614,18 @@ respcache_stats_json(struct buf *out)
 			"\"kind\": \"%s\", \"segment_bytes\": %" PRIu64 ","
 			" \"bytes_used\": %" PRIu64 ", \"sets\": %" PRIu64 ","
 			" \"evictions\": %" PRIu64 ", \"expired\": %" PRIu64 ","
-			" \"fc_hits\": %" PRIu64 ", \"fc_misses\": %" PRIu64 "}",
+			" \"fc_hits\": %" PRIu64 ", \"fc_misses\": %" PRIu64 ","
+			" \"leases_active\": %" PRIu64 ", \"lease_grants\": %" PRIu64 ","
+			" \"lease_takeovers\": %" PRIu64 ","
+			" \"lease_waits\": %" PRIu64 ", \"lease_timeouts\": %" PRIu64 ","
+			" \"lease_stale_hits\": %" PRIu64 ", \"lease_full\": %" PRIu64 ","
+			" \"stale_ms\": %" PRIu64 "}",
 			items, resp_is_file ? "file" : "shm",
 			st.segment_bytes, st.bytes_used, st.sets,
-			st.evictions, st.expired, st.hits, st.misses);
+			st.evictions, st.expired, st.hits, st.misses,
+			st.leases_active, st.lease_grants, st.lease_takeovers,
+			st.lease_waits, st.lease_timeouts, st.lease_stale_hits,
+			st.lease_full, st.stale_ms);
 	}
 	if (api_cfg.mode == CACHE_PER_WORKER) {
 		respcache_publish_items();
