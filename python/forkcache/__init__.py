@@ -31,6 +31,7 @@ __all__ = [
     "ExistsError", "InvalidArgumentError", "TooLargeError", "NoMemoryError",
     "CasMismatchError", "CorruptError", "IncompatibleError",
     "SystemCallError", "BusyError", "NotANumberError", "TimeoutError",
+    "LeaseError",
     "HAVE_LEASES", "RAW", "JSON",
     "PICKLE", "KEY_MAX", "VALUE_MAX",
 ]
@@ -98,6 +99,11 @@ class TimeoutError(Error, _builtins.TimeoutError):
     """FC_ETIMEDOUT: a lease wait ran out (another process is computing)."""
 
 
+class LeaseError(Error):
+    """FC_ELEASE: fill or abandon of a lease no longer held (it expired and
+    another caller took it over); nothing changed."""
+
+
 _ERRORS = {
     _forkcache.FC_ENOTFOUND: NotFoundError,
     _forkcache.FC_EEXIST: ExistsError,
@@ -113,6 +119,8 @@ _ERRORS = {
 }
 if hasattr(_forkcache, "FC_ETIMEDOUT"):
     _ERRORS[_forkcache.FC_ETIMEDOUT] = TimeoutError
+if hasattr(_forkcache, "FC_ELEASE"):
+    _ERRORS[_forkcache.FC_ELEASE] = LeaseError
 for _code, _cls in _ERRORS.items():
     _cls.code = _code
     _cls.name = errname(_code)

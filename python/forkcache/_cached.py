@@ -8,7 +8,8 @@ import threading
 import time
 
 from . import (Cache, TTLCache, _codec_of, _enc, _digest, KEY_MAX,
-               HAVE_LEASES, TimeoutError as _LeaseTimeout, Error)
+               HAVE_LEASES, TimeoutError as _LeaseTimeout, Error, BusyError,
+               LeaseError)
 
 __all__ = ["cached", "hashkey", "CacheInfo"]
 
@@ -137,8 +138,9 @@ def cached(cache, key=hashkey, ttl=None, stale=None, lock_timeout=10.0,
                 left = max(0.0, deadline - time.monotonic())
                 try:
                     st, got, lease = raw_cache.lease_get(sk, left)
-                except _LeaseTimeout:
-                    # waited lock_timeout for another process: compute here
+                except (_LeaseTimeout, BusyError):
+                    # waited lock_timeout for another process, or the lease
+                    # table is full: compute here, without single-flight
                     return store_plain(sk, long_enc, func(*args, **kwargs))
                 if st == 0:  # FC_OK: a fresh value, or the one filled
                     v = unpack(got, long_enc)
@@ -148,14 +150,16 @@ def cached(cache, key=hashkey, ttl=None, stale=None, lock_timeout=10.0,
                 try:
                     value = func(*args, **kwargs)
                 except BaseException:
-                    raw_cache.lease_abandon(lease)
+                    _abandon(raw_cache, lease)
                     raise
                 try:
                     raw_cache.lease_fill(lease, pack(value, long_enc), ttl)
-                except ValueError:
-                    raw_cache.lease_abandon(lease)  # too large to cache
-                except Error:
+                except LeaseError:
                     pass  # lease lost (taken over): the value is still ours
+                except (Error, ValueError):
+                    # not stored (too large, no room): the lease is still
+                    # ours; give it up so that a waiter goes on
+                    _abandon(raw_cache, lease)
                 return value
 
         raw_cache = raw
@@ -186,3 +190,10 @@ def cached(cache, key=hashkey, ttl=None, stale=None, lock_timeout=10.0,
 
 
 _MISS = object()
+
+
+def _abandon(cache, lease):
+    try:
+        cache.lease_abandon(lease)
+    except LeaseError:
+        pass  # already taken over

@@ -899,7 +899,7 @@ Cache_stats(CacheObject *self, PyObject *unused)
 	int rc = fc_stat(self->ch_c, &s);
 	if (rc != FC_OK)
 		return raise_fc(rc);
-	return Py_BuildValue(
+	PyObject *d = Py_BuildValue(
 		"{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsIsI}",
 		"items", (unsigned long long)s.items,
 		"hits", (unsigned long long)s.hits,
@@ -929,6 +929,32 @@ Cache_stats(CacheObject *self, PyObject *unused)
 		"reclaim_waits", (unsigned long long)s.reclaim_waits,
 		"classes", (unsigned)s.classes,
 		"layout_version", (unsigned)s.layout_version);
+#ifdef FC_PY_WITH_LEASES
+	const struct {
+		const char *k;
+		unsigned long long v;
+	} lease_fields[] = {
+		{ "lease_slots", s.lease_slots },
+		{ "leases_active", s.leases_active },
+		{ "leases_dead", s.leases_dead },
+		{ "lease_grants", s.lease_grants },
+		{ "lease_takeovers", s.lease_takeovers },
+		{ "lease_waits", s.lease_waits },
+		{ "lease_timeouts", s.lease_timeouts },
+		{ "lease_stale_hits", s.lease_stale_hits },
+		{ "lease_full", s.lease_full },
+		{ "lease_ms", s.lease_ms },
+		{ "stale_ms", s.stale_ms },
+	};
+	for (size_t i = 0; d && i < sizeof lease_fields / sizeof *lease_fields;
+	     i++) {
+		PyObject *v = PyLong_FromUnsignedLongLong(lease_fields[i].v);
+		if (!v || PyDict_SetItemString(d, lease_fields[i].k, v) < 0)
+			Py_CLEAR(d);
+		Py_XDECREF(v);
+	}
+#endif
+	return d;
 }
 
 static PyObject *

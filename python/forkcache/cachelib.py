@@ -20,7 +20,8 @@ import threading
 from cachelib.base import BaseCache
 from cachelib.serializers import BaseSerializer
 
-from . import Cache, Error, NotANumberError, HAVE_LEASES
+from . import (Cache, Error, NotANumberError, HAVE_LEASES, BusyError,
+               LeaseError)
 from . import TimeoutError as _LeaseTimeout
 
 __all__ = ["ForkCache", "ForkSerializer"]
@@ -153,10 +154,7 @@ class ForkCache(BaseCache):
         held = self._held()
         while held:
             _, lease = held.popitem()
-            try:
-                self._cache.lease_abandon(lease)
-            except Error:
-                pass  # already lost (expired and taken over)
+            self._abandon(lease)
 
     def _get_leased(self, k):
         held = self._held()
@@ -164,8 +162,9 @@ class ForkCache(BaseCache):
             return None  # this thread computes it already
         try:
             st, raw, lease = self._cache.lease_get(k, self._lock_timeout)
-        except _LeaseTimeout:
-            return None  # waited long enough: compute without the lease
+        except (_LeaseTimeout, BusyError):
+            return None  # waited long enough, or the lease table is full:
+            # compute without single-flight
         if st == 0:  # FC_OK: fresh, or filled by the leader we waited for
             return self.serializer.loads(raw)
         # FC_LEADER, or FC_STALE (we refresh; the others are served the
@@ -178,16 +177,22 @@ class ForkCache(BaseCache):
         lease = self._held().pop(k)
         try:
             if ttl == -1:
-                self._cache.lease_abandon(lease)
+                self._abandon(lease)
                 self._cache.delete(k)
             else:
                 self._cache.lease_fill(lease, data, ttl)
             return True
-        except ValueError:
-            self._cache.lease_abandon(lease)
+        except LeaseError:
+            return None  # lease lost (taken over): store it plainly
+        except (Error, ValueError):
+            self._abandon(lease)  # not stored; the lease was still ours
             return False
-        except Error:
-            return None  # lease lost: store it plainly
+
+    def _abandon(self, lease):
+        try:
+            self._cache.lease_abandon(lease)
+        except LeaseError:
+            pass  # already taken over
 
     # -- the cachelib contract
     def get(self, key):
@@ -237,10 +242,7 @@ class ForkCache(BaseCache):
         if self._single_flight:
             lease = self._held().pop(k, None)
             if lease is not None:
-                try:
-                    self._cache.lease_abandon(lease)
-                except Error:
-                    pass
+                self._abandon(lease)
         return self._cache.delete(k)
 
     def get_many(self, *keys):
