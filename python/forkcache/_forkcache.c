@@ -281,7 +281,7 @@ Cache_open(CacheObject *self, PyObject *const *args, Py_ssize_t nargs)
 	o.mode = (unsigned)mode;
 	if (slots)
 		o.reader_slots = (uint32_t)slots;
-#ifdef FC_PY_WITH_LEASES
+#ifdef FC_LEADER
 	if (lease_ms)
 		o.lease_ms = lease_ms;
 	o.stale_ms = stale_ms;
@@ -728,9 +728,7 @@ Cache_flush_expired(CacheObject *self, PyObject *unused)
 }
 
 /* ----------------------------------------------------------------- leases */
-/* TODO(#13): switch FC_PY_WITH_LEASES to FC_LEADER once the lease API (#11)
- * is on main and these calls are checked against it. */
-#ifdef FC_PY_WITH_LEASES
+#ifdef FC_LEADER
 /*
  * Leases (fc_lease_get/fill/abandon): single-flight across processes. The
  * fc_lease is handed to Python as an opaque bytes object of sizeof(fc_lease)
@@ -793,39 +791,49 @@ Cache_lease_get(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 	}
 	busy_leave(self);
 	Py_DECREF(a[0]);
-	if (!big && rc == FC_ETRUNC) /* allocation failed */
+	if (rc == FC_ETRUNC) /* the bytes object could not be allocated */
 		return NULL;
 	if (rc < 0) {
 		Py_XDECREF(big);
 		return raise_fc(rc);
 	}
-	PyObject *val = Py_None, *lobj = Py_None;
-	Py_INCREF(Py_None);
-	Py_INCREF(Py_None);
-	if (rc == FC_OK || rc == FC_STALE) {
-		Py_DECREF(val);
-		if (big) {
-			if (n < cap && _PyBytes_Resize(&big, (Py_ssize_t)n) < 0) {
-				Py_DECREF(lobj);
-				return NULL; /* TODO: leaks a STALE lease on OOM */
-			}
+	PyObject *val, *lobj, *res = NULL;
+	if (rc == FC_LEADER) {
+		val = Py_None;
+		Py_INCREF(val);
+	} else if (big) {
+		/* _PyBytes_Resize frees the object on failure */
+		if (n == cap || _PyBytes_Resize(&big, (Py_ssize_t)n) == 0)
 			val = big;
-			big = NULL;
-		} else {
-			val = PyBytes_FromStringAndSize(stackbuf, (Py_ssize_t)n);
-		}
+		else
+			val = NULL;
+		big = NULL;
+	} else {
+		val = PyBytes_FromStringAndSize(stackbuf, (Py_ssize_t)n);
 	}
 	Py_XDECREF(big);
-	if (rc == FC_LEADER || rc == FC_STALE) {
-		Py_DECREF(lobj);
-		lobj = PyBytes_FromStringAndSize((const char *)&lease, sizeof lease);
+	if (rc == FC_OK) {
+		lobj = Py_None;
+		Py_INCREF(lobj);
+	} else {
+		lobj = PyBytes_FromStringAndSize((const char *)&lease,
+						 sizeof lease);
 	}
-	if (!val || !lobj) {
+	if (val && lobj)
+		res = Py_BuildValue("(iNN)", rc, val, lobj);
+	else {
 		Py_XDECREF(val);
 		Py_XDECREF(lobj);
-		return NULL;
 	}
-	return Py_BuildValue("(iNN)", rc, val, lobj);
+	if (!res && rc != FC_OK && self->ch_c) {
+		/* No memory for the answer after the lease was taken: give it
+		 * up, so that the key's waiters go on without us. */
+		PyObject *et, *ev, *tb;
+		PyErr_Fetch(&et, &ev, &tb);
+		fc_lease_abandon(self->ch_c, &lease);
+		PyErr_Restore(et, ev, tb);
+	}
+	return res;
 }
 
 static PyObject *
@@ -886,7 +894,7 @@ Cache_lease_abandon(CacheObject *self, PyObject *const *args,
 		return raise_fc(rc);
 	Py_RETURN_NONE;
 }
-#endif /* FC_PY_WITH_LEASES */
+#endif /* FC_LEADER */
 
 /* ------------------------------------------------------- stats, iteration */
 
@@ -929,7 +937,7 @@ Cache_stats(CacheObject *self, PyObject *unused)
 		"reclaim_waits", (unsigned long long)s.reclaim_waits,
 		"classes", (unsigned)s.classes,
 		"layout_version", (unsigned)s.layout_version);
-#ifdef FC_PY_WITH_LEASES
+#ifdef FC_LEADER
 	const struct {
 		const char *k;
 		unsigned long long v;
@@ -1055,7 +1063,7 @@ static PyMethodDef Cache_methods[] = {
 	  "touch(key, ttl=None) -> False if absent" },
 	{ "incr", (PyCFunction)(void (*)(void))Cache_incr, FASTKW,
 	  "incr(key, delta=1) -> new value, None if absent" },
-#ifdef FC_PY_WITH_LEASES
+#ifdef FC_LEADER
 	{ "lease_get", (PyCFunction)(void (*)(void))Cache_lease_get, FASTKW,
 	  "lease_get(key, wait=0) -> (status, value, lease)" },
 	{ "lease_fill", (PyCFunction)(void (*)(void))Cache_lease_fill, FASTKW,
@@ -1187,7 +1195,7 @@ PyInit__forkcache(void)
 #define FC__ADDERR(name, val, msg) ADDINT(FC_##name)
 	FC_ERRORS(FC__ADDERR)
 #undef FC__ADDERR
-#ifdef FC_PY_WITH_LEASES
+#ifdef FC_LEADER
 	ADDINT(FC_LEADER)
 	ADDINT(FC_STALE)
 #endif
