@@ -307,6 +307,49 @@ kill_of_a_waiter_changes_nothing_for_the_others(void **state)
 	fc_test_shared_free(sh, sizeof *sh);
 }
 
+/* A live leader that hangs past lease_ms (the parent's fake clock) is
+ * taken over by the next caller; its late fill, from the other process, is
+ * refused and changes nothing. */
+static void
+hung_leader_is_taken_over_after_lease_ms_and_its_late_fill_refused(void **state)
+{
+	fc_cache *c = *state;
+	unsigned char buf[VLEN];
+	size_t n = sizeof buf;
+	fc_lease l;
+
+	setup_shared();
+	pid_t k = fc_test_fork();
+	if (k == 0) {
+		FC_CHILD_CHECK_RC(fc_lease_get(c, KEY, KL, buf, &n, 0, &l), FC_LEADER);
+		__atomic_store_n(&sh->leading, 1, __ATOMIC_SEQ_CST);
+		while (!__atomic_load_n(&sh->proceed, __ATOMIC_SEQ_CST))
+			usleep(500);
+		value_of(buf, 1);
+		FC_CHILD_CHECK_RC(fc_lease_fill(c, &l, buf, VLEN, 0), FC_ELEASE);
+		_exit(0);
+	}
+	wait_for(&sh->leading);
+	assert_int_equal(fc_lease_get(c, KEY, KL, buf, &n, 0, &l), FC_ETIMEDOUT);
+	fc_test_clock_advance_ms(fc_test_stats(c).lease_ms); /* overdue */
+	n = sizeof buf;
+	assert_int_equal(fc_lease_get(c, KEY, KL, buf, &n, 0, &l), FC_LEADER);
+	assert_int_equal(fc_test_stats(c).lease_takeovers, 1);
+	__atomic_store_n(&sh->proceed, 1, __ATOMIC_SEQ_CST);
+	fc_test_assert_exit(k, 0); /* its fill was refused */
+	n = sizeof buf;
+	assert_int_equal(fc_get(c, KEY, KL, buf, &n), FC_ENOTFOUND);
+	value_of(buf, 2);
+	assert_int_equal(fc_lease_fill(c, &l, buf, VLEN, 0), FC_OK);
+	n = sizeof buf;
+	uint32_t w = 0;
+	assert_int_equal(fc_get(c, KEY, KL, buf, &n), FC_OK);
+	assert_int_equal(fc_test_value_check(buf, n, KEY, KL, &w, NULL), 0);
+	assert_int_equal(w, 2);
+	fc_test_verify(c);
+	fc_test_shared_free(sh, sizeof *sh);
+}
+
 /* A refresher (FC_STALE) killed while others are served the stale value
  * without waiting: no poll runs, yet the refresh lease must pass to another
  * caller promptly, not after lease_ms or the stale window. */
@@ -376,6 +419,7 @@ main(void)
 		T(kill_after_an_abandon_before_the_wake_up_makes_one_waiter_lead),
 		T(kill_after_the_fill_before_the_wake_up_serves_the_value),
 		T(kill_of_a_waiter_changes_nothing_for_the_others),
+		T(hung_leader_is_taken_over_after_lease_ms_and_its_late_fill_refused),
 		cmocka_unit_test_teardown(killed_refresher_is_replaced_while_stale_hits_go_on,
 					  fc_test_close),
 	};
