@@ -22,8 +22,9 @@
  *                       ms).
  *              bad      a value read that is not one whole value written
  *                       for that key (self-checking values).
- *              stuck    an fc_lease_get that took longer than 2 s, or one
- *                       that timed out (FC_ETIMEDOUT: 5 s).
+ *              stuck    an fc_lease_get that took longer than 4 s, or one
+ *                       that timed out (FC_ETIMEDOUT: 5 s, half of lease_ms:
+ *                       a dead leader nobody notices shows up here).
  *              dead     after the run: every key deleted, then leased once
  *                       (a dead leader's lease must be taken over at once),
  *                       abandoned; then fc_stat must show no lease held,
@@ -52,7 +53,12 @@
 #define LS_MAX_KEYS 4096
 #define LS_KILLED_RING 1024
 #define LS_WAIT_MS 5000
-#define LS_STUCK_MS 2000
+/* A call slower than this is "stuck". A wedged key (a dead leader nobody
+ * notices) makes its waiters time out at LS_WAIT_MS, far below lease_ms
+ * (10 s); 4 s leaves room for a loaded machine, where a leader or the
+ * writer mutex's holder can go unscheduled for a second or two (seen: a
+ * 2.8 s call at load 22 on 2 cores, none with the run at nice -10). */
+#define LS_STUCK_MS 4000
 #define LS_VLEN 40
 
 struct ls_cfg {
