@@ -21,6 +21,8 @@ cleanup() {
     kill -TERM "$SERVER_PID" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$SERVER_PID" 2>/dev/null
+    # A SIGKILLed master cannot unlink its segments.
+    rm -f "/dev/shm/forkcache-api.$SERVER_PID" "/dev/shm/forkcache-api.$SERVER_PID.gens"
   fi
   [ -n "${LOAD_PID:-}" ] && kill "$LOAD_PID" 2>/dev/null
   rm -rf "$TMP"
@@ -69,7 +71,8 @@ stop_server() {
   check "SIGTERM: exit status 0 (got $rc) within 5 s ($((SECONDS - t0)) s)" \
     test "$rc" = 0 -a $((SECONDS - t0)) -le 5
   check "no shared-memory segment left for pid $SERVER_PID" \
-    test ! -e "/dev/shm/forkcache-api.$SERVER_PID"
+    test ! -e "/dev/shm/forkcache-api.$SERVER_PID" -a ! -e "/dev/shm/forkcache-api.$SERVER_PID.gens"
+  rm -f "/dev/shm/forkcache-api.$SERVER_PID" "/dev/shm/forkcache-api.$SERVER_PID.gens"
   SERVER_PID=
 }
 
