@@ -1,0 +1,177 @@
+/*
+ * tests/unit/test_item.c - white-box tests of chunk access (lib/item.c,
+ * lib/item.h): the reader's bounds check fc__item_at, the writer's
+ * ownership check fc__chunk_owned, and the one copy-out
+ * fc__item_copy_out (each length loaded once and bounded by the page).
+ */
+#include "fc_test.h"
+#include "fc_internal.h"
+
+#include <string.h>
+
+static int
+setup(void **state)
+{
+	fc_options o;
+
+	fc_test_default_options(&o);
+	o.segment_bytes = 4u << 20;
+	o.reader_slots = 8;
+	fc_cache *c = fc_test_create(&o);
+	assert_int_equal(fc_set(c, "key", 3, "value", 5, 0), FC_OK);
+	*state = c;
+	return 0;
+}
+
+/* The offset of the chunk that holds "key". */
+static uint64_t
+key_off(fc_cache *c)
+{
+	struct fc_probe p;
+
+	assert_int_equal(fc__lock(c), FC_OK);
+	assert_int_equal(fc__index_probe_locked(c, fc__hash(c, "key", 3), "key", 3, 0, &p), FC_OK);
+	fc__unlock(c);
+	assert_non_null(p.it);
+	return fc__off_of(c, p.it);
+}
+
+static void
+item_at_accepts_a_live_item_and_rejects_offsets_outside_the_pages(void **state)
+{
+	fc_cache *c = *state;
+	uint64_t off = key_off(c);
+
+	assert_ptr_equal(fc__item_at(c, off), fc__ptr(c, off));
+	assert_null(fc__item_at(c, 0));
+	assert_null(fc__item_at(c, c->g.pages_off - 8));
+	assert_null(fc__item_at(c, fc__pages_end(c)));
+	assert_null(fc__item_at(c, fc__pages_end(c) + 64));
+}
+
+static void
+item_at_rejects_a_misaligned_offset_even_over_a_valid_looking_header(void **state)
+{
+	fc_cache *c = *state;
+	uint64_t off = key_off(c) + 4096 + 4; /* inside the page, misaligned */
+	struct item_shm *fake = fc__ptr(c, off);
+
+	memset(fake, 0, 64);
+	fake->it_class = 0;
+	fake->it_klen = 1;
+	fake->it_vlen = 1;
+	assert_null(fc__item_at(c, off));
+	/* the same header at an aligned offset passes the bounds check */
+	fake = fc__ptr(c, off - 4);
+	memset(fake, 0, 64);
+	fake->it_klen = 1;
+	fake->it_vlen = 1;
+	assert_non_null(fc__item_at(c, off - 4));
+}
+
+static void
+item_at_rejects_lengths_that_leave_the_chunk(void **state)
+{
+	fc_cache *c = *state;
+	uint64_t off = key_off(c);
+	struct item_shm *it = fc__ptr(c, off);
+	uint32_t csz = c->g.class_size[it->it_class];
+
+	it->it_vlen = csz - FC_ITEM_HDR - it->it_klen; /* exactly fills it */
+	assert_non_null(fc__item_at(c, off));
+	it->it_vlen++;
+	assert_null(fc__item_at(c, off));
+	it->it_vlen = 5;
+	it->it_klen = 0;
+	assert_null(fc__item_at(c, off));
+	it->it_klen = 3;
+	it->it_class = (uint8_t)c->g.nclasses;
+	assert_null(fc__item_at(c, off));
+}
+
+static void
+chunk_owned_checks_page_owner_class_and_chunk_start(void **state)
+{
+	fc_cache *c = *state;
+	uint64_t off = key_off(c);
+	struct item_shm *it = fc__ptr(c, off);
+	unsigned cls = it->it_class;
+	struct page_shm *pm = &c->pages[fc__page_of(c, off)];
+
+	assert_ptr_equal(fc__chunk_owned(c, off, cls), it);
+	assert_null(fc__chunk_owned(c, off + 8, cls));     /* not a chunk start */
+	assert_null(fc__chunk_owned(c, off, cls + 1));     /* another class */
+	assert_null(fc__chunk_owned(c, off, c->g.nclasses));
+	assert_null(fc__chunk_owned(c, fc__pages_end(c), cls));
+	/* past the page's last whole chunk */
+	uint64_t pg_start = fc__page_start(c, fc__page_of(c, off));
+	uint64_t last = pg_start + (uint64_t)c->g.class_per_page[cls] * c->g.class_size[cls];
+	if (last < pg_start + c->g.page_bytes)
+		assert_null(fc__chunk_owned(c, last, cls));
+	pm->pm_state = FC_PG_FREE; /* a FREE page is nobody's */
+	assert_null(fc__chunk_owned(c, off, cls));
+	pm->pm_state = FC_PG_ACTIVE;
+	assert_non_null(fc__chunk_owned(c, off, cls));
+}
+
+static void
+copy_out_copies_key_and_value_or_truncates_and_reports_the_length(void **state)
+{
+	fc_cache *c = *state;
+	struct item_shm *it = fc__ptr(c, key_off(c));
+	char buf[64];
+	size_t vlen = 0;
+	uint64_t cas = 0;
+	fc_item m;
+
+	assert_int_equal(fc__item_copy_out(c, it, 0, 1, 1, buf, sizeof buf, &vlen, &cas, &m), FC_OK);
+	assert_memory_equal(buf, "keyvalue", 8);
+	assert_int_equal(vlen, 5);
+	assert_int_equal(cas, it->it_cas);
+	assert_ptr_equal(m.key, buf);
+	assert_ptr_equal(m.value, buf + 3);
+	assert_int_equal(m.klen, 3);
+	assert_int_equal(m.ttl_left_ms, -1);
+	assert_int_equal(m.chunk_bytes, c->g.class_size[it->it_class]);
+	cas = 0;
+	assert_int_equal(fc__item_copy_out(c, it, 0, 1, 0, buf, 4, &vlen, &cas, NULL), FC_ETRUNC);
+	assert_int_equal(vlen, 5);
+	assert_int_equal(cas, 0); /* not set on ETRUNC */
+	assert_int_equal(fc__item_copy_out(c, it, 0, 1, 0, buf, 5, &vlen, NULL, NULL), FC_OK);
+	assert_memory_equal(buf, "value", 5);
+}
+
+static void
+copy_out_refuses_lengths_beyond_a_page(void **state)
+{
+	fc_cache *c = *state;
+	struct item_shm *it = fc__ptr(c, key_off(c));
+	static char big[1];
+	size_t vlen = 0;
+	fc_item m;
+
+	/* What copy_out loads itself is bounded, not what fc__item_at saw. */
+	it->it_vlen = (uint32_t)c->g.page_bytes;
+	assert_int_equal(fc__item_copy_out(c, it, 0, 1, 0, big, (size_t)-1, &vlen, NULL, NULL),
+			 FC_ECORRUPT);
+	it->it_vlen = 5;
+	it->it_class = (uint8_t)c->g.nclasses;
+	assert_int_equal(fc__item_copy_out(c, it, 0, 1, 0, big, 0, &vlen, NULL, &m), FC_ECORRUPT);
+	it->it_class = 0;
+}
+
+int
+main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, fc_test_close)
+	const struct CMUnitTest tests[] = {
+		T(item_at_accepts_a_live_item_and_rejects_offsets_outside_the_pages),
+		T(item_at_rejects_a_misaligned_offset_even_over_a_valid_looking_header),
+		T(item_at_rejects_lengths_that_leave_the_chunk),
+		T(chunk_owned_checks_page_owner_class_and_chunk_start),
+		T(copy_out_copies_key_and_value_or_truncates_and_reports_the_length),
+		T(copy_out_refuses_lengths_beyond_a_page),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
