@@ -538,13 +538,17 @@ FC_API int fc_cas(fc_cache *c, const void *key, size_t klen, const void *val,
  * window (fc_options.stale_ms) is removed too (FC_ENOTFOUND): a deleted
  * value is never served stale by fc_lease_get.
  * @return FC_OK, FC_ENOTFOUND (absent or expired), FC_EINVAL, FC_E2BIG,
- *         FC_ECORRUPT. Blocking, concurrency, fork: as fc_set().
+ *         FC_EBUSY (readers held back the limbo room or a pending repair
+ *         within the write's wait budget), FC_ECORRUPT (damaged index, or
+ *         the writer mutex is unrecoverable), FC_ESYS (the mutex call
+ *         failed; errno kept). Blocking, concurrency, fork: as fc_set().
  */
 FC_API int fc_delete(fc_cache *c, const void *key, size_t klen);
 
 /**
  * Give the live item under @p key a new TTL (@p ttl_ms from now; 0 = never).
- * @return FC_OK, FC_ENOTFOUND, FC_EINVAL, FC_E2BIG, FC_ECORRUPT.
+ * @return FC_OK, FC_ENOTFOUND, FC_EINVAL, FC_E2BIG, FC_EBUSY, FC_ECORRUPT,
+ *         FC_ESYS (each as for fc_delete()).
  * Blocking, concurrency, fork: as fc_set().
  */
 FC_API int fc_touch(fc_cache *c, const void *key, size_t klen, uint64_t ttl_ms);
@@ -584,7 +588,7 @@ FC_API int fc_stat(fc_cache *c, fc_stats *out);
 
 /**
  * Describe size class @p cls (0 .. fc_stats.classes-1). Read-only, no lock.
- * @return FC_OK, FC_EINVAL (bad class), FC_ECORRUPT.
+ * @return FC_OK, FC_EINVAL (NULL @p c or @p out, or a bad class).
  */
 FC_API int fc_class_stat(fc_cache *c, unsigned cls, fc_class_stats *out);
 
@@ -599,7 +603,9 @@ FC_API int fc_slot_stat(fc_cache *c, unsigned slot, fc_slot_info *out);
  * process with another start time): fold their counters into the totals
  * and free them. Writers also do this by themselves when a dead slot holds
  * back memory or the slot table is full.
- * @return the number of slots reaped (>= 0), or FC_EINVAL, FC_ECORRUPT.
+ * @return the number of slots reaped (>= 0), or FC_EINVAL, FC_EBUSY (a
+ *         pending repair could not finish: readers held it back),
+ *         FC_ECORRUPT (writer mutex unrecoverable), FC_ESYS (errno kept).
  * Blocking: takes the writer mutex briefly; reads /proc.
  */
 FC_API int fc_reap(fc_cache *c);
@@ -621,7 +627,11 @@ typedef void (*fc_verify_cb)(void *arg, const char *region, uint64_t offset,
  * under the writers' sequence counter, retrying a bounded number of times.
  * @param cb   called for each problem (may be NULL)
  * @return the number of problems found (>= 0: 0 = clean), or FC_EINVAL,
- *         FC_EBUSY (no stable snapshot: writers too busy), FC_ESYS.
+ *         FC_ESYS (no memory for the check, or a failed mutex call);
+ *         FC_EBUSY (FC_VERIFY_LOCK: a pending repair could not finish;
+ *         without it: no reader slot for the fallback check, which runs
+ *         when writers never pause long enough for a stable snapshot);
+ *         FC_ECORRUPT (FC_VERIFY_LOCK: the writer mutex is unrecoverable).
  */
 FC_API int64_t fc_verify(fc_cache *c, unsigned flags, fc_verify_cb cb,
 			 void *arg);
@@ -634,8 +644,9 @@ FC_API int64_t fc_verify(fc_cache *c, unsigned flags, fc_verify_cb cb,
  * @return FC_OK, FC_EINVAL, FC_ESYS (malloc).
  */
 FC_API int fc_iter_open(fc_cache *c, fc_iter **out);
-/** @return FC_OK (item filled), FC_ENOTFOUND (no more), FC_ECORRUPT,
- *          FC_EBUSY (no reader slot). */
+/** @return FC_OK (item filled), FC_ENOTFOUND (no more), FC_EINVAL (NULL
+ *          @p iter or @p out), FC_ECORRUPT, FC_EBUSY (no reader slot),
+ *          FC_ESYS (no memory for this thread's reader record). */
 FC_API int fc_iter_next(fc_iter *it, fc_item *out);
 FC_API void fc_iter_close(fc_iter *it);
 
