@@ -99,8 +99,8 @@ chunk_owned_checks_page_owner_class_and_chunk_start(void **state)
 	struct page_shm *pm = &c->pages[fc__page_of(c, off)];
 
 	assert_ptr_equal(fc__chunk_owned(c, off, cls), it);
-	assert_null(fc__chunk_owned(c, off + 8, cls));     /* not a chunk start */
-	assert_null(fc__chunk_owned(c, off, cls + 1));     /* another class */
+	assert_null(fc__chunk_owned(c, off + 8, cls)); /* not a chunk start */
+	assert_null(fc__chunk_owned(c, off, cls + 1)); /* another class */
 	assert_null(fc__chunk_owned(c, off, c->g.nclasses));
 	assert_null(fc__chunk_owned(c, fc__pages_end(c), cls));
 	/* past the page's last whole chunk */
