@@ -2,7 +2,7 @@
 # Install every Debian 12 package forkcache needs to build, test, fuzz and
 # run its demo. apt-get only; run as root. Idempotent.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
+PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format-14
       libck-dev liburcu-dev libcmocka-dev libxxhash-dev
       python3 jq procps util-linux
       memcached redis-server libmemcached-dev libhiredis-dev liblmdb-dev
