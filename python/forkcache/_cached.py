@@ -40,7 +40,10 @@ def cached(cache, key=hashkey, ttl=None, stale=None, lock_timeout=10.0,
     ttl           seconds a computed value lives (None: the TTLCache's ttl,
                   or never for a Cache).
     stale         seconds past expiry a value may still be served while one
-                  process recomputes it (stale-while-revalidate).
+                  process recomputes it (stale-while-revalidate). The
+                  window is the segment's (Cache(..., stale=S) when it is
+                  created, so that every process agrees); this checks that
+                  it is at least ``stale`` (ValueError otherwise).
     lock_timeout  seconds a caller waits for another process computing the
                   same key before it computes the value itself.
 
@@ -63,6 +66,17 @@ def cached(cache, key=hashkey, ttl=None, stale=None, lock_timeout=10.0,
         raise ValueError("stale must be >= 0")
     if lock_timeout is None or lock_timeout < 0:
         raise ValueError("lock_timeout must be >= 0 seconds")
+
+    if stale:
+        if not HAVE_LEASES:
+            raise ValueError("stale= needs a libforkcache with leases")
+        seg_stale = raw.stats().get("stale_ms", 0) / 1000.0
+        if seg_stale < stale:
+            raise ValueError(
+                "stale=%g: the segment serves stale values for %g s only; "
+                "the window is the segment's, set when it is created: open "
+                "it with forkcache.Cache(..., stale=%g)"
+                % (stale, seg_stale, stale))
 
     def decorator(func):
         prefix = ("%s.%s:" % (func.__module__, func.__qualname__)).encode()
