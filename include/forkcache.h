@@ -39,6 +39,11 @@
  *     the wall clock shifts every TTL.
  *   - FC_FILE on network file systems (NFS, CIFS) is not supported: the
  *     mapping must be coherent between processes.
+ *   - Huge pages: every mapping is advised MADV_HUGEPAGE, so a segment on a
+ *     tmpfs mounted huge=advise (e.g. /dev/shm after "mount -o
+ *     remount,huge=advise /dev/shm") or huge=always gets 2 MiB pages; on
+ *     hugetlbfs (FC_FILE) segment_bytes must be a multiple of the huge page
+ *     size, else fc_open() fails with FC_ESYS (EINVAL). docs/huge-pages.md.
  *   - All processes sharing a segment must be in one pid namespace, so that a
  *     dead reader's pid can be recognized.
  *   - execve() in a multithreaded process while another of its threads is

@@ -254,8 +254,7 @@ fc_open(const char *name, const fc_options *opts, fc_cache **out)
 				errno = EIO;
 				goto sys_unlink;
 			}
-			void *m = mmap(NULL, opts->segment_bytes, PROT_READ | PROT_WRITE,
-				       MAP_SHARED, c->fd, 0);
+			void *m = fc__segment_map(c->fd, opts->segment_bytes);
 			if (m == MAP_FAILED)
 				goto sys_unlink;
 			c->base = m;

@@ -35,6 +35,9 @@ int fc__segment_seal(fc_cache *c);
 /* Validate an existing segment's header (a private copy) and map it;
  * LOCK_SH or LOCK_EX held on c->fd. */
 int fc__segment_attach(fc_cache *c, uint64_t size);
+/* mmap(MAP_SHARED) all @p size bytes of @p fd, advised MADV_HUGEPAGE;
+ * MAP_FAILED (errno set) as mmap. */
+void *fc__segment_map(int fd, uint64_t size);
 
 static inline void *
 fc__ptr(const fc_cache *c, uint64_t off)
