@@ -5,15 +5,19 @@
  *
  * DESIGN       Allocation (fc__evict_alloc_locked): free list, else a free
  *              page, else reclaim limbo, else wait (bounded) for our own
- *              class's limbo, else CLOCK eviction inside the class (readers
- *              set it_ref; the hand clears it or evicts), else drain a page
- *              of another class (memcached's slab reassign), else wait
- *              (bounded) for readers to leave the grace period. In a full
- *              cache a class whose free + limbo chunks fall below a reserve
- *              (1/64 of its chunks, >= FC_FREE_LOW) evicts ahead, so
- *              victims' grace periods run while writes still find free
- *              chunks. The index keeps its own CLOCK hand (hd_ix_hand) for
- *              when buckets, not chunks, run out (fc__evict_index_room).
+ *              class's limbo, else take a page from another class without
+ *              evicting here (rebalance.c: an empty page, a compacted
+ *              sparse one, or one whose items are much older than ours),
+ *              else CLOCK eviction inside the class (readers set it_ref;
+ *              the hand clears it or evicts), else drain a page of another
+ *              class (memcached's slab reassign), else wait (bounded) for
+ *              readers to leave the grace period. In a full cache a class
+ *              whose free + limbo chunks fall below a reserve (1/64 of its
+ *              chunks, >= FC_FREE_LOW) evicts ahead - after asking for a
+ *              page the same way - so victims' grace periods run while
+ *              writes still find free chunks. The index keeps its own
+ *              CLOCK hand (hd_ix_hand) for when buckets, not chunks, run
+ *              out (fc__evict_index_room).
  *              Expired items leave through one sweep (expire_bucket): a few
  *              buckets per write (hd_sweep cursor), or the whole table in
  *              fc_flush_expired. Every victim is unlinked (index.c), then
@@ -29,7 +33,9 @@
  *              page.drain) leaks the victim: repair (repair.c) frees it.
  * LIMITS       An eviction round examines at most 2 x (chunks of the class)
  *              positions; the index CLOCK 2 x nbuckets; a write's sweep
- *              FC_SWEEP_BUDGET buckets.
+ *              FC_SWEEP_BUDGET buckets; taking an old page evicts at most
+ *              one page's worth of its class's items plus that class's
+ *              reserve (then compacts the page: rebalance.c).
  */
 #include "clock.h"
 #include "evict.h"
@@ -37,6 +43,7 @@
 #include "index.h"
 #include "item.h"
 #include "readers.h"
+#include "rebalance.h"
 #include "segment.h"
 #include "slab.h"
 
@@ -127,6 +134,8 @@ evict_class(fc_cache *c, unsigned cls, unsigned want)
 		int exp;
 		if (!clock_victim(it, now, &exp))
 			continue;
+		if (!exp)
+			fc__rebalance_note_victim_locked(c, cls, it);
 		if (evict_chunk(c, at, exp) == FC_OK)
 			got++;
 		else
@@ -143,14 +152,7 @@ evict_class(fc_cache *c, unsigned cls, unsigned want)
  * cache rarely waits for readers (a reader preempted inside a read can
  * hold a grace period for a scheduler tick). Never waits.
  */
-static uint64_t
-free_reserve(const fc_cache *c, unsigned cls)
-{
-	const struct class_shm *cl = &c->hdr->hd_class[cls];
-	uint64_t r = cl->cl_pages * c->g.class_per_page[cls] / FC_FREE_RESERVE;
-
-	return r > FC_FREE_LOW ? r : FC_FREE_LOW;
-}
+static int take_page(fc_cache *c, unsigned cls);
 
 static void
 evict_ahead(fc_cache *c, unsigned cls)
@@ -158,8 +160,15 @@ evict_ahead(fc_cache *c, unsigned cls)
 	struct class_shm *cl = &c->hdr->hd_class[cls];
 
 	fc__reclaim_locked(c);
-	if (cl->cl_nfree + cl->cl_limbo < free_reserve(c, cls))
-		evict_class(c, cls, FC_EVICT_BATCH);
+	if (cl->cl_nfree + cl->cl_limbo >= fc__slab_reserve(c, cls))
+		return;
+	/* A page from another class first (rebalance.c); its chunks come
+	 * once it is FREE: now if no reader holds its limbo back. */
+	if (take_page(c, cls) == FC_OK) {
+		fc__reclaim_locked(c);
+		return;
+	}
+	evict_class(c, cls, FC_EVICT_BATCH);
 }
 
 /* Remove every chunk of page @p pg from its class: evict the live ones,
@@ -184,6 +193,64 @@ drain_page(fc_cache *c, uint64_t pg)
 			FC_FAULT(PAGE_DRAIN);
 	}
 	return fc__slab_page_drain_locked(c, pg);
+}
+
+/*
+ * Page @p pg holds items much older than what the requester evicts: its
+ * class B gives it up. B's own CLOCK picks what leaves (its coldest items,
+ * wherever they are) until B's free chunks outside the page can take the
+ * page's items, then the page is compacted, so its young or hot items move
+ * instead of leaving with it. If the victims' grace period has not passed
+ * yet (readers), the page's items are evicted instead (drain_page).
+ */
+static int
+take_old_page(fc_cache *c, uint64_t pg)
+{
+	struct page_shm *pm = &c->pages[pg];
+	unsigned b = pm->pm_class;
+	struct class_shm *bl = &c->hdr->hd_class[b];
+	uint32_t per = c->g.class_per_page[b];
+
+	for (int round = 0; round < 2; round++) {
+		/* A2: the page's free chunks are per - pm_used of cl_nfree;
+		 * untrusted counters: no underflow. */
+		uint64_t in_page = pm->pm_used <= per ? per - pm->pm_used : 0;
+		uint64_t outside = bl->cl_nfree > in_page ? bl->cl_nfree - in_page : 0;
+		uint64_t need = pm->pm_used + fc__slab_reserve(c, b);
+		if (outside >= need) {
+			if (fc__slab_limbo_free(c) < pm->pm_used + FC_LIMBO_NEED)
+				break;
+			return fc__rebalance_compact_locked(c, pg);
+		}
+		if (round == 0) {
+			uint64_t want = need - outside;
+			evict_class(c, b, want < UINT32_MAX ? (unsigned)want : UINT32_MAX);
+			fc__reclaim_locked(c);
+			if (pm->pm_state != FC_PG_ACTIVE || pm->pm_class != b)
+				return FC_ENOMEM; /* cannot happen: CLOCK frees no page */
+		}
+	}
+	return drain_page(c, pg);
+}
+
+/* A page of another class for @p cls instead of evicting its own items:
+ * FC_OK when one is FREE or DRAINING (FREE after its grace period; see
+ * rebalance.c for which), FC_ENOMEM if none is worth moving. */
+static int
+take_page(fc_cache *c, unsigned cls)
+{
+	uint64_t pg;
+
+	switch (fc__rebalance_find_locked(c, cls, &pg)) {
+	case FC_RB_EMPTY:
+		return fc__slab_page_drain_locked(c, pg);
+	case FC_RB_COMPACT:
+		return fc__rebalance_compact_locked(c, pg);
+	case FC_RB_OLD:
+		return take_old_page(c, pg);
+	default:
+		return FC_ENOMEM;
+	}
 }
 
 /* Pick a page of another class to give to @p cls. */
@@ -225,7 +292,7 @@ fc__evict_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off)
 		if (cl->cl_free) {
 			/* Before the pop: the chunk we take must not be LIVE yet
 			 * while the CLOCK hand runs (it is in no bucket). */
-			if (!h->hd_free_pages && cl->cl_nfree <= free_reserve(c, cls))
+			if (!h->hd_free_pages && cl->cl_nfree <= fc__slab_reserve(c, cls))
 				evict_ahead(c, cls);
 			if (cl->cl_free)
 				return fc__slab_pop_locked(c, cls, off);
@@ -243,9 +310,21 @@ fc__evict_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off)
 				return FC_EBUSY;
 			continue;
 		}
+		int rc = take_page(c, cls);
+		if (rc == FC_OK) {
+			/* The page is FREE once its limbo chunks pass their
+			 * grace period: now, unless readers hold it back; then
+			 * evict here meanwhile rather than wait (it frees
+			 * later, M2 keeps other moves off until then). */
+			fc__reclaim_locked(c);
+			if (h->hd_free_pages)
+				continue;
+		} else if (rc == FC_ECORRUPT || h->hd_needs_repair) {
+			return FC_ECORRUPT;
+		}
 		if (cl->cl_live && evict_class(c, cls, FC_EVICT_BATCH))
 			continue;
-		int rc = steal_page(c, cls);
+		rc = steal_page(c, cls);
 		if (rc == FC_ECORRUPT)
 			return rc;
 		if (rc != FC_OK && !cl->cl_live && h->hd_limbo_tail == h->hd_limbo_head)

@@ -37,6 +37,8 @@
 	X(REBUILD_FLIPPED, "rebuild.flipped") /* selector flipped */         \
 	X(PAGE_GRAB, "page.grab")         /* free page being carved */       \
 	X(PAGE_DRAIN, "page.drain")       /* page half drained */            \
+	X(PAGE_MOVE, "page.move")         /* page half compacted: items copied \
+	                                     and republished, page DRAINING */ \
 	X(FLUSH_HALF, "flush.half")       /* flush midway */                 \
 	X(REPAIR_HALF, "repair.half")     /* repair midway (repairer killed) */ \
 	X(LEASE_GRANT, "lease.grant")     /* entry half made (grant/takeover) */ \

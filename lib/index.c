@@ -136,6 +136,24 @@ fc__index_publish_locked(fc_cache *c, const struct fc_probe *p, uint64_t h, uint
 }
 
 void
+fc__index_repoint_locked(fc_cache *c, uint64_t pos, uint64_t off)
+{
+	uint64_t *ix = live_index(c);
+	uint64_t w = fc__ld_rlx(&ix[pos]);
+
+	/*
+	 * Move a live item to its copy: one store, tag kept (same key).
+	 * Orders:       the copy's bytes (written before) before the word.
+	 * Pairs with:   the acquire bucket load in fc__index_find (I2).
+	 * If reordered: a reader could follow the new word into a chunk
+	 *               still being written. A reader that loaded the old
+	 *               word reads the old chunk, intact until its grace
+	 *               period (the caller retires it after this store).
+	 */
+	fc__st_rel(&ix[pos], (w & ~FC_BK_OFFMASK) | (off >> 3));
+}
+
+void
 fc__index_unlink_locked(fc_cache *c, uint64_t pos)
 {
 	uint64_t *ix = live_index(c);

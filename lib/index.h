@@ -117,6 +117,11 @@ int fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen
  * retire) or at p->ins. */
 void fc__index_publish_locked(fc_cache *c, const struct fc_probe *p, uint64_t h,
 			      uint64_t off);
+/* Point bucket @p pos, which references a live item, at chunk @p off: an
+ * exact copy of that item (same key, so the same tag), fully written. One
+ * release store; the old chunk is then the caller's to retire. Page
+ * compaction (rebalance.c) moves items with it. */
+void fc__index_repoint_locked(fc_cache *c, uint64_t pos, uint64_t off);
 /* Unlink bucket @p pos (TOMB, or EMPTY with the tombstones before it). */
 void fc__index_unlink_locked(fc_cache *c, uint64_t pos);
 /* Unlink bucket @p pos and retire its item @p it into limbo (slab.c). */

@@ -37,6 +37,7 @@
  *   repair   the writer section (fc__lock: mutex + repair), rebuild from index
  *   evict    CLOCK (per class and over the index), TTL sweep, flush-expired,
  *            the allocation policy (free list, page, wait, evict, steal)
+ *   rebalance  page moves between classes: which page, compaction
  *   index    the table: lock-free find, writer probe/publish/unlink, rebuild
  *   slab     pages, free lists, retire into limbo, reclaim after grace
  *   readers  reader slots, epochs, grace periods, reader liveness
@@ -180,7 +181,9 @@ struct class_shm {              /* writer only (under hd_mutex) */
 	uint64_t cl_pages;
 	uint64_t cl_data;       /* key + value bytes of live items */
 	uint64_t cl_hand;       /* CLOCK hand: chunk offset, 0 = start */
-	uint64_t cl_pad;
+	uint64_t cl_victim_age; /* EWMA of the age (writes: hd_cas_next -
+	                           it_cas) of the items its CLOCK evicted;
+	                           0 = none yet (rebalance.c) */
 };
 static_assert(sizeof(struct class_shm) == 64, "class entry");
 
@@ -246,7 +249,8 @@ struct hdr_shm {
 	uint64_t hd_needs_repair;   /* nonzero: next writer rebuilds allocator */
 	uint64_t hd_folded_hits;    /* counters of released slots; atomic FAA */
 	uint64_t hd_folded_misses;
-	uint64_t hd_pad2[6];
+	uint64_t hd_pages_draining; /* pages DRAINING (slab.c; repair: 0) */
+	uint64_t hd_pad2[5];
 	/* lease counters: hd_lease_gen, _grants, _takeovers under hd_mutex;
 	 * _waits, _timeouts, _stale, _full by FAA from any caller */
 	alignas(FC_CACHELINE) uint64_t hd_lease_gen;
@@ -258,6 +262,10 @@ struct hdr_shm {
 	uint64_t hd_lease_full;
 	uint64_t hd_pad4;
 	alignas(FC_CACHELINE) struct class_shm hd_class[FC_MAX_CLASSES];
+	/* rebalance.c, per class, writer only; hints (any value is safe): */
+	uint64_t hd_rb_next[FC_MAX_CLASSES];    /* no age check before this
+	                                           hd_cas_next */
+	uint32_t hd_rb_backoff[FC_MAX_CLASSES]; /* writes after a failed one */
 };
 static_assert(offsetof(struct hdr_shm, hd_version) == 8, "tools read it");
 static_assert(offsetof(struct hdr_shm, hd_segment_bytes) == 16, "tools read it");

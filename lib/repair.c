@@ -20,7 +20,7 @@
  *                 only when it completed: a killed repairer is repaired.
  *              L2 The mutex is marked consistent only after repair ran (or
  *                 was recorded as still needed in hd_needs_repair).
- *              After a rebuild: A1-A5 (slab.c), I4-I5 (index.c), limbo
+ *              After a rebuild: A1-A6 (slab.c), I4-I5 (index.c), limbo
  *              empty, counters equal to what the index references.
  * CONCURRENCY  Everything under hd_mutex, inside hd_seq's odd phase.
  *              Readers may run throughout: the rebuild writes only chunks
@@ -194,6 +194,7 @@ fc__repair_rebuild_locked(fc_cache *c, int drop_index)
 	/* 3. Pages: referenced ones stay with their class and get every
 	 *    other chunk on the free list; the rest become FREE. */
 	FC_CTR_SET(h->hd_free_pages, 0);
+	FC_CTR_SET(h->hd_pages_draining, 0); /* A6: no page is left DRAINING */
 	for (uint64_t pg = c->g.npages; pg-- > 0;) {
 		struct page_shm *pm = &c->pages[pg];
 		if (!counts[pg]) {

@@ -199,6 +199,7 @@ fc__layout_sig(void)
 		F(lease_shm, ls_deadline_ms), F(lease_shm, ls_slot), F(lease_shm, ls_word),
 		F(lease_shm, ls_waiters), F(lease_shm, ls_klen), F(lease_shm, ls_key),
 		F(hdr_shm, hd_nleases), F(hdr_shm, hd_lease_ms), F(hdr_shm, hd_lease_gen),
+		F(class_shm, cl_victim_age), F(hdr_shm, hd_pages_draining),
 		FC_MIN_CHUNK, FC_GROWTH_NUM, FC_GROWTH_DEN, FC_KEY_MAX,
 	};
 #undef F

@@ -24,6 +24,8 @@
  *              A4 Free chunks are written only after their grace period.
  *              A5 cl_nfree + cl_live + cl_limbo = chunks of ACTIVE pages of
  *                 the class (+ LIMBO chunks of its DRAINING pages).
+ *              A6 hd_pages_draining = pages in state DRAINING (the page
+ *                 moves of rebalance.c start no second move meanwhile).
  *              R1 (readers.c) A chunk retired at epoch E is not reused while
  *                 any slot holds an epoch e with 0 < e <= E.
  *              R4 Limbo stamps are nondecreasing from head to tail.
@@ -125,6 +127,7 @@ chunk_free(fc_cache *c, uint64_t off)
 			pm->pm_state = FC_PG_FREE;
 			FC_CTR_SUB(cl->cl_pages, 1);
 			FC_CTR_ADD(c->hdr->hd_free_pages, 1);
+			FC_CTR_SUB(c->hdr->hd_pages_draining, 1); /* A6 */
 		}
 		return;
 	}
@@ -167,9 +170,20 @@ fc__slab_unalloc_locked(fc_cache *c, uint64_t off)
 	c->pages[fc__page_of(c, off)].pm_used--;
 }
 
-/* Take page @p pg, whose live chunks are gone (evict.c evicted them), out
- * of its class: unlink its free chunks from the class list; the page is
- * DRAINING until its last limbo chunk is reclaimed, then FREE (A3). */
+uint64_t
+fc__slab_reserve(const fc_cache *c, unsigned cls)
+{
+	const struct class_shm *cl = &c->hdr->hd_class[cls];
+	uint64_t r = cl->cl_pages * c->g.class_per_page[cls] / FC_FREE_RESERVE;
+
+	return r > FC_FREE_LOW ? r : FC_FREE_LOW;
+}
+
+/* Take page @p pg out of its class: unlink its free chunks from the class
+ * list; the page is DRAINING until its last limbo chunk is reclaimed, then
+ * FREE (A3). Its live chunks are gone (evict.c evicted them) or about to
+ * be moved (rebalance.c compaction, same lock hold: A3 holds again when
+ * the lock is released; a crash in between is repaired from the index). */
 int
 fc__slab_page_drain_locked(fc_cache *c, uint64_t pg)
 {
@@ -198,11 +212,13 @@ fc__slab_page_drain_locked(fc_cache *c, uint64_t pg)
 	}
 	if (cl->cl_hand >= base && cl->cl_hand < end)
 		cl->cl_hand = 0;
-	pm->pm_state = FC_PG_DRAINING;
 	if (pm->pm_used == 0) {
 		pm->pm_state = FC_PG_FREE;
 		FC_CTR_SUB(cl->cl_pages, 1);
 		FC_CTR_ADD(c->hdr->hd_free_pages, 1);
+	} else {
+		pm->pm_state = FC_PG_DRAINING;
+		FC_CTR_ADD(c->hdr->hd_pages_draining, 1); /* A6 */
 	}
 	return FC_OK;
 }
@@ -311,6 +327,15 @@ fc__limbo_wait_locked(fc_cache *c, uint64_t stamp)
 	if (rc == FC_OK)
 		fc__reclaim_locked(c);
 	return rc;
+}
+
+uint64_t
+fc__slab_limbo_free(const fc_cache *c)
+{
+	const struct hdr_shm *h = c->hdr;
+	uint64_t used = h->hd_limbo_tail - h->hd_limbo_head; /* untrusted */
+
+	return used < c->g.limbo_cap ? c->g.limbo_cap - used : 0;
 }
 
 /* fc__limbo_room_locked's slow path: the ring is nearly full. */

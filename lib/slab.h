@@ -16,7 +16,14 @@ int fc__slab_page_grab_locked(fc_cache *c, unsigned cls);
 int fc__slab_pop_locked(fc_cache *c, unsigned cls, uint64_t *off);
 /* Give back a chunk that was never published: no grace period needed. */
 void fc__slab_unalloc_locked(fc_cache *c, uint64_t off);
-/* Take page @p pg (no LIVE chunk left) out of its class (A3). */
+/* The free + limbo chunks class @p cls keeps in reserve once the cache is
+ * full (evict-ahead; a page move leaves a donor at least this many):
+ * 1/FC_FREE_RESERVE of its chunks, at least FC_FREE_LOW. */
+uint64_t fc__slab_reserve(const fc_cache *c, unsigned cls);
+/* Take page @p pg out of its class: its free chunks off the list, DRAINING
+ * until its last limbo chunk is reclaimed, then FREE (A3, A6). The caller
+ * evicted or moved its LIVE chunks first, or (compaction) moves them next,
+ * under the same lock hold. */
 int fc__slab_page_drain_locked(fc_cache *c, uint64_t pg);
 /* The accounting of an item just published, and of one just unlinked:
  * fc__slab_retire_locked also puts the unlinked item in limbo (FC_OK;
@@ -36,6 +43,8 @@ fc__slab_count_live_locked(fc_cache *c, unsigned cls, size_t data, int has_ttl)
 }
 /* Free every limbo entry whose grace period has passed; returns how many. */
 uint64_t fc__reclaim_locked(fc_cache *c);
+/* Free entries in the limbo ring. */
+uint64_t fc__slab_limbo_free(const fc_cache *c);
 /* Wait for readers to leave epochs <= @p stamp, then reclaim. */
 int fc__limbo_wait_locked(fc_cache *c, uint64_t stamp);
 /* Keep room in limbo for one write's worth of retirements (inline: the

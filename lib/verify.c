@@ -14,7 +14,7 @@
  *              where RCU keeps items intact).
  *              Every offset and length is bounds-checked before use; loops
  *              (free lists) are bounded by the number of chunks.
- * INVARIANTS   Checks I1-I5 (index.c), A1-A5 and R4 (slab.c),
+ * INVARIANTS   Checks I1-I5 (index.c), A1-A6 and R4 (slab.c),
  *              S2-S3 (segment.c).
  * CONCURRENCY  Lock-free mode reads shared words with relaxed loads and
  *              validates by sequence; it never writes the segment except
@@ -289,7 +289,7 @@ check_full(struct vctx *v)
 			"header says %llu", (unsigned long long)live, (unsigned long long)h->hd_items);
 
 	/* Page map. */
-	uint64_t free_pages = 0, cls_pages[FC_MAX_CLASSES] = {0};
+	uint64_t free_pages = 0, draining = 0, cls_pages[FC_MAX_CLASSES] = {0};
 	for (uint64_t pg = 0; pg < c->g.npages; pg++) {
 		struct page_shm *pm = &c->pages[pg];
 		uint64_t at = c->g.pagemap_off + pg * sizeof *pm;
@@ -303,6 +303,7 @@ check_full(struct vctx *v)
 				pm->pm_class, c->g.nclasses);
 		} else {
 			cls_pages[pm->pm_class]++;
+			draining += pm->pm_state == FC_PG_DRAINING;
 		}
 	}
 
@@ -415,6 +416,10 @@ check_full(struct vctx *v)
 		problem(v, "header", offsetof(struct hdr_shm, hd_free_pages),
 			"counted %llu free pages, header says %llu", (unsigned long long)free_pages,
 			(unsigned long long)h->hd_free_pages);
+	if (draining != h->hd_pages_draining) /* A6 */
+		problem(v, "header", offsetof(struct hdr_shm, hd_pages_draining),
+			"counted %llu DRAINING pages, header says %llu (A6)",
+			(unsigned long long)draining, (unsigned long long)h->hd_pages_draining);
 	uint32_t hwm = fc__ld32_acq(&h->hd_slots_hwm);
 	if (hwm > c->g.nslots)
 		problem(v, "slots", offsetof(struct hdr_shm, hd_slots_hwm),

@@ -30,12 +30,17 @@ enum workload {
 	W_REBUILD,  /* batches of new keys set then deleted: tombstones */
 	W_NEWCLASS, /* sets of new keys in ever new size classes */
 	W_FLUSH,    /* a few replaces then fc_flush */
+	W_COMPACT,  /* small values fill every page, 3 of 4 are deleted, then
+		     * big values take pages by compaction (page moves that
+		     * evict nothing): pre and the kept x keys must survive */
 };
 
 struct progress {
 	uint32_t op;   /* operation the child is in (or about to start) */
 	uint32_t done; /* the child finished its workload */
-	uint64_t pad[7];
+	uint32_t filled; /* W_COMPACT: x keys set before the deletes */
+	uint32_t pad32;
+	uint64_t pad[6];
 };
 
 static struct progress *prog;
@@ -197,6 +202,39 @@ child_workload(fc_cache *c, enum workload w, uint64_t seed)
 			CHILD_OK(fc_set(c, key, kl, val, vl, 0));
 		}
 		break;
+	case W_COMPACT: {
+		uint32_t n = 0;
+
+		/* x:n, small values in one class, until 2 pages are free
+		 * (with none free, the class would start evicting ahead) */
+		do {
+			kl = fc_test_key(key, sizeof key, "x:", n);
+			fc_test_value_make(val, 80, key, kl, 2, n);
+			note_op(op++);
+			CHILD_OK(fc_set(c, key, kl, val, 80, 0));
+			n++;
+			if (n % 64 == 0)
+				FC_CHILD_CHECK(fc_stat(c, &st) == FC_OK);
+			FC_CHILD_CHECK(n < 1000000); /* the slab must fill */
+		} while (n % 64 != 0 || st.pages_free > 2);
+		__atomic_store_n(&prog->filled, n, __ATOMIC_SEQ_CST);
+		/* every page of the class is sparse now */
+		for (uint32_t i = 0; i < n; i++) {
+			if (i % 4 == 0)
+				continue;
+			kl = fc_test_key(key, sizeof key, "x:", i);
+			note_op(op++);
+			CHILD_OK(fc_delete(c, key, kl));
+		}
+		/* big values need pages: a quarter of the segment's worth */
+		for (uint32_t i = 0; i < st.segment_bytes / 4 / 8192; i++) {
+			kl = fc_test_key(key, sizeof key, "y:", i);
+			fc_test_value_make(val, 8000, key, kl, 2, i);
+			note_op(op++);
+			CHILD_OK(fc_set(c, key, kl, val, 8000, 0));
+		}
+		break;
+	}
 	case W_FLUSH:
 		for (op = 0; op < 10; op++) {
 			size_t vl = pre_len(op, op + 1);
@@ -349,6 +387,7 @@ check_model(fc_cache *c, enum workload w, const char *point)
 			break;
 		case W_REBUILD:
 		case W_NEWCLASS:
+		case W_COMPACT:
 			check_pre(c, i, 0, -2, 0, point);
 			break;
 		case W_FLUSH:
@@ -361,6 +400,26 @@ check_model(fc_cache *c, enum workload w, const char *point)
 	if (w == W_CHURN || w == W_NEWCLASS || w == W_REBUILD)
 		check_x_keys(c, k < 300000 ? k : 300000,
 			     point); /* x:n, n <= op */
+	if (w == W_COMPACT) {
+		/* the cache never filled up: the kept x keys are all there */
+		uint32_t filled = prog->filled;
+		unsigned char buf[128];
+		char key[32];
+
+		assert_true(filled > 0); /* killed after the fill */
+		for (uint32_t n = 0; n < filled; n += 4) {
+			size_t kl = fc_test_key(key, sizeof key, "x:", n);
+			size_t len = sizeof buf;
+			int rc = fc_get(c, key, kl, buf, &len);
+
+			if (rc != FC_OK)
+				fail_msg("%s: kept key %s: %s", point, key,
+					 fc_errname(rc));
+			if (fc_test_value_check(buf, len, key, kl, NULL, NULL))
+				fail_msg("%s: %s has a damaged value", point,
+					 key);
+		}
+	}
 }
 
 /* After recovery the cache works: replacing sets and reads, clean. */
@@ -397,6 +456,8 @@ make_cache(enum workload w)
 		o.avg_item_bytes = 2048; /* few buckets: quick to churn */
 	if (w == W_CHURN)
 		o.segment_bytes = 4u << 20;
+	if (w == W_COMPACT)
+		o.avg_item_bytes = 96; /* the slab fills before the index */
 	return fc_test_create(&o);
 }
 
@@ -456,6 +517,7 @@ CRASH_TEST(writer_killed_at_rebuild_flipped_is_repaired, "rebuild.flipped",
 CRASH_TEST(writer_killed_at_page_grab_is_repaired, "page.grab", W_NEWCLASS, 1)
 CRASH_TEST(writer_killed_at_page_drain_is_repaired, "page.drain", W_CHURN, 1)
 CRASH_TEST(writer_killed_at_flush_half_is_repaired, "flush.half", W_FLUSH, 0)
+CRASH_TEST(writer_killed_at_page_move_is_repaired, "page.move", W_COMPACT, 1)
 
 /* A writer dies in a set; the next writer dies inside its repair at
  * @p point; the parent repairs what the repairer left (L1). */
@@ -590,6 +652,7 @@ every_writer_point_is_covered_by_a_test(void **state)
 		"set.published",   "set.retired",     "delete.tomb",
 		"evict.unlinked",  "reclaim.freeing", "rebuild.half",
 		"rebuild.flipped", "page.grab",       "page.drain",
+		"page.move",
 		"flush.half",      "repair.half",     "repair.last",
 		"read.inside",
 		"open.ftruncate",  "open.mmap",       "slot.claim",
@@ -641,6 +704,7 @@ main(void)
 		cmocka_unit_test(writer_killed_at_page_grab_is_repaired),
 		cmocka_unit_test(writer_killed_at_page_drain_is_repaired),
 		cmocka_unit_test(writer_killed_at_flush_half_is_repaired),
+		cmocka_unit_test(writer_killed_at_page_move_is_repaired),
 		cmocka_unit_test(
 			repairer_killed_at_repair_half_is_repaired_again),
 		cmocka_unit_test(

@@ -229,6 +229,7 @@ make_draining(fc_cache *c, uint64_t pg)
 		}
 	}
 	c->pages[pg].pm_state = FC_PG_DRAINING;
+	c->hdr->hd_pages_draining++; /* A6 */
 }
 
 static void
