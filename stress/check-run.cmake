@@ -1,8 +1,9 @@
 # check-run.cmake - run forkcache-stress and judge its exit code and summary
-# line. cmake -DEXE=<binary> -DEXPECT=pass|caught -DARGS="<options>" -P this
+# line. cmake -DEXE=<binary> -DEXPECT=pass|caught|stall -DARGS="<options>" -P this
 #   pass    exit 0 and "result=PASS" on the summary line
 #   caught  exit 1, "result=FAIL", and torn=<n> with n > 0 or verify=fail:
 #           the harness caught the broken library
+#   stall   exit 1, "result=FAIL" and stalls=<n> with n > 0 (--inject stall)
 separate_arguments(args UNIX_COMMAND "${ARGS}")
 execute_process(COMMAND ${EXE} ${args} RESULT_VARIABLE rc
   OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -24,6 +25,11 @@ elseif(EXPECT STREQUAL "caught")
     message(FATAL_ERROR "broken library failed, but not with torn reads or a failed verify: ${summary}")
   endif()
   message("caught as expected: ${summary}")
+elseif(EXPECT STREQUAL "stall")
+  if(NOT rc EQUAL 1 OR NOT summary MATCHES "result=FAIL$" OR NOT summary MATCHES " stalls=[1-9]")
+    message(FATAL_ERROR "injected stall NOT caught (exit ${rc}): ${summary}")
+  endif()
+  message("stall caught as expected: ${summary}")
 else()
-  message(FATAL_ERROR "EXPECT must be pass or caught")
+  message(FATAL_ERROR "EXPECT must be pass, caught or stall")
 endif()
