@@ -264,7 +264,7 @@ expect 0 keys "$N" && check "nothing restored" "out == ''"
 import json, sys
 json.dump({"format": "forkcache-dump", "version": 1, "items": [
     {"key": "past", "value": "x", "ttl_ms": 50000, "expire_ms": 1000},
-    {"key": "future", "value": "y", "ttl_ms": 1000, "expire_ms": 4102444800000},
+    {"key": "future", "value": "y", "ttl_ms": 600000, "expire_ms": 4102444800000},
     {"key": {"base64": "AAE="}, "value": {"base64": ""}, "ttl_ms": -1, "expire_ms": 0}]},
     open(sys.argv[1], "w"))
 EOF
@@ -277,7 +277,10 @@ expect 0 get "$N" '\x00\x01' --escaped --raw && check "base64 key" "raw == b''"
 checks=$((checks + 1))
 "$F" restore "$N" --relative <"$T/ttl.json" >"$T/out" 2>"$T/err" || fail "restore --relative"
 check "relative" "'Restored: 3' in out"
-expect 0 get "$N" future --json && check "relative ttl" "0 < j['ttl_ms'] <= 1000"
+# The dumped TTL (10 min) is long enough that the item outlives any delay on
+# a loaded machine; --relative is told apart from absolute by the expiry:
+# relative gives now + <= 10 min, absolute would keep the year 2100.
+expect 0 get "$N" future --json && check "relative ttl" "0 < j['ttl_ms'] <= 600000 and j['expire_ms'] < 4102444800000"
 
 # flush --expired-only removes only what has expired
 expect 0 set "$N" dies v --ttl 1
