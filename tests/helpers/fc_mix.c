@@ -94,6 +94,8 @@ fc_mix_run(fc_mix_args *a)
 			rc = fc_set(c, key, kl, val, vl, 0);
 			if (rc == FC_OK) {
 				a->sets++;
+			} else if (rc == FC_EBUSY && a->allow_set_ebusy) {
+				a->set_busy++;
 			} else {
 				a->errors++;
 				report(a, "set", key, kl, rc);

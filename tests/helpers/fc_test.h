@@ -167,10 +167,13 @@ typedef struct fc_mix_args {
 	int open_own;         /* nonzero: fc_open(name) a handle of its own */
 	const char *name;     /* segment name for open_own */
 	int allow_ebusy;      /* reads may fail with FC_EBUSY (no free slot) */
+	int allow_set_ebusy;  /* sets may fail with FC_EBUSY (room held back by
+	                         a reader past the writer's bounded wait) */
 	unsigned flush_every; /* nonzero: fc_flush every that many ops */
 	/* results */
 	uint64_t gets, hits, sets, deletes, cas_ok, iter_items;
 	uint64_t ebusy;      /* reads refused with FC_EBUSY (allow_ebusy) */
+	uint64_t set_busy;   /* sets refused with FC_EBUSY (allow_set_ebusy) */
 	uint64_t bad_values; /* torn or foreign values read: must be 0 */
 	uint64_t errors;     /* unexpected return codes: must be 0 */
 } fc_mix_args;
