@@ -128,6 +128,9 @@ struct config {
 	int inject;
 	const char *name;
 	int file;
+	int zombie_leader;      /* child main threads pthread_exit() */
+	int no_fds;             /* children run out of descriptors */
+	unsigned fork_churn_ms; /* children fork while their threads churn */
 	/* derived */
 	unsigned wids;     /* writer ids = writers * threads */
 	unsigned nthreads; /* worker threads in all */
@@ -1003,6 +1006,105 @@ on_signal(int sig)
 	interrupted = 1;
 }
 
+/* --no-fds: take one slot and the library's descriptors now, then use up
+ * every descriptor the soft limit allows, so that every reaper in this
+ * process runs at EMFILE (liveness must not need to open anything). */
+static void
+use_up_descriptors(void)
+{
+	char buf[64];
+	size_t len = sizeof buf;
+	int rc = fc_get(cache, "fcs:warm", 8, buf, &len);
+
+	if (rc != FC_OK && rc != FC_ENOTFOUND) {
+		say("stress: --no-fds: first read: %s", fc_errname(rc));
+		_exit(4);
+	}
+	while (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0)
+		;
+}
+
+/* glibc loads libgcc_s (for unwinding) at the first pthread_exit(): make
+ * that happen while descriptors are still available. */
+static void *
+exit_at_once(void *arg)
+{
+	pthread_exit(arg);
+}
+
+static _Atomic int churn_stop;
+
+static void *
+churn_reader(void *arg)
+{
+	char buf[64];
+	size_t len = sizeof buf;
+	int rc = fc_get(cache, "fcs:churn", 9, buf, &len);
+
+	(void)arg;
+	if (rc != FC_OK && rc != FC_ENOTFOUND && rc != FC_EBUSY)
+		violation(&side->sd_errors, V_ERROR, "churn thread: fc_get: %s", fc_errname(rc));
+	return NULL;
+}
+
+static void *
+churn_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&churn_stop)) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, churn_reader, NULL) == 0)
+			pthread_join(t, NULL);
+	}
+	return NULL;
+}
+
+/* --fork-churn: threads that read once and exit come and go while this
+ * thread forks every MS ms; each grandchild reads, closes its inherited
+ * handle and exits. One still running after 2 s hung (a fork while
+ * another thread held a process-local lock): a STALL violation. */
+static void
+fork_churn(void)
+{
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, churn_main, NULL) != 0) {
+		say("stress: fork churn: pthread_create failed");
+		_exit(4);
+	}
+	while (!atomic_load_explicit(&side->sd_stop, memory_order_relaxed)) {
+		usleep(cfg.fork_churn_ms * 1000u);
+		pid_t pid = fork();
+		if (pid == 0) {
+			char buf[64];
+			size_t len = sizeof buf;
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			int rc = fc_get(cache, "fcs:churn", 9, buf, &len);
+			fc_close(cache);
+			_exit(rc == FC_OK || rc == FC_ENOTFOUND || rc == FC_EBUSY ? 0 : 1);
+		}
+		if (pid < 0)
+			continue;
+		int st = 0, done = 0;
+		for (int i = 0; i < 2000 && !done; i++) {
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				done = 1;
+			else
+				usleep(1000);
+		}
+		if (!done) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			violation(&side->sd_stalls, V_STALL,
+				  "forked child hung for 2 s (fork under thread churn)");
+		} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			violation(&side->sd_errors, V_ERROR, "forked child failed (status %d)", st);
+		}
+	}
+	atomic_store(&churn_stop, 1);
+	pthread_join(th, NULL);
+}
+
 /* The child process: arm, start the threads, run until stopped. */
 static void
 child_main(struct child *ch, unsigned idx)
@@ -1042,7 +1144,28 @@ child_main(struct child *ch, unsigned idx)
 		if (!w->buf || !w->vbuf || !w->last)
 			_exit(4);
 	}
-	if (n == 1) {
+	if (cfg.zombie_leader) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, exit_at_once, NULL) == 0)
+			pthread_join(t, NULL);
+	}
+	if (cfg.no_fds)
+		use_up_descriptors();
+	if (cfg.zombie_leader || cfg.fork_churn_ms) {
+		/* Workers in threads; the main thread leaves (a zombie group
+		 * leader: liveness must not depend on /proc) or forks while
+		 * threads come and go. */
+		for (unsigned i = 0; i < n; i++)
+			if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0) {
+				say("stress: child %u: pthread_create failed", idx);
+				_exit(4);
+			}
+		if (cfg.zombie_leader)
+			pthread_exit(NULL); /* the last worker to stop ends the process */
+		fork_churn();
+		for (unsigned i = 0; i < n; i++)
+			pthread_join(ws[i].th, NULL);
+	} else if (n == 1) {
 		worker_main(&ws[0]);
 	} else {
 		for (unsigned i = 0; i < n; i++)
@@ -1509,6 +1632,12 @@ usage(FILE *f)
 	        "                         (needs --kill-every)\n"
 	        "  --fault SPEC           arm every writer process with SPEC (point:nth:kill)\n"
 	        "Watchdog and end:\n"
+	        "  --zombie-leader        each child's main thread calls pthread_exit() once\n"
+	        "                         its workers run (the group leader is a zombie)\n"
+	        "  --no-fds               each child uses up its file descriptors after its\n"
+	        "                         first read (every reaper runs at EMFILE)\n"
+	        "  --fork-churn MS        each child forks every MS ms while threads that read\n"
+	        "                         once come and go; a child hung 2 s is a stall\n"
 	        "  --op-bound-ms MS       longest allowed single op (default 1000; ASan\n"
 	        "                         builds 3000, TSan builds 10000)\n"
 	        "  --stall-ms MS          longest allowed time with no op done (default twice\n"
@@ -1688,6 +1817,13 @@ parse(int argc, char **argv)
 		} else if (!strcmp(o, "--fault")) {
 			ARG();
 			cfg.fault_spec = v;
+		} else if (!strcmp(o, "--zombie-leader")) {
+			cfg.zombie_leader = 1;
+		} else if (!strcmp(o, "--no-fds")) {
+			cfg.no_fds = 1;
+		} else if (!strcmp(o, "--fork-churn")) {
+			ARG();
+			cfg.fork_churn_ms = (unsigned)num(o, v, 1, 60000);
 		} else if (!strcmp(o, "--op-bound-ms")) {
 			ARG();
 			cfg.op_bound_ms = (unsigned)num(o, v, 1, 3600000);
@@ -1738,6 +1874,12 @@ parse(int argc, char **argv)
 		cfg.write_pct = 0;
 	if (cfg.kill_in_lock && !cfg.kill_every_ms)
 		bad("%s", "--kill-writer-in-lock needs --kill-every");
+	if (cfg.zombie_leader && cfg.fork_churn_ms)
+		bad("%s", "--zombie-leader and --fork-churn both need the main thread");
+	if (cfg.no_fds && cfg.fork_churn_ms)
+		bad("%s", "--no-fds and --fork-churn: a forked child needs a descriptor of its own");
+	if (cfg.no_fds && cfg.handle_per_thread)
+		bad("%s", "--no-fds cannot be combined with --handle-per-thread (fc_open needs a descriptor)");
 	if (cfg.delete_pct + cfg.cas_pct > 100)
 		bad("%s", "--delete-pct plus --cas-pct exceeds 100");
 	if (cfg.fault_spec && fc__fault_arm_spec(cfg.fault_spec) != 0)
@@ -1798,6 +1940,13 @@ parse(int argc, char **argv)
 		left -= (size_t)n;
 	if (cfg.slots)
 		n = snprintf(p, left, " --slots %u", cfg.slots), p += n,
+		left -= (size_t)n;
+	if (cfg.zombie_leader)
+		n = snprintf(p, left, " --zombie-leader"), p += n, left -= (size_t)n;
+	if (cfg.no_fds)
+		n = snprintf(p, left, " --no-fds"), p += n, left -= (size_t)n;
+	if (cfg.fork_churn_ms)
+		n = snprintf(p, left, " --fork-churn %u", cfg.fork_churn_ms), p += n,
 		left -= (size_t)n;
 	if (cfg.kill_every_ms)
 		n = snprintf(p, left, " --kill-every %u", cfg.kill_every_ms),
