@@ -23,13 +23,26 @@
  *
  * CAVEATS
  *   - fork(): a handle opened before fork() works in the child; the child's
- *     first call takes a reader slot of its own. Do not fork() from a signal
- *     handler that interrupted a forkcache call.
+ *     first call takes a reader slot of its own (fork() waits for a thread
+ *     that is taking or giving back a slot: a few microseconds). Do not
+ *     fork() from a signal handler that interrupted a forkcache call. A
+ *     child made by _Fork() or a raw clone() runs no fork handlers and
+ *     keeps reading under the parent's slot: it must open a handle of its
+ *     own instead of using an inherited one. vfork()+exec and posix_spawn
+ *     are fine.
+ *   - Signal handlers may call fc_get/fc_gets/fc_get_item, also when they
+ *     interrupt a read of the same thread, provided that thread has already
+ *     read through that handle once (the first read of a thread allocates
+ *     and takes a process-local mutex).
  *   - Killed processes: any process may be SIGKILLed at any instruction. A
  *     writer killed inside a write loses at most that write; the next writer
  *     repairs the segment (robust mutex, EOWNERDEAD) in milliseconds. A
  *     reader killed inside a read leaves a reader slot that is reclaimed once
- *     its pid is seen dead (pid and start time, so pid reuse cannot fool it).
+ *     its death is proven: each slot has a lock byte in the segment that its
+ *     owner process holds (an open-file-description lock, dropped by the
+ *     kernel at exit or exec), so a live reader is never taken for dead
+ *     (zombie group leaders, pid reuse, pid namespaces and a checker out of
+ *     file descriptors cannot fool it).
  *   - A stopped (SIGSTOP) process inside a read holds back memory reuse;
  *     sets then evict harder and at worst fail with FC_EBUSY.
  *   - Fixed size: the segment never grows. Its size, page size and number of
@@ -44,13 +57,19 @@
  *     remount,huge=advise /dev/shm") or huge=always gets 2 MiB pages; on
  *     hugetlbfs (FC_FILE) segment_bytes must be a multiple of the huge page
  *     size, else fc_open() fails with FC_ESYS (EINVAL). docs/huge-pages.md.
- *   - All processes sharing a segment must be in one pid namespace, so that a
- *     dead reader's pid can be recognized.
- *   - execve() in a multithreaded process while another of its threads is
- *     inside a read leaves that thread's reader slot held (the pid and its
- *     start time survive exec) until the process exits: memory reuse waits
- *     and writes may fail with FC_EBUSY meanwhile. Do not exec from a
- *     process whose other threads may be reading.
+ *   - Processes in different pid namespaces (containers sharing /dev/shm)
+ *     may share a segment: liveness does not use pids (fc_slot_info.pid is
+ *     only shown, in the owner's own namespace).
+ *   - execve() drops the process's slot locks (the descriptor is
+ *     O_CLOEXEC): its slots are then reaped like a dead process's.
+ *   - A new segment's memory is allocated at fc_open (posix_fallocate): a
+ *     file system too small for it is an FC_ENOMEM from fc_open, never a
+ *     SIGBUS later. Truncating a file-backed segment while it is in use
+ *     makes every process that touches a lost page die of SIGBUS: don't.
+ *   - Who can write the segment can change and read every item (docs/
+ *     design.md, threat model): fc_open refuses a segment of another user,
+ *     with more than one link, or more open than opts->mode (FC_EPERM)
+ *     unless FC_SHARED_OK is given; FC_FILE never follows a symlink.
  *   - A handle holds a shared flock on the segment's descriptor for its
  *     life (and a forked child shares it): the first attach after a reboot
  *     re-initializes the writer lock and reader slots only when no handle
@@ -111,7 +130,8 @@ extern "C" {
 	X(EBUSY, -11, "readers hold back memory, or no reader or lease slot is free")  \
 	X(ENOTNUM, -12, "value is not a decimal unsigned counter")          \
 	X(ETIMEDOUT, -13, "waited wait_ms for another process's lease")      \
-	X(ELEASE, -14, "lease no longer held: taken over or released")
+	X(ELEASE, -14, "lease no longer held: taken over or released")  \
+	X(EPERM, -15, "segment refused: another user's, too open, or not a plain file")
 
 enum {
 #define FC__ERRENUM(name, val, msg) FC_##name = (val),
@@ -123,6 +143,9 @@ enum {
 #define FC_CREATE 0x1u /* create the segment if it does not exist */
 #define FC_EXCL 0x2u   /* with FC_CREATE: fail with FC_EEXIST if it exists */
 #define FC_FILE 0x4u   /* name is a file path, not a POSIX shm name */
+#define FC_SHARED_OK 0x8u /* attach even to a segment of another user, with
+                             more than one link, or more open than
+                             opts->mode (see fc_open) */
 
 typedef struct fc_cache fc_cache;
 
@@ -222,7 +245,8 @@ typedef struct fc_class_stats {
 /** One reader slot, for fc_slot_stat(). */
 typedef struct fc_slot_info {
 	uint32_t pid;           /* owner; 0 = free */
-	uint32_t state;         /* FC_SLOT_FREE, _LIVE, _DEAD */
+	uint32_t state;         /* FC_SLOT_FREE, _LIVE, _DEAD (also: pid 0
+	                           with an epoch, what a dead reader left) */
 	uint64_t epoch;         /* epoch of the read in progress; 0 = idle */
 	uint64_t hits;
 	uint64_t misses;
@@ -273,15 +297,43 @@ FC_API void fc_options_init(fc_options *opts);
  * before the last reboot has its writer lock and reader slots reset on the
  * first attach after the reboot; its items survive.
  * @return FC_OK
+ * Flags: FC_CREATE makes the segment if the name does not exist (its
+ * permission bits: opts->mode, minus the umask); FC_CREATE|FC_EXCL fails
+ * with FC_EEXIST if it exists (for a service that must start from a fresh
+ * segment); FC_FILE takes @p name as a file path (never followed if it is
+ * a symlink); FC_SHARED_OK attaches also to a segment owned by another
+ * user, with more than one hard link, or granting permission bits beyond
+ * opts->mode (deliberately shared segments, inspectors). Without it such a
+ * segment is refused (FC_EPERM): another local user who made the name
+ * first could plant values and read everything stored.
+ * A new segment's memory is allocated here (posix_fallocate); what this
+ * call created is removed again if it fails. An existing object is only
+ * formatted if it is empty or carries forkcache's in-progress mark (its
+ * creator died), is the caller's, has one link and is no larger than
+ * opts->segment_bytes: any other file is never overwritten nor shrunk.
+ * @return FC_OK
  * @return FC_EINVAL     NULL @p name or @p out, bad name, unknown flags,
  *                       geometry out of range
  * @return FC_ENOTFOUND  segment missing and FC_CREATE not given
  * @return FC_EEXIST     FC_CREATE|FC_EXCL and the segment exists
- * @return FC_ECORRUPT   header fails validation (checksum, geometry, size)
- * @return FC_EINCOMPAT  magic, layout version or word size differ
- * @return FC_ESYS       open/ftruncate/mmap failed (errno kept)
- * Blocking: may wait briefly (file lock) while another process creates the
- *           segment. Concurrency: any thread. Fork: the handle is inherited.
+ * @return FC_EPERM      the path is a symlink or not a regular file; or the
+ *                       existing segment belongs to another user, has more
+ *                       than one link or is more open than opts->mode
+ *                       (without FC_SHARED_OK); or an unfinished segment to
+ *                       take over is not the caller's plain file
+ * @return FC_ENOMEM     the file system cannot hold a new segment of
+ *                       opts->segment_bytes (errno ENOSPC, e.g. a full
+ *                       /dev/shm); nothing is left behind
+ * @return FC_ECORRUPT   header fails validation (checksum, geometry, size:
+ *                       a truncated file), or an unfinished segment larger
+ *                       than opts->segment_bytes
+ * @return FC_EINCOMPAT  magic, layout version or word size differ; also a
+ *                       file that is not a forkcache segment (e.g. zeros)
+ * @return FC_ESYS       open/fallocate/mmap failed (errno kept)
+ * Blocking: may wait briefly (file lock, up to ~100 ms) while another
+ *           process creates the segment; never waits for a lock that an
+ *           open handle holds. Concurrency: any thread. Fork: the handle is
+ *           inherited.
  */
 FC_API int fc_open(const char *name, const fc_options *opts, fc_cache **out);
 
@@ -342,8 +394,16 @@ FC_API int fc_replace(fc_cache *c, const void *key, size_t klen,
  *                       NULL with *vlen > 0
  * @return FC_E2BIG      @p klen > FC_KEY_MAX
  * @return FC_EBUSY      this thread has no reader slot and none is free
+ *                       (every slot is held by a live process)
  * @return FC_ECORRUPT   the index or item is damaged
- * Blocking: never; takes no lock and never waits for a writer.
+ * @return FC_ESYS       this thread's first read could not allocate its
+ *                       record or reopen the segment for the process's slot
+ *                       locks (errno kept)
+ * Blocking: never; takes no shared lock and never waits for a writer. A
+ *           thread's first read through a handle claims a reader slot:
+ *           a process-local mutex and one fcntl() (and, when the table is
+ *           full, a scan that frees the slots of dead processes, also
+ *           without the writer mutex).
  * Concurrency: any thread of any attached process, many at once on one
  *              handle. The bytes are one value from one write, never a mix.
  * Fork: an inherited handle works in the child; its first read there takes
@@ -586,8 +646,11 @@ FC_API int64_t fc_flush_expired(fc_cache *c);
 
 /**
  * Fill @p out with counters and geometry. Read-only: takes no lock.
- * Also reports (does not reap) reader slots whose owner died.
- * @return FC_OK, FC_EINVAL. Blocking: never (reads /proc for liveness).
+ * Also reports (does not reap) reader slots whose owner died, counting in
+ * readers_dead a free slot that still holds an epoch (what a dead reader
+ * left; fc_reap clears it).
+ * @return FC_OK, FC_EINVAL. Blocking: never (one fcntl(F_OFD_GETLK) per
+ * owned slot for liveness).
  */
 FC_API int fc_stat(fc_cache *c, fc_stats *out);
 
@@ -604,14 +667,15 @@ FC_API int fc_class_stat(fc_cache *c, unsigned cls, fc_class_stats *out);
 FC_API int fc_slot_stat(fc_cache *c, unsigned slot, fc_slot_info *out);
 
 /**
- * Reap reader slots whose owner process died (pid gone, or reused by a
- * process with another start time): fold their counters into the totals
- * and free them. Writers also do this by themselves when a dead slot holds
- * back memory or the slot table is full.
+ * Reap reader slots whose owner process died (proven by the slot's lock
+ * byte being free: see CAVEATS): fold their counters into the totals and
+ * free them; also clear a stray epoch left on a free slot. Writers also do
+ * this by themselves when a dead slot holds back memory, and a first read
+ * does it when the slot table is full.
  * @return the number of slots reaped (>= 0), or FC_EINVAL, FC_EBUSY (a
  *         pending repair could not finish: readers held it back),
  *         FC_ECORRUPT (writer mutex unrecoverable), FC_ESYS (errno kept).
- * Blocking: takes the writer mutex briefly; reads /proc.
+ * Blocking: takes the writer mutex briefly; one fcntl() per owned slot.
  */
 FC_API int fc_reap(fc_cache *c);
 

@@ -35,6 +35,7 @@
 #include "index.h"
 #include "item.h"
 #include "lease.h"
+#include "readers.h"
 #include "repair.h"
 #include "segment.h"
 #include "slab.h"
@@ -78,27 +79,26 @@ get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 	if (!vlen || (!buf && *vlen > 0))
 		return FC_EINVAL;
 	uint64_t h = fc__hash(c, key, klen);
-	struct fc_tls *t = fc__read_begin(c, &rc);
+	int outer;
+	struct fc_tls *t = fc__read_enter(c, &rc, &outer);
 	if (!t)
 		return rc;
 	FC_FAULT(READ_INSIDE);
-	struct item_shm *it = NULL;
-	rc = fc__index_find(c, h, key, klen, &it);
+	struct fc_iview v;
+	rc = fc__index_find(c, h, key, klen, &v);
 	if (rc == FC_OK) {
-		uint64_t e = fc__item_expiry(it);
+		uint64_t e = fc__item_expiry(v.it);
 		uint64_t now = e ? fc__now_ms() : 0;
 		if (fc__expired(e, now)) {
 			rc = FC_ENOTFOUND;
 		} else {
-			rc = fc__item_copy_out(c, it, e, now, 0, buf, *vlen, vlen, cas, meta);
-			if (rc != FC_ECORRUPT) {
-				if (meta)
-					meta->key = key;
-				fc__item_mark_used(it);
-			}
+			rc = fc__item_copy_out(c, &v, e, now, 0, buf, *vlen, vlen, cas, meta);
+			if (meta)
+				meta->key = key;
+			fc__item_mark_used(v.it);
 		}
 	}
-	fc__read_exit(t);
+	fc__read_exit(t, outer);
 	count(rc == FC_OK || rc == FC_ETRUNC ? &t->slot->rs_hits : &t->slot->rs_misses);
 	return rc;
 }
@@ -392,7 +392,7 @@ fc_reap(fc_cache *c)
 	int rc = fc__lock(c);
 	if (rc)
 		return rc;
-	rc = fc__reap_locked(c);
+	rc = fc__reap(c);
 	fc__reclaim_locked(c);
 	fc__unlock(c);
 	return rc;
@@ -431,32 +431,33 @@ fc_iter_next(fc_iter *iter, fc_item *out)
 	for (;;) {
 		if (iter->pos >= c->g.nbuckets)
 			return FC_ENOTFOUND;
-		struct fc_tls *t = fc__read_begin(c, &rc);
+		int outer;
+		struct fc_tls *t = fc__read_enter(c, &rc, &outer);
 		if (!t)
 			return rc;
 		const uint64_t *ix = fc__index_read_table(c);
 		if (!ix) {
-			fc__read_exit(t);
+			fc__read_exit(t, outer);
 			return FC_ECORRUPT;
 		}
 		/* Short sections: a reader preempted inside one holds back
 		 * every writer's reclamation until it runs again. */
 		uint64_t now = fc__now_ms(), stop = iter->pos + FC_ITER_SECTION;
-		struct item_shm *it;
-		while ((rc = fc__index_next_live(c, ix, &iter->pos, stop, &it)) == FC_OK) {
-			uint64_t e = fc__item_expiry(it);
+		struct fc_iview v;
+		while ((rc = fc__index_next_live(c, ix, &iter->pos, stop, &v)) == FC_OK) {
+			uint64_t e = fc__item_expiry(v.it);
 			if (fc__expired(e, now)) {
 				iter->pos++;
 				continue;
 			}
 			size_t vl;
-			rc = fc__item_copy_out(c, it, e, now, 1, iter->buf, c->g.page_bytes, &vl, NULL,
+			rc = fc__item_copy_out(c, &v, e, now, 1, iter->buf, c->g.page_bytes, &vl, NULL,
 					       out);
 			if (rc == FC_OK)
 				iter->pos++;
 			break;
 		}
-		fc__read_exit(t);
+		fc__read_exit(t, outer);
 		if (rc != FC_ENOTFOUND)
 			return rc;
 	}
@@ -597,7 +598,7 @@ lease_slow(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 	struct fc_tls *t = fc__tls_self(c, &rc);
 
 	if (!t) /* the fast path just had a slot: only a fork could lose it */
-		return rc == FC__ESLOTS_FULL ? FC_EBUSY : rc;
+		return rc;
 	uint64_t start = fc__mono_ms();
 	uint64_t until = wait_ms > UINT64_MAX - start ? UINT64_MAX : start + wait_ms;
 	for (;;) {

@@ -47,8 +47,8 @@ static inline void fc__fence_sc(void) {}
 static inline uint8_t fc__ld8_rlx(const uint8_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void fc__st8_rlx(uint8_t *p, uint8_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 static inline uint32_t fc__ld32_acq(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
-static inline void fc__st32_rel(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static inline uint32_t fc__ld32_rlx(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void fc__st32_rel(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 static inline void fc__st32_rlx(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 static inline uint32_t fc__faa32_sc(uint32_t *p, uint32_t d) { return __atomic_fetch_add(p, d, __ATOMIC_SEQ_CST); }
 static inline int fc__cas32_rlx(uint32_t *p, uint32_t o, uint32_t n)
@@ -118,13 +118,13 @@ fc__ld32_acq(const uint32_t *p)
 	ck_pr_fence_acquire();
 	return v;
 }
+static inline uint32_t fc__ld32_rlx(const uint32_t *p) { return ck_pr_load_32(p); }
 static inline void
 fc__st32_rel(uint32_t *p, uint32_t v)
 {
 	ck_pr_fence_release();
 	ck_pr_store_32(p, v);
 }
-static inline uint32_t fc__ld32_rlx(const uint32_t *p) { return ck_pr_load_32(p); }
 static inline void fc__st32_rlx(uint32_t *p, uint32_t v) { ck_pr_store_32(p, v); }
 static inline uint32_t
 fc__faa32_sc(uint32_t *p, uint32_t d)

@@ -42,7 +42,7 @@ fc__fault_point_names(void)
 int
 fc__fault_arm(const char *point, uint64_t nth, int action)
 {
-	if (!point || nth == 0 || action < FC__FAULT_KILL || action > FC__FAULT_FAIL1)
+	if (!point || nth == 0 || action < FC__FAULT_KILL || action > FC__FAULT_SIGNAL)
 		return FC_EINVAL;
 	for (int i = 0; i < FC__FP_COUNT; i++) {
 		if (strcmp(point_names[i], point) == 0) {
@@ -86,6 +86,7 @@ fc__fault_arm_spec(const char *spec)
 	int a = strcmp(act, "kill") == 0    ? FC__FAULT_KILL
 		: strcmp(act, "fail") == 0  ? FC__FAULT_FAIL
 		: strcmp(act, "fail1") == 0 ? FC__FAULT_FAIL1
+		: strcmp(act, "signal") == 0 ? FC__FAULT_SIGNAL
 					    : 0;
 	return fc__fault_arm(buf, n, a);
 }
@@ -107,6 +108,10 @@ fc__fault_hit(enum fc__fault_point pt)
 		return 1;
 	case FC__FAULT_FAIL1:
 		return n == armed_nth;
+	case FC__FAULT_SIGNAL:
+		if (n == armed_nth)
+			raise(SIGUSR1);
+		return 0;
 	}
 	return 0;
 }

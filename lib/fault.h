@@ -4,13 +4,19 @@
  *
  * DESIGN       Named points in the library call FC_FAULT(FC__FP_x). When no
  *              point is armed the cost is one load of a process-local flag
- *              and a predicted branch; the read path has one point only
- *              (read.inside), behind the same flag.
- *              A point can be armed from code (fc__fault_arm) or from the
- *              environment: FC_FAULT="point:nth:action" is read once, at
- *              the first fc_open() of the process (so a fork+exec'd child
- *              can be armed without linking to internals).
+ *              and a predicted branch; the read path has two points
+ *              (read.enter, read.inside), behind the same flag.
+ *              A point is armed from code (fc__fault_arm: tests and the
+ *              stress harness link the static library and this header).
+ *              Only a library configured with -DFC_FAULT_FROM_ENV=ON (for
+ *              fault testing, never shipped; off by default) also reads
+ *              FC_FAULT="point:nth:action" from the environment
+ *              (secure_getenv), once, at the first fc_open() of the
+ *              process: a shipped library cannot be made to kill itself
+ *              by its environment.
  * ACTIONS      kill - raise(SIGKILL) at the nth hit of the point.
+ *              signal - raise(SIGUSR1) at the nth hit only, so that a
+ *                     test's signal handler runs at that very point.
  *              fail - the operation at the point fails (syscall points:
  *                     returns FC_ESYS with errno EIO, or FC_ENOMEM for
  *                     page.grab), from the nth hit on (persistently) or, with
@@ -51,6 +57,7 @@
 	X(LEASE_LEADER, "lease.leader")   /* leader returning FC_LEADER */   \
 	X(LEASE_WAIT, "lease.wait")       /* waiter registered, not asleep */ \
 	X(LEASE_WAKE, "lease.wake")       /* released, unlocked, not woken */ \
+	X(READ_ENTER, "read.enter")       /* epoch loaded, not yet published */ \
 	X(OPEN_FTRUNCATE, "open.ftruncate") /* fail: ftruncate of new segment */ \
 	X(OPEN_MMAP, "open.mmap")         /* fail: mmap */                   \
 	X(SLOT_CLAIM, "slot.claim")       /* fail: no slot (FC_EBUSY) */
@@ -65,6 +72,8 @@ enum fc__fault_point {
 #define FC__FAULT_KILL 1
 #define FC__FAULT_FAIL 2  /* from the nth hit on */
 #define FC__FAULT_FAIL1 3 /* at the nth hit only */
+#define FC__FAULT_SIGNAL 4 /* raise(SIGUSR1) at the nth hit only: a test's
+                              handler runs exactly there */
 
 /* Arm @p point (its name, e.g. "set.written") to act at its @p nth hit
  * (1 = first) from now on. Returns 0, or FC_EINVAL for an unknown name,

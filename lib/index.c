@@ -53,15 +53,14 @@ live_index(fc_cache *c)
 
 int
 fc__index_next_live(fc_cache *c, const uint64_t *ix, uint64_t *pos, uint64_t stop,
-		    struct item_shm **out)
+		    struct fc_iview *out)
 {
 	for (; *pos < c->g.nbuckets && *pos < stop; ++*pos) {
 		/* Acquire: pairs with the publishing store (I2). */
 		uint64_t w = fc__ld_acq(&ix[*pos]);
 		if (!fc__bk_live(w))
 			continue;
-		*out = fc__item_at(c, fc__bk_off(w));
-		return *out ? FC_OK : FC_ECORRUPT;
+		return fc__item_view(c, fc__bk_off(w), out) == 0 ? FC_OK : FC_ECORRUPT;
 	}
 	return FC_ENOTFOUND;
 }

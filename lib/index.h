@@ -66,7 +66,7 @@ fc__index_read_table(fc_cache *c)
  * it is the read path. */
 static inline int
 fc__index_find(fc_cache *c, uint64_t h, const void *key, size_t klen,
-	       struct item_shm **out)
+	       struct fc_iview *out)
 {
 	const uint64_t *ix = fc__index_read_table(c);
 	if (!ix)
@@ -86,13 +86,10 @@ fc__index_find(fc_cache *c, uint64_t h, const void *key, size_t klen,
 			return FC_ENOTFOUND;
 		if (w == FC_BK_TOMB || (w >> FC_BK_TAGSHIFT) != tag)
 			continue;
-		struct item_shm *it = fc__item_at(c, fc__bk_off(w));
-		if (!it)
+		if (fc__item_view(c, fc__bk_off(w), out) != 0)
 			return FC_ECORRUPT;
-		if (it->it_klen == klen && memcmp(fc__item_key(it), key, klen) == 0) {
-			*out = it;
+		if (out->klen == klen && memcmp(out->key, key, klen) == 0)
 			return FC_OK;
-		}
 	}
 	return FC_ENOTFOUND;
 }
@@ -100,7 +97,7 @@ fc__index_find(fc_cache *c, uint64_t h, const void *key, size_t klen,
 /* The next live bucket at *pos .. stop-1 of @p ix: FC_OK with *out and
  * *pos at it, FC_ENOTFOUND (*pos = stop or nbuckets), FC_ECORRUPT. */
 int fc__index_next_live(fc_cache *c, const uint64_t *ix, uint64_t *pos, uint64_t stop,
-			struct item_shm **out);
+			struct fc_iview *out);
 
 /* --- writer side: writer mutex held --- */
 

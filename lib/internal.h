@@ -72,7 +72,7 @@
 #define FC_CACHELINE 64
 #define FC_MAGIC "FRKCACHE"
 #define FC_MAGIC_INIT "FRKCINIT" /* magic while a creator formats (S1) */
-#define FC_LAYOUT_VERSION 2u
+#define FC_LAYOUT_VERSION 3u /* 3: slot liveness by lock bytes (readers.c) */
 #define FC_HEADER_BYTES 8192u
 #define FC_CKSUM_BYTES 248u     /* header bytes [0, 248) are checksummed */
 #define FC_MAX_CLASSES 64u
@@ -135,7 +135,7 @@ static_assert(FC_KEY_MAX <= 255, "klen is 8 bits");
 struct slot_shm {               /* one per reading thread of each process */
 	uint64_t rs_owner;      /* gen << 32 | pid; pid 0 = free */
 	uint64_t rs_epoch;      /* epoch of the read in progress; 0 = idle */
-	uint64_t rs_start;      /* owner's start time (/proc stat field 22) */
+	uint64_t rs_resv;       /* zero (layout 1: the owner's start time) */
 	uint64_t rs_hits;       /* owner-only writes */
 	uint64_t rs_misses;
 	uint64_t rs_pad[3];
@@ -305,11 +305,21 @@ struct fc_cache {
 	struct fc_geom g;
 	uint64_t lease_ms, stale_ms; /* validated copies of the header's */
 	uint64_t seed;
-	int fd;
+	int fd;                     /* holds LOCK_SH (open.c); reapers probe
+	                               slot lock bytes through it */
+	int lockfd;                 /* this process's own open file description
+	                               of the segment: its slot lock bytes;
+	                               -1 until the first claim (and after a
+	                               fork, whose child closes its copy) */
+	char *name;                 /* to reopen lockfd where /proc is absent */
+	int is_file;                /* FC_FILE */
+	struct cds_list_head reg_node; /* in readers.c's handle registry */
 	pthread_key_t tls_key;
-	pthread_mutex_t tls_lock;   /* guards tls_list */
+	pthread_mutex_t tls_lock;   /* guards tls_list, and serializes this
+	                               process's slot-byte locking (claims,
+	                               releases, reaps) for this handle */
 	struct cds_list_head tls_list;
-	uint64_t last_liveness_ms;  /* rate limit for /proc scans */
+	uint64_t last_liveness_ms;  /* rate limit for liveness scans */
 	uint64_t lease_check_ms;    /* last liveness test of a refresher by a
 	                               stale hit (lock holder only; api.c) */
 	uint64_t wait_deadline_ms;  /* end of this write's grace-wait budget;
@@ -322,8 +332,7 @@ struct fc_tls {
 	fc_cache *c;
 	struct slot_shm *slot;
 	unsigned long forkgen;      /* fc__forkgen when the slot was claimed */
-	pid_t pid;
-	unsigned depth;             /* nested read sections */
+	uint64_t owner;             /* the rs_owner word our claim stored */
 	uint32_t sample;            /* CLOCK sampling counter */
 };
 

@@ -5,16 +5,21 @@
  * DESIGN       A chunk is a 24-byte item_shm header, then the key, then the
  *              value, inside one class-sized slot of one slab page. Two
  *              checks turn an untrusted offset into a pointer:
- *              fc__item_at (readers: bounds only, from the item's own
- *              class and lengths) and fc__chunk_owned (writers: the page
- *              map says this page belongs to the class and off is a chunk
- *              start). Every read that returns an item's bytes goes through
- *              fc__item_copy_out, which loads each length once.
+ *              fc__item_view (readers: bounds only, from the item's own
+ *              class and lengths, each loaded once into a view that every
+ *              later use reads; fc__item_at is the same check for callers
+ *              that want the pointer only) and fc__chunk_owned (writers:
+ *              the page map says this page belongs to the class and off is
+ *              a chunk start). Every read that returns an item's bytes goes
+ *              through fc__item_copy_out, from a view.
  * INVARIANTS   P1 A published item is never modified except it_expire_ms
  *                 (one atomic word, fc_touch) and it_ref (a hint).
- *              P2 A pointer from fc__item_at has key and value inside its
- *                 page for the lengths it saw; copy_out re-checks the
- *                 lengths it loads itself against the page size.
+ *              P2 A view from fc__item_view has key and value inside its
+ *                 chunk, and its chunk inside one page, for the lengths it
+ *                 holds; readers use only the view's lengths and class
+ *                 (a process that writes the segment may change the
+ *                 item's bytes at any moment: docs/design.md, threat
+ *                 model).
  * CONCURRENCY  it_expire_ms: writer relaxed store | readers relaxed load.
  *              it_ref: readers set, writer clears (relaxed bytes).
  *              Other fields: written before publication (index.c, I2).
@@ -30,21 +35,9 @@
 struct item_shm *
 fc__item_at(const fc_cache *c, uint64_t off)
 {
-	if (off < c->g.pages_off || off >= fc__pages_end(c) || (off & 7))
-		return NULL;
-	uint64_t in_page = (off - c->g.pages_off) & (c->g.page_bytes - 1);
-	if (in_page + FC_ITEM_HDR > c->g.page_bytes)
-		return NULL; /* the header itself would cross the page */
-	struct item_shm *it = fc__ptr(c, off);
-	unsigned cls = it->it_class;
-	if (cls >= c->g.nclasses)
-		return NULL;
-	uint64_t csz = c->g.class_size[cls];
-	if (in_page + csz > c->g.page_bytes || it->it_klen == 0 ||
-	    it->it_klen > FC_KEY_MAX ||
-	    FC_ITEM_HDR + (uint64_t)it->it_klen + it->it_vlen > csz)
-		return NULL;
-	return it;
+	struct fc_iview v;
+
+	return fc__item_view(c, off, &v) == 0 ? v.it : NULL;
 }
 
 struct item_shm *

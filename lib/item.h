@@ -9,11 +9,30 @@
 #include <string.h>
 
 #include "internal.h"
+#include "segment.h"
 
+/*
+ * A reader's view of an item: its lengths and class, each loaded ONCE from
+ * the segment (a hostile or damaged writer may change them at any time)
+ * and checked; every later use (key compare, copy, meta) uses only these
+ * copies, so the bounds that were checked are the bounds that are used.
+ */
+struct fc_iview {
+	struct item_shm *it;
+	const char *key;            /* it + 1 */
+	const char *val;            /* key + klen */
+	uint32_t klen;              /* 1..FC_KEY_MAX */
+	uint32_t vlen;              /* FC_ITEM_HDR + klen + vlen <= chunk */
+	uint32_t cls;               /* < nclasses */
+};
 /* The READER's bounds check (no lock, no page map): @p off is an item
  * whose header and class-sized chunk lie inside one slab page, with a key
- * length in 1..FC_KEY_MAX and key + value inside the chunk. NULL if not.
- * Cheap (no division); enough to stay in bounds, not proof of ownership. */
+ * length in 1..FC_KEY_MAX and key + value inside the chunk. Fills *v from
+ * one load of each field and returns 0, or -1 if not. Cheap (no
+ * division); enough to stay in bounds, not proof of ownership. */
+static inline int fc__item_view(const fc_cache *c, uint64_t off, struct fc_iview *v);
+/* fc__item_view's check, for callers that need only the pointer (writers
+ * under the mutex, repair, verify's walks): NULL if it fails. */
 struct item_shm *fc__item_at(const fc_cache *c, uint64_t off);
 /* The WRITER's ownership check (mutex held or lock-free snapshot): @p off
  * is the start of a chunk of class @p cls in a page the page map gives to
@@ -65,52 +84,48 @@ fc__item_mark_used(struct item_shm *it)
 		fc__st8_rlx(&it->it_ref, 1);
 }
 
-/* The one copy-out (reads and iteration), inside a read section: loads
- * klen, vlen, cas and class ONCE each and uses only those copies. With
+/* The one copy-out (reads and iteration), inside a read section, from a
+ * view (fc__item_view: lengths and class loaded once and checked). With
  * @p with_key, copies key then value into @p buf (the key at buf, the value
  * right after it), else the value only; @p cap is buf's size. Sets *vlen
- * to the value's length, *cas (if not NULL) on success, and
- * fills *meta (if not NULL; key = buf or NULL, value = NULL unless copied).
- * Returns FC_OK, FC_ETRUNC (the value does not fit; *vlen is the length
- * needed) or FC_ECORRUPT (lengths exceed a page, or a bad class for
- * *meta: a damaged segment). @p e is the expiry the caller loaded
- * (fc__item_expiry) and checked against @p now. Inline: it is the hit
- * path, and a plain get needs only a few of the fields. */
+ * to the value's length, *cas (if not NULL) on success, and fills *meta
+ * (if not NULL; key = buf or NULL, value = NULL unless copied). Returns
+ * FC_OK or FC_ETRUNC (the value does not fit; *vlen is the length
+ * needed). @p e is the expiry the caller loaded (fc__item_expiry) and
+ * checked against @p now. Inline: it is the hit path, and a plain get
+ * needs only a few of the fields. */
 static inline int
-fc__item_copy_out(const fc_cache *c, const struct item_shm *it, uint64_t e,
+fc__item_copy_out(const fc_cache *c, const struct fc_iview *v, uint64_t e,
 		  uint64_t now, int with_key, char *buf, size_t cap, size_t *vlen,
 		  uint64_t *cas, fc_item *meta)
 {
-	/* Read each length once: the copies are bounded by these values,
-	 * even on a damaged segment (fc__item_at checked its own loads). */
-	size_t kl = it->it_klen, vl = it->it_vlen;
+	size_t kl = v->klen, vl = v->vlen;
 	size_t koff = with_key ? kl : 0;
 	int rc = FC_OK;
 
-	if (kl + vl > c->g.page_bytes)
-		return FC_ECORRUPT;
 	if (koff + vl > cap) {
 		rc = FC_ETRUNC;
 	} else {
 		if (with_key)
-			memcpy(buf, fc__item_key(it), kl);
+			memcpy(buf, v->key, kl);
 		if (vl) /* buf may be NULL when nothing is copied */
-			memcpy(buf + koff, fc__item_key(it) + kl, vl);
+			memcpy(buf + koff, v->val, vl);
 	}
-	uint64_t cv = it->it_cas;
+	/* relaxed: cas is written before publication (I2) and never after
+	 * (P1); one load, and it bounds nothing. */
+	uint64_t cv = fc__ld_rlx(&v->it->it_cas);
 	if (meta) {
-		unsigned cls = it->it_class;
-		if (cls >= c->g.nclasses)
-			return FC_ECORRUPT;
 		meta->key = with_key ? buf : NULL;
 		meta->klen = kl;
 		meta->value = rc == FC_OK && buf ? buf + koff : NULL;
 		meta->vlen = vl;
 		meta->cas = cv;
 		meta->expire_ms = e;
-		meta->ttl_left_ms = e ? (int64_t)(e - now) : -1;
-		meta->size_class = cls;
-		meta->chunk_bytes = c->g.class_size[cls];
+		/* -1 means "never": a far expiry is clamped, never negative */
+		meta->ttl_left_ms = !e ? -1 : e - now > (uint64_t)INT64_MAX ? INT64_MAX
+									   : (int64_t)(e - now);
+		meta->size_class = v->cls;
+		meta->chunk_bytes = c->g.class_size[v->cls];
 	}
 	*vlen = vl;
 	if (cas && rc == FC_OK)
@@ -132,6 +147,37 @@ fc__item_fill(struct item_shm *it, uint64_t cas, uint64_t expire, unsigned cls,
 	memcpy((char *)(it + 1), key, klen);
 	if (vlen)
 		memcpy((char *)(it + 1) + klen, val, vlen);
+}
+
+/* Inline: the read path's hot check, and fc__item_at's body. */
+static inline int
+fc__item_view(const fc_cache *c, uint64_t off, struct fc_iview *v)
+{
+	if (off < c->g.pages_off || off >= fc__pages_end(c) || (off & 7))
+		return -1;
+	uint64_t in_page = (off - c->g.pages_off) & (c->g.page_bytes - 1);
+	if (in_page + FC_ITEM_HDR > c->g.page_bytes)
+		return -1; /* the header itself would cross the page */
+	struct item_shm *it = fc__ptr(c, off);
+	/* relaxed atomic loads: exactly one load each (the compiler may not
+	 * load a plain field again later); the checks below and every use
+	 * after them see the same values (finding 5 of issue #8). */
+	uint32_t cls = fc__ld8_rlx(&it->it_class);
+	uint32_t kl = fc__ld8_rlx(&it->it_klen);
+	uint32_t vl = fc__ld32_rlx(&it->it_vlen);
+	if (cls >= c->g.nclasses)
+		return -1;
+	uint64_t csz = c->g.class_size[cls];
+	if (in_page + csz > c->g.page_bytes || kl == 0 || kl > FC_KEY_MAX ||
+	    FC_ITEM_HDR + (uint64_t)kl + vl > csz)
+		return -1;
+	v->it = it;
+	v->key = (const char *)(it + 1);
+	v->val = v->key + kl;
+	v->klen = kl;
+	v->vlen = vl;
+	v->cls = cls;
+	return 0;
 }
 
 #endif /* FC_ITEM_H */

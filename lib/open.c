@@ -53,30 +53,66 @@ valid_shm_name(const char *name)
 static int
 open_fd(const char *name, unsigned flags, int oflags, mode_t mode)
 {
+	/* O_NOFOLLOW: a symlink planted at the path is refused (ELOOP), never
+	 * followed to its target; O_NONBLOCK: a FIFO there cannot block us
+	 * (it is then refused as not a regular file). shm_open adds
+	 * O_NOFOLLOW itself. */
 	if (flags & FC_FILE)
-		return open(name, oflags | O_CLOEXEC, mode);
+		return open(name, oflags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode);
 	return shm_open(name, oflags, mode);
 }
 
-/* A segment no process finished making: empty, all-zero header start,
- * or the in-progress magic that fc__segment_layout writes first (S1). Any
- * other content is somebody's data: never formatted over. */
+/* A segment no process finished making: empty, or carrying the
+ * in-progress magic that fc__segment_layout writes first (S1). Any other
+ * content (a zero-filled file too: a sparse disk image starts so) is
+ * somebody's data: never formatted over. */
 static int
 unfinished(int fd, const struct stat *st)
 {
-	char head[64] = {0};
+	char head[8];
 
 	if (st->st_size == 0)
 		return 1;
-	ssize_t got = pread(fd, head, sizeof head, 0);
-	if (got <= 0)
-		return 0;
-	if (got >= 8 && memcmp(head, FC_MAGIC_INIT, 8) == 0)
-		return 1;
-	for (ssize_t i = 0; i < got; i++)
-		if (head[i])
-			return 0;
-	return 1;
+	return pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head &&
+	       memcmp(head, FC_MAGIC_INIT, 8) == 0;
+}
+
+/* May this existing object be used? A regular file (shm objects are) and,
+ * unless FC_SHARED_OK, the caller's own, with one link and no access
+ * beyond opts->mode (else another user made it first: a squatter who
+ * could plant values and read ours). */
+static int
+check_existing(const struct stat *st, const fc_options *o)
+{
+	if (!S_ISREG(st->st_mode))
+		return FC_EPERM;
+	if (o->flags & FC_SHARED_OK)
+		return FC_OK;
+	if (st->st_uid != geteuid() || st->st_nlink != 1 ||
+	    (st->st_mode & 0777 & ~(mode_t)o->mode))
+		return FC_EPERM;
+	return FC_OK;
+}
+
+/* Give a new segment its memory now (tmpfs and most file systems support
+ * it): a full /dev/shm is an error here, never a SIGBUS at the first
+ * write to an unbacked page later. Never shrinks the file. */
+static int
+preallocate(int fd, uint64_t bytes)
+{
+	int r;
+
+	if (FC_FAULT(OPEN_FTRUNCATE)) {
+		errno = EIO;
+		return FC_ESYS;
+	}
+	do
+		r = posix_fallocate(fd, 0, (off_t)bytes);
+	while (r == EINTR);
+	if (r == 0)
+		return FC_OK;
+	errno = r;
+	return r == ENOSPC || r == EFBIG ? FC_ENOMEM : FC_ESYS;
 }
 
 /* After a reboot no process of the old boot is alive: make the mutex and
@@ -129,7 +165,7 @@ fc_options_init(fc_options *o)
 static int
 check_options(const fc_options *o)
 {
-	unsigned known = FC_CREATE | FC_EXCL | FC_FILE;
+	unsigned known = FC_CREATE | FC_EXCL | FC_FILE | FC_SHARED_OK;
 
 	if (o->flags & ~known)
 		return FC_EINVAL;
@@ -164,6 +200,7 @@ handle_free(fc_cache *c)
 		munmap(c->base, c->g.segment_bytes);
 	if (c->fd >= 0)
 		close(c->fd);
+	free(c->name);
 	free(c);
 }
 
@@ -194,6 +231,12 @@ fc_open(const char *name, const fc_options *opts, fc_cache **out)
 	if (!c)
 		return FC_ESYS;
 	c->fd = -1;
+	c->lockfd = -1;
+	c->is_file = (opts->flags & FC_FILE) != 0;
+	if (!(c->name = strdup(name))) {
+		free(c);
+		return FC_ESYS;
+	}
 
 	int created = 0;
 	if (opts->flags & FC_CREATE) {
@@ -201,24 +244,31 @@ fc_open(const char *name, const fc_options *opts, fc_cache **out)
 		if (c->fd >= 0)
 			created = 1;
 		else if (errno != EEXIST)
-			goto sys;
+			goto sys_create;
 		else if (opts->flags & FC_EXCL) {
 			rc = FC_EEXIST;
 			goto fail;
 		}
 	}
-	if (c->fd < 0) {
-		c->fd = open_fd(name, opts->flags, O_RDWR, 0);
-		if (c->fd < 0) {
-			rc = errno == ENOENT ? FC_ENOTFOUND : FC_ESYS;
-			goto fail;
-		}
-	}
+	if (c->fd < 0 && (c->fd = open_fd(name, opts->flags, O_RDWR, 0)) < 0)
+		goto sys_open;
+	struct stat st;
+	if (fstat(c->fd, &st) != 0)
+		goto sys;
+	if (!created && (rc = check_existing(&st, opts)) != FC_OK)
+		goto fail;
 
 	for (int tries = 0;; tries++) {
-		if (flock(c->fd, created ? LOCK_EX : LOCK_SH) != 0)
+		/* Never a blocking LOCK_EX: every handle holds LOCK_SH for its
+		 * life, so a creator that stalled while another opener took
+		 * its object over would wait forever. Failing, it attaches. */
+		if (created && flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
+			if (errno != EWOULDBLOCK)
+				goto sys;
+			created = 0;
+		}
+		if (!created && flock(c->fd, LOCK_SH) != 0)
 			goto sys;
-		struct stat st;
 		if (fstat(c->fd, &st) != 0)
 			goto sys;
 		int blank = unfinished(c->fd, &st);
@@ -232,24 +282,32 @@ fc_open(const char *name, const fc_options *opts, fc_cache **out)
 		}
 		if (created || (blank && (opts->flags & FC_CREATE) && tries >= 50)) {
 			/* Ours to make: a new object, or an unfinished one whose
-			 * maker died (we waited 50 ms for it). Take LOCK_EX, look
-			 * again. */
+			 * maker died (we waited 50 ms for it): ours only if it is
+			 * our own plain file, and under LOCK_EX (tried, never
+			 * waited for: its maker may be alive after all). */
 			if (!created) {
-				if (flock(c->fd, LOCK_EX) != 0)
-					goto sys;
+				if (flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
+					if (errno != EWOULDBLOCK)
+						goto sys;
+					continue;
+				}
 				if (fstat(c->fd, &st) != 0)
 					goto sys;
 				if (!unfinished(c->fd, &st)) {
 					flock(c->fd, LOCK_UN);
 					continue;
 				}
+				if (st.st_uid != geteuid() || st.st_nlink != 1) {
+					rc = FC_EPERM;
+					goto fail;
+				}
+				if ((uint64_t)st.st_size > opts->segment_bytes) {
+					rc = FC_ECORRUPT; /* never shrink a file */
+					goto fail;
+				}
 			}
-			if (FC_FAULT(OPEN_FTRUNCATE)) {
-				errno = EIO;
-				goto sys_unlink;
-			}
-			if (ftruncate(c->fd, (off_t)opts->segment_bytes) != 0)
-				goto sys_unlink;
+			if ((rc = preallocate(c->fd, opts->segment_bytes)) != FC_OK)
+				goto unlink_fail;
 			if (FC_FAULT(OPEN_MMAP)) {
 				errno = EIO;
 				goto sys_unlink;
@@ -319,6 +377,12 @@ unlink_fail: {
 	errno = e;
 	goto fail;
 }
+sys_create:
+	rc = errno == ELOOP ? FC_EPERM : FC_ESYS; /* ENOENT: no such directory */
+	goto fail;
+sys_open:
+	rc = errno == ENOENT ? FC_ENOTFOUND : errno == ELOOP ? FC_EPERM : FC_ESYS;
+	goto fail;
 sys:
 	rc = FC_ESYS;
 fail: {

@@ -20,13 +20,19 @@
  *                       with E < min (all of them if no slot is active).
  *
  *              A slot is claimed once per (thread, handle) by CAS on its
- *              owner word and cached in a pthread key; a pid change after
- *              fork() (seen as a new fc__forkgen) makes the child claim its
- *              own. Slots hold per-thread hit/miss counters (owner-only
- *              writes), summed by fc_stat(). When every slot is taken,
- *              fc__read_enter reports FC__ESLOTS_FULL and the caller
- *              (fc__read_begin, repair.h) reaps dead owners under the
- *              writer lock and tries once more.
+ *              owner word and cached in a pthread key; a fork() (seen as a
+ *              new fc__forkgen) makes the child claim its own. Slots hold
+ *              per-thread hit/miss counters (owner-only writes), summed by
+ *              fc_stat().
+ *
+ *              Liveness by positive evidence only (section "liveness"
+ *              below, docs/design.md 4): a slot is live while its lock
+ *              byte is locked (an OFD lock the kernel drops when the owner
+ *              exits or execs), dead only when the byte is provably free.
+ *              Reaping needs no writer mutex: a first read that finds the
+ *              table full reaps dead slots itself (lock-free claim path).
+ *              Nesting is decided by the slot's epoch, not a counter, so a
+ *              signal handler may read wherever it interrupts its thread.
  * INVARIANTS   R1 A chunk retired at epoch E is not reused while any slot
  *                 holds an epoch e with 0 < e <= E.
  *              R2 A slot's epoch is nonzero only inside a read section.
@@ -34,17 +40,29 @@
  *                 (g + 1, pid), a release or reap moves (g, pid) to (g, 0):
  *                 a stale reaper's CAS fails on the new generation (ABA).
  *              R4 Limbo stamps are nondecreasing from head to tail.
- * CONCURRENCY  rs_owner  claimers CAS; owner/reaper CAS | all, acquire
- *              rs_epoch  owner xchg/release; reaper (owner dead) plain |
- *                        writers, acquire
+ *              L1 A slot with an owner has its lock byte locked by that
+ *                 owner's process (claim: lock, then CAS; release: CAS,
+ *                 then unlock), unless that process is dead.
+ *              L2 Whoever holds a slot's byte through its own description
+ *                 may change the slot's owner word; nobody else does.
+ * CONCURRENCY  rs_owner  claimer/releaser/reaper CAS, byte held | all, acquire
+ *              rs_epoch  owner (and its signal handlers) xchg/release;
+ *                        reaper (byte held: owner dead) release | writers,
+ *                        acquire
  *              rs_hits   owner relaxed | fc_stat relaxed (stale is fine)
  *              hd_epoch  writers FAA (under the mutex) | readers, acquire
+ *              Process-local: a handle's tls_lock serializes its claims,
+ *              releases and reaps (two threads locking through one open
+ *              file description would both succeed); the fork handlers
+ *              hold every tls_lock across fork() (reg_lock, then each).
  * CRASHES      Reader killed inside a read: its slot keeps an epoch and
- *              holds back reclamation until a writer sees the owner dead
- *              (kill(pid, 0) == ESRCH, or a different start time: pid reuse)
- *              and reaps it (a zombie counts as dead). Killed between
- *              claim CAS and rs_start store: rs_start is 0 there (release
- *              and reap clear it), meaning "unknown": only death proves it.
+ *              holds back reclamation until a writer (or fc_reap, or a
+ *              claimer facing a full table) takes its free lock byte and
+ *              reaps it. Killed between lock and CAS (claim) or between CAS
+ *              and unlock (release): the slot is free; the kernel drops
+ *              the byte. A reaper killed while holding a byte: the same.
+ *              A stray epoch on a free slot (a damaged segment) is cleared
+ *              by reapers and reported by fc_verify.
  * LIMITS       Reclaim scans slots [0, hd_slots_hwm): one cache line each.
  *              A writer waits at most FC_GRACE_WAIT_MS for readers.
  */
@@ -56,6 +74,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <urcu/uatomic.h>
@@ -67,9 +87,54 @@
 unsigned long fc__forkgen;
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
+/*
+ * Every open handle of this process, for the fork handlers: before fork()
+ * they take each handle's tls_lock, so no other thread can be inside one
+ * (a child would inherit it locked and hang on its first read or close).
+ * Lock order: reg_lock, then tls_lock; nothing that holds a tls_lock takes
+ * reg_lock.
+ */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static CDS_LIST_HEAD(reg_list);
+
+static void
+atfork_prepare(void)
+{
+	fc_cache *c;
+
+	pthread_mutex_lock(&reg_lock);
+	cds_list_for_each_entry(c, &reg_list, reg_node)
+		pthread_mutex_lock(&c->tls_lock);
+}
+
+static void
+atfork_parent(void)
+{
+	fc_cache *c;
+
+	cds_list_for_each_entry(c, &reg_list, reg_node)
+		pthread_mutex_unlock(&c->tls_lock);
+	pthread_mutex_unlock(&reg_lock);
+}
+
 static void
 atfork_child(void)
 {
+	fc_cache *c;
+
+	/* Only this thread exists now, and it took every lock in
+	 * atfork_prepare: release them (the pattern POSIX gives for atfork
+	 * handlers). The inherited lock descriptors share
+	 * the parent's open file descriptions, and with them the parent's
+	 * slot locks: close our references (the parent keeps its own), so
+	 * the parent's slots die with the parent, and reopen lazily. */
+	cds_list_for_each_entry(c, &reg_list, reg_node) {
+		if (c->lockfd >= 0)
+			close(c->lockfd);
+		c->lockfd = -1;
+		pthread_mutex_unlock(&c->tls_lock);
+	}
+	pthread_mutex_unlock(&reg_lock);
 	/* Process-local: every TLS record made before fork() is now stale. */
 	uatomic_inc(&fc__forkgen);
 }
@@ -77,10 +142,15 @@ atfork_child(void)
 static void
 global_init(void)
 {
-	pthread_atfork(NULL, NULL, atfork_child);
-	const char *spec = getenv("FC_FAULT");
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+#ifdef FC_FAULT_FROM_ENV
+	/* Only in a library built for fault tests (cmake -DFC_FAULT_FROM_ENV
+	 * =ON): a shipped library must not let the environment kill it.
+	 * secure_getenv: never in a set-uid or set-gid process. */
+	const char *spec = secure_getenv("FC_FAULT");
 	if (spec && *spec)
 		fc__fault_arm_spec(spec);
+#endif
 }
 
 void
@@ -89,61 +159,77 @@ fc__readers_global_init(void)
 	pthread_once(&global_once, global_init);
 }
 
-/* Start time (field 22 of /proc/PID/stat) of a running process; 0 if it
- * is gone, unreadable, or a zombie (state Z or X: it will never read
- * again, though kill(pid, 0) still succeeds until it is waited for). */
-uint64_t
-fc__proc_start(pid_t pid)
-{
-	char path[64], buf[1024];
+/* ---------------------------------------------------------- liveness -- */
 
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* The command name may hold spaces and ')': fields resume after the
-	 * last ')'. Field 22 (starttime) is the 20th after it. */
-	char *p = strrchr(buf, ')');
-	if (!p || !p[1] || !p[2])
-		return 0;
-	if (p[2] == 'Z' || p[2] == 'X')
-		return 0; /* field 3, the state */
-	p++;
-	for (int field = 3; field < 22 && p; field++) {
-		p = strchr(p + 1, ' ');
-	}
-	return p ? strtoull(p + 1, NULL, 10) : 0;
+/*
+ * Liveness by positive evidence only (LMDB's approach). Each slot has a
+ * lock byte in the segment file: the slot's own first byte, locked with an
+ * open-file-description lock (F_OFD_SETLK) through a descriptor that only
+ * this process holds (c->lockfd). A claimer locks the byte before its CAS
+ * on rs_owner and a releaser unlocks it after its CAS back, so an owned
+ * slot's byte is always locked while its owner can still run; the kernel
+ * drops the lock when the owner's last reference to that descriptor goes:
+ * at exit (also a SIGKILL), at execve (O_CLOEXEC), never while any thread
+ * of the owner runs (a zombie group leader keeps its threads' files). A
+ * reaper proves death by taking the byte itself (through c->fd, another
+ * open file description, so its own process's slots stay locked against
+ * it); while it holds the byte nobody can claim the slot. Locks live on
+ * the inode, not on pids: pid reuse and pid namespaces do not matter, and
+ * running out of descriptors does not either (no open() needed).
+ */
+static off_t
+slot_byte(const fc_cache *c, uint64_t i)
+{
+	return (off_t)(c->g.slots_off + i * sizeof(struct slot_shm));
 }
 
-/* Does /proc show this pid at all? (No /proc mounted: we cannot tell a
- * zombie, so we do not guess.) */
+/* F_OFD_SETLK one byte; 0 or an errno (EAGAIN/EACCES: held elsewhere). */
 static int
-proc_readable(pid_t pid)
+byte_lock(int fd, off_t off, short type)
 {
+	struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = off, .l_len = 1};
+
+	return fcntl(fd, F_OFD_SETLK, &l) == 0 ? 0 : errno;
+}
+
+/* Is the byte locked through another open file description? 1 yes, 0 no,
+ * -1 cannot tell. */
+static int
+byte_held(int fd, off_t off)
+{
+	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = off, .l_len = 1};
+
+	if (fcntl(fd, F_OFD_GETLK, &l) != 0)
+		return -1;
+	return l.l_type != F_UNLCK;
+}
+
+/* This process's own open file description of the segment, for its slot
+ * locks (tls_lock held). /proc/self/fd reopens even an unlinked object;
+ * without /proc, the name. Either must be the inode we mapped. */
+static int
+lockfd_ready(fc_cache *c)
+{
+	struct stat a, b;
 	char path[64];
 
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	return access(path, R_OK) == 0;
-}
-
-int
-fc__proc_alive(uint32_t pid, uint64_t start)
-{
-	if (pid == 0)
-		return 0;
-	if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-		return 0;
-	uint64_t now = fc__proc_start((pid_t)pid);
-	if (now == 0)
-		return proc_readable((pid_t)pid) ? 0 : 1; /* zombie: dead; no /proc: alive */
-	if (start == 0)
-		return 1; /* unknown start (claim in progress): only death proves it */
-	return now == start;
+	if (c->lockfd >= 0)
+		return FC_OK;
+	snprintf(path, sizeof path, "/proc/self/fd/%d", c->fd);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && c->name)
+		fd = c->is_file ? open(c->name, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
+				: shm_open(c->name, O_RDWR, 0);
+	if (fd < 0)
+		return FC_ESYS;
+	if (fstat(fd, &a) != 0 || fstat(c->fd, &b) != 0 || a.st_ino != b.st_ino ||
+	    a.st_dev != b.st_dev) {
+		close(fd);
+		errno = ESTALE;
+		return FC_ESYS;
+	}
+	c->lockfd = fd;
+	return FC_OK;
 }
 
 /* ------------------------------------------------------------ slots -- */
@@ -151,7 +237,7 @@ fc__proc_alive(uint32_t pid, uint64_t start)
 /*
  * Free slot @p s whose owner word was @p o: fold its counters into the
  * header totals, clear it, hand it back. Only its owner (release) or a
- * reaper that proved the owner dead (under the writer mutex) calls this,
+ * reaper that holds the slot's lock byte (the owner is dead) calls this,
  * so nobody else writes the slot until our CAS.
  */
 static int
@@ -161,14 +247,9 @@ slot_free(fc_cache *c, struct slot_shm *s, uint64_t o)
 	fc__faa_sc(&c->hdr->hd_folded_misses, fc__ld_rlx(&s->rs_misses));
 	fc__st_rlx(&s->rs_hits, 0);
 	fc__st_rlx(&s->rs_misses, 0);
-	/* rs_start 0 = "unknown" for the next owner's claim window (between
-	 * its CAS and its rs_start store): only death proves death then.
-	 * With the old start time left here, a reaper saw the new pid with a
-	 * stale start, judged a live claimer dead and freed its slot. */
-	fc__st_rlx(&s->rs_start, 0);
 	/*
-	 * Orders:       the counter, start and epoch resets before the owner
-	 *               CAS (release store, then a seq_cst CAS).
+	 * Orders:       the counter and epoch resets before the owner CAS
+	 *               (release store, then a seq_cst CAS).
 	 * Pairs with:   slot_claim's CAS: a claimer sees a clean slot.
 	 * If reordered: a new owner's epoch or counters could be cleared by
 	 *               us (breaks R1 for its reads).
@@ -177,13 +258,57 @@ slot_free(fc_cache *c, struct slot_shm *s, uint64_t o)
 	return fc__cas_sc(&s->rs_owner, o, o & ~0xffffffffull);
 }
 
+/* Give back our slot (tls_lock held): owner word first, then the byte. */
 static void
-slot_release(fc_cache *c, struct slot_shm *s, pid_t pid)
+slot_release(fc_cache *c, struct slot_shm *s, uint64_t mine)
 {
 	uint64_t o = fc__ld_acq(&s->rs_owner);
 
-	if ((uint32_t)o == (uint32_t)pid)
+	if (o == mine)
 		slot_free(c, s, o);
+	if (c->lockfd >= 0)
+		byte_lock(c->lockfd, slot_byte(c, (uint64_t)(s - c->slots)), F_UNLCK);
+}
+
+/*
+ * Reap slot @p i if nobody holds its byte (tls_lock held): its owner, if
+ * any, is dead, and no claim is in progress. Also clears a stray epoch on
+ * a free slot (a damaged segment, or a reader of an older release reaped
+ * while it ran). Returns 1 if it changed the slot.
+ */
+static int
+reap_slot(fc_cache *c, uint64_t i)
+{
+	struct slot_shm *s = &c->slots[i];
+
+	if (!(uint32_t)fc__ld_acq(&s->rs_owner) && !fc__ld_acq(&s->rs_epoch))
+		return 0; /* free and clean: no system call */
+	if (byte_lock(c->fd, slot_byte(c, i), F_WRLCK) != 0)
+		return 0; /* held: a live owner (or a claim, or a reap) */
+	int n = 0;
+	/* Acquire: pairs with the claimer's CAS and the releaser's CAS; we
+	 * hold the byte, so the word cannot change under us any more. */
+	uint64_t o = fc__ld_acq(&s->rs_owner);
+	if ((uint32_t)o) {
+		n = slot_free(c, s, o);
+	} else if (fc__ld_rlx(&s->rs_epoch)) {
+		/* release: as in slot_free; nobody may own the slot now. */
+		fc__st_rel(&s->rs_epoch, 0);
+		n = 1;
+	}
+	byte_lock(c->fd, slot_byte(c, i), F_UNLCK);
+	return n;
+}
+
+static int
+reap_all(fc_cache *c)
+{
+	int n = 0;
+
+	for (uint64_t i = 0; i < c->g.nslots; i++)
+		n += reap_slot(c, i);
+	c->last_liveness_ms = fc__mono_ms();
+	return n;
 }
 
 static void
@@ -193,8 +318,8 @@ tls_destroy(void *p)
 	fc_cache *c = t->c;
 
 	pthread_mutex_lock(&c->tls_lock);
-	if (t->slot && t->pid == getpid())
-		slot_release(c, t->slot, t->pid);
+	if (t->slot && t->forkgen == uatomic_read(&fc__forkgen))
+		slot_release(c, t->slot, t->owner);
 	cds_list_del(&t->node);
 	pthread_mutex_unlock(&c->tls_lock);
 	free(t);
@@ -204,6 +329,7 @@ int
 fc__tls_init(fc_cache *c)
 {
 	CDS_INIT_LIST_HEAD(&c->tls_list);
+	c->lockfd = -1;
 	if (pthread_mutex_init(&c->tls_lock, NULL) != 0)
 		return FC_ESYS;
 	if (pthread_key_create(&c->tls_key, tls_destroy) != 0) {
@@ -211,6 +337,9 @@ fc__tls_init(fc_cache *c)
 		errno = EAGAIN;
 		return FC_ESYS;
 	}
+	pthread_mutex_lock(&reg_lock);
+	cds_list_add(&c->reg_node, &reg_list);
+	pthread_mutex_unlock(&reg_lock);
 	return FC_OK;
 }
 
@@ -218,20 +347,26 @@ void
 fc__tls_fini(fc_cache *c)
 {
 	struct fc_tls *t, *tmp;
-	pid_t me = getpid();
+	unsigned long gen = uatomic_read(&fc__forkgen);
 
 	if (!c->tls_list.next)
 		return; /* fc__tls_init never ran */
+	pthread_mutex_lock(&reg_lock);
+	cds_list_del(&c->reg_node);
+	pthread_mutex_unlock(&reg_lock);
 	pthread_key_delete(c->tls_key);
 	pthread_mutex_lock(&c->tls_lock);
 	cds_list_for_each_entry_safe(t, tmp, &c->tls_list, node) {
 		/* In a forked child, the parent's records are copies: free
 		 * them, but leave the parent's slots alone (it is alive). */
-		if (t->slot && t->pid == me)
-			slot_release(c, t->slot, me);
+		if (t->slot && t->forkgen == gen)
+			slot_release(c, t->slot, t->owner);
 		cds_list_del(&t->node);
 		free(t);
 	}
+	if (c->lockfd >= 0)
+		close(c->lockfd);
+	c->lockfd = -1;
 	pthread_mutex_unlock(&c->tls_lock);
 	pthread_mutex_destroy(&c->tls_lock);
 }
@@ -253,70 +388,84 @@ raise_hwm(fc_cache *c, uint32_t n)
 	}
 }
 
-/* One pass over the table; NULL if every slot is taken (*full set) or
- * the slot.claim fault point fails the claim. */
+/* Claim a free slot (tls_lock held): lock its byte, then CAS the owner
+ * word. A full table is reaped here, lock-free (no writer mutex): dead
+ * owners are proven by their unlocked bytes. */
 static struct slot_shm *
-slot_claim(fc_cache *c, int *full)
+slot_claim(fc_cache *c, uint64_t *mine, int *err)
 {
 	pid_t pid = getpid();
-	uint64_t start = fc__proc_start(pid); /* claims are rare: no cache */
 
-	*full = 0;
+	*err = FC_EBUSY;
 	if (FC_FAULT(SLOT_CLAIM))
 		return NULL;
-	for (uint64_t i = 0; i < c->g.nslots; i++) {
-		struct slot_shm *s = &c->slots[i];
-		uint64_t o = fc__ld_acq(&s->rs_owner);
-		if ((uint32_t)o != 0)
-			continue;
-		uint64_t n = (((o >> 32) + 1) << 32) | (uint32_t)pid;
-		/*
-		 * Claim the slot (R3).
-		 * Orders:       the CAS before our stores to rs_start and
-		 *               rs_epoch.
-		 * Pairs with:   slot_release's and the reaper's CAS.
-		 * If reordered: n/a (CAS is a full barrier).
-		 */
-		if (!fc__cas_sc(&s->rs_owner, o, n))
-			continue;
-		fc__st_rlx(&s->rs_start, start);
-		raise_hwm(c, (uint32_t)i + 1);
-		return s;
+	if ((*err = lockfd_ready(c)) != FC_OK)
+		return NULL;
+	*err = FC_EBUSY;
+	for (int round = 0; round < 2; round++) {
+		for (uint64_t i = 0; i < c->g.nslots; i++) {
+			struct slot_shm *s = &c->slots[i];
+			uint64_t o = fc__ld_acq(&s->rs_owner);
+			if ((uint32_t)o != 0)
+				continue;
+			if (byte_lock(c->lockfd, slot_byte(c, i), F_WRLCK) != 0)
+				continue; /* a claim or a reap elsewhere */
+			uint64_t n = (((o >> 32) + 1) << 32) | (uint32_t)pid;
+			/*
+			 * Claim the slot (R3), its byte held (L1).
+			 * Orders:       the CAS before our stores to rs_epoch.
+			 * Pairs with:   slot_release's and the reaper's CAS.
+			 * If reordered: n/a (CAS is a full barrier).
+			 */
+			if (!fc__cas_sc(&s->rs_owner, o, n)) {
+				byte_lock(c->lockfd, slot_byte(c, i), F_UNLCK);
+				continue;
+			}
+			/* A stray epoch left on the free slot is not ours:
+			 * release, ordered before our first read's xchg. */
+			if (fc__ld_rlx(&s->rs_epoch))
+				fc__st_rel(&s->rs_epoch, 0);
+			raise_hwm(c, (uint32_t)i + 1);
+			*mine = n;
+			return s;
+		}
+		if (round == 0 && reap_all(c) == 0)
+			break;
 	}
-	*full = 1; /* the caller reaps dead owners, then retries once */
 	return NULL;
 }
 
 static struct fc_tls *
 tls_slow(fc_cache *c, struct fc_tls *t, int *err)
 {
-	unsigned long gen = uatomic_read(&fc__forkgen);
+	unsigned long gen;
 
+	pthread_mutex_lock(&c->tls_lock);
+	gen = uatomic_read(&fc__forkgen);
 	if (t) {
-		/* Inherited across fork(): the parent's slot is not ours.
-		 * Forget the record (the parent's copy still owns it). */
-		pthread_mutex_lock(&c->tls_lock);
+		/* Inherited across fork() (the parent's copy still owns the
+		 * slot), or our slot was taken from us (a reset, a damaged
+		 * segment): forget the record, claim anew. */
+		if (t->forkgen == gen && t->slot && c->lockfd >= 0)
+			byte_lock(c->lockfd, slot_byte(c, (uint64_t)(t->slot - c->slots)), F_UNLCK);
 		cds_list_del(&t->node);
-		pthread_mutex_unlock(&c->tls_lock);
 		free(t);
 		pthread_setspecific(c->tls_key, NULL);
 	}
 	t = calloc(1, sizeof *t);
 	if (!t) {
+		pthread_mutex_unlock(&c->tls_lock);
 		*err = FC_ESYS;
 		return NULL;
 	}
 	t->c = c;
-	t->pid = getpid();
 	t->forkgen = gen;
-	int full;
-	t->slot = slot_claim(c, &full);
+	t->slot = slot_claim(c, &t->owner, err);
 	if (!t->slot) {
+		pthread_mutex_unlock(&c->tls_lock);
 		free(t);
-		*err = full ? FC__ESLOTS_FULL : FC_EBUSY;
 		return NULL;
 	}
-	pthread_mutex_lock(&c->tls_lock);
 	cds_list_add(&t->node, &c->tls_list);
 	pthread_mutex_unlock(&c->tls_lock);
 	pthread_setspecific(c->tls_key, t);
@@ -328,22 +477,35 @@ fc__tls_self(fc_cache *c, int *err)
 {
 	struct fc_tls *t = pthread_getspecific(c->tls_key);
 
-	if (!t || t->forkgen != uatomic_read(&fc__forkgen))
+	if (!t || t->forkgen != uatomic_read(&fc__forkgen) ||
+	    fc__ld_rlx(&t->slot->rs_owner) != t->owner)
 		t = tls_slow(c, t, err);
 	return t;
 }
 
 struct fc_tls *
-fc__read_enter(fc_cache *c, int *err)
+fc__read_enter(fc_cache *c, int *err, int *outer)
 {
 	struct fc_tls *t = pthread_getspecific(c->tls_key);
 
-	if (__builtin_expect(!t || t->forkgen != uatomic_read(&fc__forkgen), 0)) {
+	/* relaxed owner load: our own slot's line (we store to it next);
+	 * a mismatch means it was taken from us: never read under it. */
+	if (__builtin_expect(!t || t->forkgen != uatomic_read(&fc__forkgen) ||
+				     fc__ld_rlx(&t->slot->rs_owner) != t->owner, 0)) {
 		t = tls_slow(c, t, err);
 		if (!t)
 			return NULL;
 	}
-	if (t->depth++ == 0) {
+	/*
+	 * Nesting is decided by the slot's epoch, not by a counter, so that a
+	 * signal handler that reads is safe wherever it interrupts this
+	 * thread: before our xchg it sees 0 and publishes (and on exit clears)
+	 * its own epoch, after which our xchg publishes ours; after our xchg
+	 * it sees our epoch and reads under it. Only this thread (and its
+	 * handlers) writes a live slot's epoch: a relaxed load suffices.
+	 */
+	*outer = fc__ld_rlx(&t->slot->rs_epoch) == 0;
+	if (*outer) {
 		/*
 		 * Enter the read section (R1, R2).
 		 * Orders:       the slot epoch store before every later load of
@@ -359,15 +521,16 @@ fc__read_enter(fc_cache *c, int *err)
 		 *               sees us idle and frees the chunk we then read.
 		 */
 		uint64_t e = fc__ld_acq(&c->hdr->hd_epoch);
+		FC_FAULT(READ_ENTER);
 		fc__fas_sc(&t->slot->rs_epoch, e);
 	}
 	return t;
 }
 
 void
-fc__read_exit(struct fc_tls *t)
+fc__read_exit(struct fc_tls *t, int outer)
 {
-	if (--t->depth == 0) {
+	if (outer) {
 		/*
 		 * Leave the read section.
 		 * Orders:       every load from items and buckets above before
@@ -395,32 +558,19 @@ fc__slot_state(fc_cache *c, unsigned i, uint32_t *pidp)
 	uint32_t pid = (uint32_t)o;
 
 	*pidp = pid;
-	if (!pid)
-		return FC_SLOT_FREE;
-	return fc__proc_alive(pid, fc__ld_rlx(&s->rs_start)) ? FC_SLOT_LIVE : FC_SLOT_DEAD;
+	if (!pid) /* a free slot with an epoch: the remains of a dead reader */
+		return fc__ld_rlx(&s->rs_epoch) ? FC_SLOT_DEAD : FC_SLOT_FREE;
+	return byte_held(c->fd, slot_byte(c, i)) ? FC_SLOT_LIVE : FC_SLOT_DEAD;
 }
 
-static int
-reap_slot_locked(fc_cache *c, struct slot_shm *s)
-{
-	uint64_t o = fc__ld_acq(&s->rs_owner);
-	uint32_t pid = (uint32_t)o;
-
-	if (!pid || fc__proc_alive(pid, fc__ld_rlx(&s->rs_start)))
-		return 0;
-	return slot_free(c, s, o) ? 1 : 0;
-}
-
-/* Every slot, not just below the high-water mark: this runs when the
- * table is full or on request, and the mark itself is untrusted. */
+/* Every slot, not just below the high-water mark: this runs on request
+ * (fc_reap), and the mark itself is untrusted. */
 int
-fc__reap_locked(fc_cache *c)
+fc__reap(fc_cache *c)
 {
-	int n = 0;
-
-	for (uint64_t i = 0; i < c->g.nslots; i++)
-		n += reap_slot_locked(c, &c->slots[i]);
-	c->last_liveness_ms = fc__mono_ms();
+	pthread_mutex_lock(&c->tls_lock);
+	int n = reap_all(c);
+	pthread_mutex_unlock(&c->tls_lock);
 	return n;
 }
 
@@ -457,7 +607,7 @@ fc__min_active_epoch(fc_cache *c)
 }
 
 /* Reap the dead owners of slots that hold an epoch <= @p stamp: only
- * those can hold up this wait, and checking costs a /proc read each. */
+ * those can hold up this wait (one fcntl each). */
 static void
 reap_blocking_locked(fc_cache *c, uint64_t stamp)
 {
@@ -467,8 +617,11 @@ reap_blocking_locked(fc_cache *c, uint64_t stamp)
 		hwm = (uint32_t)c->g.nslots;
 	for (uint32_t i = 0; i < hwm; i++) {
 		uint64_t e = fc__ld_acq(&c->slots[i].rs_epoch);
-		if (e && e <= stamp)
-			reap_slot_locked(c, &c->slots[i]);
+		if (e && e <= stamp) {
+			pthread_mutex_lock(&c->tls_lock);
+			reap_slot(c, i);
+			pthread_mutex_unlock(&c->tls_lock);
+		}
 	}
 	c->last_liveness_ms = fc__mono_ms();
 }

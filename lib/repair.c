@@ -13,9 +13,6 @@
  *              counter is rebuilt from what the live index references
  *              (fc__repair_rebuild_locked); fc_flush is the same rebuild
  *              after emptying the index.
- *              The reader-slot table being full is met here too
- *              (fc__read_begin, repair.h): reap dead owners under the
- *              writer lock, then claim again.
  * INVARIANTS   L1 hd_needs_repair is set before repair starts and cleared
  *                 only when it completed: a killed repairer is repaired.
  *              L2 The mutex is marked consistent only after repair ran (or
@@ -88,20 +85,6 @@ fc__unlock(fc_cache *c)
 {
 	fc__seq_end(c);
 	fc__mutex_release(c, 1);
-}
-
-struct fc_tls *
-fc__read_begin_slow(fc_cache *c, int *err)
-{
-	/* Full: reap dead owners under the writer lock, then retry once. */
-	if (fc__lock(c) == FC_OK) {
-		fc__reap_locked(c);
-		fc__unlock(c);
-	}
-	struct fc_tls *t = fc__read_enter(c, err);
-	if (!t && *err == FC__ESLOTS_FULL)
-		*err = FC_EBUSY;
-	return t;
 }
 
 /*

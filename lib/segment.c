@@ -190,7 +190,7 @@ fc__layout_sig(void)
 		F(hdr_shm, hd_slots_hwm), F(hdr_shm, hd_seq), F(hdr_shm, hd_cas_next),
 		F(hdr_shm, hd_ttl_items), F(hdr_shm, hd_items), F(hdr_shm, hd_limbo_head),
 		F(hdr_shm, hd_needs_repair), F(hdr_shm, hd_folded_hits), F(hdr_shm, hd_class),
-		F(slot_shm, rs_owner), F(slot_shm, rs_epoch), F(slot_shm, rs_start),
+		F(slot_shm, rs_owner), F(slot_shm, rs_epoch), F(slot_shm, rs_resv),
 		F(slot_shm, rs_hits), F(item_shm, it_cas), F(item_shm, it_expire_ms),
 		F(item_shm, it_vlen), F(item_shm, it_klen), F(item_shm, it_class),
 		F(item_shm, it_state), F(item_shm, it_ref), F(page_shm, pm_state),

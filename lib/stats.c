@@ -68,7 +68,7 @@ fc_stat(fc_cache *c, fc_stats *s)
 	for (uint32_t i = 0; i < c->g.nslots; i++) {
 		struct slot_shm *sl = &c->slots[i];
 		if (!(uint32_t)fc__ld_rlx(&sl->rs_owner) && !fc__ld_rlx(&sl->rs_hits) &&
-		    !fc__ld_rlx(&sl->rs_misses))
+		    !fc__ld_rlx(&sl->rs_misses) && !fc__ld_rlx(&sl->rs_epoch))
 			continue; /* free and clean: skip the liveness check */
 		uint32_t pid;
 		int st = fc__slot_state(c, i, &pid);

@@ -32,6 +32,7 @@
 #include "index.h"
 #include "item.h"
 #include "lease.h"
+#include "readers.h"
 #include "repair.h"
 #include "segment.h"
 
@@ -123,7 +124,7 @@ check_header(struct vctx *v)
  * bucket already there with the same key. Linear in buckets overall. */
 static void
 check_duplicate(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t h,
-		const struct item_shm *it)
+		const struct fc_iview *it)
 {
 	fc_cache *c = v->c;
 
@@ -135,9 +136,9 @@ check_duplicate(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t h,
 			return;
 		}
 		uint64_t wo = fc__ld_rlx(&ix[e - 1]);
-		struct item_shm *o = fc__bk_live(wo) ? fc__item_at(c, fc__bk_off(wo)) : NULL;
-		if (o && o->it_klen == it->it_klen &&
-		    memcmp(fc__item_key(o), fc__item_key(it), it->it_klen) == 0) {
+		struct fc_iview o;
+		if (fc__bk_live(wo) && fc__item_view(c, fc__bk_off(wo), &o) == 0 &&
+		    o.klen == it->klen && memcmp(o.key, it->key, it->klen) == 0) {
 			problem(v, "index", fc__off_of(c, &ix[i]),
 				"bucket %llu: duplicate of the key in bucket %llu",
 				(unsigned long long)i, (unsigned long long)(e - 1));
@@ -159,18 +160,19 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 	fc_cache *c = v->c;
 	uint64_t off = fc__bk_off(w);
 	uint64_t ixoff = fc__off_of(c, &ix[i]);
-	struct item_shm *it = fc__item_at(c, off);
+	struct fc_iview iv; /* each length loaded once (a writer may change it) */
 
-	if (!it) {
+	if (fc__item_view(c, off, &iv) != 0) {
 		problem(v, "index", ixoff, "bucket %llu: offset %llu is not a valid item "
 			"(outside the pages, misaligned, or bad class/lengths)",
 			(unsigned long long)i, (unsigned long long)off);
 		return;
 	}
+	struct item_shm *it = iv.it;
 	(*live)++;
 	if (fc__ld_rlx(&it->it_expire_ms))
 		(*ttl)++;
-	uint64_t h = fc__hash(c, fc__item_key(it), it->it_klen);
+	uint64_t h = fc__hash(c, iv.key, iv.klen);
 	if ((h >> FC_BK_TAGSHIFT) != (w >> FC_BK_TAGSHIFT))
 		problem(v, "index", ixoff, "bucket %llu: tag does not match the key's hash",
 			(unsigned long long)i);
@@ -183,16 +185,16 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 			"between its home %llu and it", (unsigned long long)i,
 			(unsigned long long)home);
 	if (v->seen)
-		check_duplicate(v, ix, i, h, it);
-	if (!fc__chunk_owned(c, off, it->it_class)) {
+		check_duplicate(v, ix, i, h, &iv);
+	if (!fc__chunk_owned(c, off, iv.cls)) {
 		problem(v, "index", ixoff, "bucket %llu: item at %llu is not a chunk of class %u "
 			"in a page owned by that class", (unsigned long long)i,
-			(unsigned long long)off, it->it_class);
+			(unsigned long long)off, iv.cls);
 		return;
 	}
 	if (it->it_state != FC_IT_LIVE)
 		problem(v, "item", off, "state %u, expected LIVE", it->it_state);
-	mark_chunk(v, off, it->it_class, M_LIVE);
+	mark_chunk(v, off, iv.cls, M_LIVE);
 }
 
 /* The lease table (lease.c L1, L4): every held entry names a key that
@@ -341,12 +343,14 @@ check_full(struct vctx *v)
 	for (uint64_t n = head; n < tail; n++) {
 		struct limbo_shm *l = &c->limbo[n % c->g.limbo_cap];
 		uint64_t at = c->g.limbo_off + (n % c->g.limbo_cap) * sizeof *l;
-		struct item_shm *it = fc__item_at(c, l->lb_off);
-		if (!it || !fc__chunk_owned(c, l->lb_off, it->it_class)) {
+		uint64_t loff = l->lb_off;
+		struct fc_iview iv; /* the class loaded once: it indexes nlimbo */
+		if (fc__item_view(c, loff, &iv) != 0 || !fc__chunk_owned(c, loff, iv.cls)) {
 			problem(v, "limbo", at, "entry %llu: offset %llu is not a chunk",
-				(unsigned long long)n, (unsigned long long)l->lb_off);
+				(unsigned long long)n, (unsigned long long)loff);
 			continue;
 		}
+		struct item_shm *it = iv.it;
 		if (it->it_state != FC_IT_LIMBO)
 			problem(v, "limbo", at, "entry %llu: chunk state %u, expected LIMBO",
 				(unsigned long long)n, it->it_state);
@@ -354,8 +358,8 @@ check_full(struct vctx *v)
 			problem(v, "limbo", at, "entry %llu: epoch %llu out of order (R4)",
 				(unsigned long long)n, (unsigned long long)l->lb_epoch);
 		prev = l->lb_epoch;
-		if (mark_chunk(v, l->lb_off, it->it_class, M_LIMBO) == 0)
-			nlimbo[it->it_class]++;
+		if (mark_chunk(v, loff, iv.cls, M_LIMBO) == 0)
+			nlimbo[iv.cls]++;
 	}
 	if (pending)
 		return; /* accounting is known to be off until repair */
@@ -430,6 +434,14 @@ check_full(struct vctx *v)
 			problem(v, "slots", c->g.slots_off + i * sizeof(struct slot_shm),
 				"slot %llu: epoch %llu ahead of global %llu", (unsigned long long)i,
 				(unsigned long long)e, (unsigned long long)epoch);
+		/* An owner clears its epoch before it frees its slot, so a free
+		 * slot with an epoch is what a dead reader left (a stray epoch):
+		 * it holds back every reclamation until fc_reap() or a waiting
+		 * writer clears it. */
+		if (e && !(uint32_t)fc__ld_rlx(&c->slots[i].rs_owner))
+			problem(v, "slots", c->g.slots_off + i * sizeof(struct slot_shm),
+				"slot %llu: free but holds epoch %llu (a dead reader's)",
+				(unsigned long long)i, (unsigned long long)e);
 	}
 }
 
@@ -442,7 +454,8 @@ check_weak(struct vctx *v)
 	int rc;
 
 	for (uint64_t i = 0; i < c->g.nbuckets;) {
-		struct fc_tls *t = fc__read_begin(c, &rc);
+		int outer;
+		struct fc_tls *t = fc__read_enter(c, &rc, &outer);
 		if (!t)
 			return rc;
 		uint64_t sel = fc__ld_acq(&c->hdr->hd_ix_sel);
@@ -452,7 +465,7 @@ check_weak(struct vctx *v)
 			if (fc__bk_live(w))
 				check_bucket(v, ix, i, w, 0, UINT64_MAX, &live, &ttl);
 		}
-		fc__read_exit(t);
+		fc__read_exit(t, outer);
 	}
 	return FC_OK;
 }

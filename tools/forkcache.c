@@ -205,7 +205,10 @@ attach(struct args *a, fc_cache **out)
 	int rc;
 
 	fc_options_init(&o);
-	o.flags = a->flags;
+	/* An inspector: attach to whatever segment it is pointed at, also
+	 * another user's or a more open one (fc_open refuses those by
+	 * default, FC_EPERM). */
+	o.flags = a->flags | FC_SHARED_OK;
 	rc = fc_open(a->name, &o, out);
 	if (rc != FC_OK)
 		return open_failed(a, rc);
@@ -1279,7 +1282,7 @@ cmd_verify(struct args *a)
 	size_t k;
 
 	fc_options_init(&o);
-	o.flags = a->flags;
+	o.flags = a->flags | FC_SHARED_OK; /* an inspector, as attach() */
 	rc = fc_open(a->name, &o, &c);
 	if (rc == FC_ECORRUPT || rc == FC_EINCOMPAT) {
 		/* Attach refused the header: that is the finding. */

@@ -163,7 +163,7 @@ unknown_flag_bits_are_einval(void **state)
 	fc_options o;
 	fc_cache *c = NULL;
 	char name[64];
-	static const unsigned bad[] = {0x8u, 0x10u, 0x80000000u,
+	static const unsigned bad[] = {0x10u, 0x20u, 0x80000000u,
 				       FC_CREATE | 0x100u};
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

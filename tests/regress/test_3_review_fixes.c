@@ -1,12 +1,15 @@
 /*
  * test_3_review_fixes.c - regressions for the core review's findings:
  *  #2 a released slot kept its owner's start time, so a reaper judged the
- *     next (live) claimer dead during its claim window;
+ *     next (live) claimer dead during its claim window (since issue #8 the
+ *     claim window is closed by the slot's lock byte, taken before the
+ *     owner CAS: the test now plays a claimer between the two);
  *  #3 the reboot reset ran while a handle of this boot was open;
  *  #4 a creator killed mid-format left a segment FC_CREATE could not open;
  *  #9 fc_verify was quadratic in time and memory on a hostile index.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -35,13 +38,22 @@ claim_window_after_release_is_not_reaped(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 	struct slot_shm *s = &c->slots[0];
 	assert_int_equal((uint32_t)s->rs_owner, 0);  /* released */
-	assert_int_equal(s->rs_start, 0);            /* the fix */
-	/* We are mid-claim: owner is ours, start not yet stored. */
+	/* We are mid-claim: the slot's byte locked (through a description of
+	 * our own, as a claimer's), then the owner word stored. */
+	char path[128];
+	snprintf(path, sizeof path, "/dev/shm%s", fc_test_cur_name());
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+			  .l_start = (off_t)c->g.slots_off, .l_len = 1};
+	assert_int_equal(fcntl(fd, F_OFD_SETLK, &l), 0);
 	uint64_t o = (((s->rs_owner >> 32) + 1) << 32) | (uint32_t)getpid();
 	s->rs_owner = o;
 	assert_int_equal(fc_reap(c), 0);
 	assert_int_equal(s->rs_owner, o);
-	s->rs_owner = o & ~0xffffffffull; /* give it back */
+	close(fd); /* the claimer dies: now provably dead */
+	assert_int_equal(fc_reap(c), 1);
+	assert_int_equal(s->rs_owner, o & ~0xffffffffull);
 	assert_int_equal(fc_get(c, "k", 1, buf, &len), FC_OK);
 	fc_test_verify(c);
 }

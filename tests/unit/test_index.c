@@ -475,11 +475,11 @@ rebuild_keeps_the_keys_drops_tombstones_flips_the_selector_and_stamps_the_spare(
 static struct slot_shm *
 own_slot(fc_cache *c)
 {
-	int err = FC_OK;
-	struct fc_tls *t = fc__read_enter(c, &err);
+	int err = FC_OK, outer;
+	struct fc_tls *t = fc__read_enter(c, &err, &outer);
 
 	assert_non_null(t);
-	fc__read_exit(t);
+	fc__read_exit(t, outer);
 	assert_int_equal(t->slot->rs_epoch, 0);
 	return t->slot;
 }

@@ -1,14 +1,17 @@
 /*
  * tests/unit/test_readers.c - white-box tests of the reader-slot table,
  * epochs and reclamation (lib/readers.c, limbo in lib/slab.c; R1-R4): slot claim and
- * release, dead owners (exited children, reused pids) and their reaping,
- * the minimum active epoch, limbo reclamation and nested read sections.
+ * release, liveness by lock byte (a slot is live exactly while its byte is
+ * locked), dead owners and their reaping, the minimum active epoch, limbo
+ * reclamation and nested read sections.
  */
 #include "fc_test.h"
 #include "fc_internal.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,6 +37,39 @@ slot_of(fc_cache *c, pid_t pid)
 	return found;
 }
 
+/* Lock slot @p i's byte through a new open file description of the
+ * segment, as a live owner's claim does; returns the descriptor (closing it
+ * is the owner's death). */
+static int
+hold_byte(fc_cache *c, unsigned i)
+{
+	char path[128];
+	snprintf(path, sizeof path, "/dev/shm%s", fc_test_cur_name());
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+			  .l_start = (off_t)(c->g.slots_off + i * sizeof(struct slot_shm)),
+			  .l_len = 1};
+	assert_int_equal(fcntl(fd, F_OFD_SETLK, &l), 0);
+	return fd;
+}
+
+/* Is slot @p i's byte locked by anyone (through another description)? */
+static int
+byte_locked(fc_cache *c, unsigned i)
+{
+	char path[128];
+	snprintf(path, sizeof path, "/dev/shm%s", fc_test_cur_name());
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+			  .l_start = (off_t)(c->g.slots_off + i * sizeof(struct slot_shm)),
+			  .l_len = 1};
+	assert_int_equal(fcntl(fd, F_OFD_GETLK, &l), 0);
+	close(fd);
+	return l.l_type != F_UNLCK;
+}
+
 static int
 get_key(fc_cache *c, const char *key)
 {
@@ -50,20 +86,21 @@ first_read_claims_a_slot_with_the_next_generation_and_our_pid(void **state)
 {
 	fc_cache *c = *state;
 	struct hdr_shm *h = c->hdr;
-	int err = FC_OK;
+	int err = FC_OK, outer;
 
 	assert_int_equal(h->hd_slots_hwm, 0);
+	assert_int_equal(byte_locked(c, 0), 0);
 	/* Slot 0 was claimed and released five times before. */
 	c->slots[0].rs_owner = owner_word(5, 0);
-	struct fc_tls *t = fc__read_enter(c, &err);
+	struct fc_tls *t = fc__read_enter(c, &err, &outer);
 	assert_non_null(t);
+	assert_true(outer);
 	assert_ptr_equal(t->slot, &c->slots[0]);
 	assert_int_equal(c->slots[0].rs_owner, owner_word(6, getpid()));
-	assert_int_equal(c->slots[0].rs_start, fc__proc_start(getpid()));
-	assert_true(c->slots[0].rs_start != 0);
+	assert_int_equal(byte_locked(c, 0), 1); /* L1: owned => byte held */
 	assert_int_equal(h->hd_slots_hwm, 1);
 	assert_int_equal(c->slots[0].rs_epoch, h->hd_epoch); /* inside: R2 */
-	fc__read_exit(t);
+	fc__read_exit(t, outer);
 	assert_int_equal(c->slots[0].rs_epoch, 0);
 	fc_test_verify(c);
 }
@@ -72,17 +109,17 @@ static void
 claim_skips_owned_slots_and_raises_the_high_water_mark(void **state)
 {
 	fc_cache *c = *state;
-	int err = FC_OK;
+	int err = FC_OK, outer, held[3];
 
-	/* Slots 0-2 belong to someone alive (us, as another handle would). */
+	/* Slots 0-2 belong to someone alive: owner word and lock byte. */
 	for (unsigned i = 0; i < 3; i++) {
 		c->slots[i].rs_owner = owner_word(1, getpid());
-		c->slots[i].rs_start = fc__proc_start(getpid());
+		held[i] = hold_byte(c, i);
 	}
 	c->hdr->hd_slots_hwm = 3;
-	struct fc_tls *t = fc__read_enter(c, &err);
+	struct fc_tls *t = fc__read_enter(c, &err, &outer);
 	assert_non_null(t);
-	fc__read_exit(t);
+	fc__read_exit(t, outer);
 	assert_ptr_equal(t->slot, &c->slots[3]);
 	assert_int_equal(c->slots[3].rs_owner, owner_word(1, getpid()));
 	assert_int_equal(c->hdr->hd_slots_hwm, 4);
@@ -94,10 +131,15 @@ claim_skips_owned_slots_and_raises_the_high_water_mark(void **state)
 	assert_int_equal(get_key(c2, "nope"), FC_ENOTFOUND);
 	assert_int_equal(c->slots[4].rs_owner, owner_word(1, getpid()));
 	assert_int_equal(c->hdr->hd_slots_hwm, 9);
+	assert_int_equal(byte_locked(c, 4), 1);
 	assert_int_equal(fc_close(c2), FC_OK);
 	assert_int_equal(c->slots[4].rs_owner, owner_word(1, 0));
-	for (unsigned i = 0; i < 3; i++)
+	assert_int_equal(byte_locked(c, 4), 0); /* released after the owner word */
+	assert_int_equal(fc_reap(c), 0);       /* the held ones are live */
+	for (unsigned i = 0; i < 3; i++) {
 		c->slots[i].rs_owner = owner_word(1, 0);
+		close(held[i]);
+	}
 	fc_test_verify(c);
 }
 
@@ -232,9 +274,9 @@ static int
 child_dies_inside_a_read(void *arg)
 {
 	fc_cache *c = arg;
-	int err = FC_OK;
+	int err = FC_OK, outer;
 
-	FC_CHILD_CHECK(fc__read_enter(c, &err) != NULL);
+	FC_CHILD_CHECK(fc__read_enter(c, &err, &outer) != NULL);
 	return 0; /* exits with its slot's epoch set */
 }
 
@@ -257,7 +299,7 @@ dead_reader_inside_a_read_holds_limbo_until_it_is_reaped(void **state)
 	/* R1: a dead reader's epoch still counts until it is reaped. */
 	assert_int_equal(fc__reclaim_locked(c), 0);
 	assert_int_equal(h->hd_limbo_tail - h->hd_limbo_head, 1);
-	assert_int_equal(fc__reap_locked(c), 1);
+	assert_int_equal(fc__reap(c), 1);
 	assert_int_equal(c->slots[i].rs_epoch, 0);
 	assert_int_equal(fc__min_active_epoch(c), UINT64_MAX);
 	assert_int_equal(fc__reclaim_locked(c), 1);
@@ -267,42 +309,44 @@ dead_reader_inside_a_read_holds_limbo_until_it_is_reaped(void **state)
 }
 
 static void
-slot_with_our_live_pid_but_another_start_time_is_dead(void **state)
+slot_is_live_exactly_while_its_byte_is_locked(void **state)
 {
 	fc_cache *c = *state;
 	fc_slot_info si;
-	uint64_t start = fc__proc_start(getpid());
-	const unsigned reused = 5, ours = 6, unknown = 7;
+	const unsigned unlocked = 5, held = 6, init = 7;
 
-	assert_true(start != 0);
-	c->slots[reused].rs_owner = owner_word(3, getpid());
-	c->slots[reused].rs_start = start + 1; /* an earlier process's pid */
-	c->slots[reused].rs_hits = 4;
-	c->slots[ours].rs_owner = owner_word(3, getpid());
-	c->slots[ours].rs_start = start;
-	c->slots[unknown].rs_owner = owner_word(3, getpid());
-	c->slots[unknown].rs_start = 0; /* claimer died before storing it */
+	/* Our own (live) pid, byte free: dead (what pid reuse looks like). */
+	c->slots[unlocked].rs_owner = owner_word(3, getpid());
+	c->slots[unlocked].rs_hits = 4;
+	/* Any pid, byte held: live, whatever /proc says about the pid. */
+	c->slots[held].rs_owner = owner_word(3, 999999);
+	int fd = hold_byte(c, held);
+	/* pid 1 (alive in every namespace), byte free: dead. */
+	c->slots[init].rs_owner = owner_word(3, 1);
 
-	assert_int_equal(fc_slot_stat(c, reused, &si), FC_OK);
+	assert_int_equal(fc_slot_stat(c, unlocked, &si), FC_OK);
 	assert_int_equal(si.state, FC_SLOT_DEAD);
 	assert_int_equal(si.pid, (uint32_t)getpid());
-	assert_int_equal(fc_slot_stat(c, ours, &si), FC_OK);
+	assert_int_equal(fc_slot_stat(c, held, &si), FC_OK);
 	assert_int_equal(si.state, FC_SLOT_LIVE);
-	assert_int_equal(fc_slot_stat(c, unknown, &si), FC_OK);
-	assert_int_equal(si.state, FC_SLOT_LIVE); /* only ESRCH proves death */
+	assert_int_equal(fc_slot_stat(c, init, &si), FC_OK);
+	assert_int_equal(si.state, FC_SLOT_DEAD);
 
-	assert_int_equal(fc_reap(c), 1);
-	assert_int_equal(c->slots[reused].rs_owner, owner_word(3, 0));
+	assert_int_equal(fc_reap(c), 2);
+	assert_int_equal(c->slots[unlocked].rs_owner, owner_word(3, 0));
+	assert_int_equal(c->slots[init].rs_owner, owner_word(3, 0));
 	assert_int_equal(c->hdr->hd_folded_hits, 4);
-	assert_int_equal(c->slots[ours].rs_owner, owner_word(3, getpid()));
-	assert_int_equal(c->slots[unknown].rs_owner, owner_word(3, getpid()));
-	c->slots[ours].rs_owner = owner_word(3, 0);
-	c->slots[unknown].rs_owner = owner_word(3, 0);
+	assert_int_equal(c->slots[held].rs_owner, owner_word(3, 999999));
+	close(fd); /* the owner dies */
+	assert_int_equal(fc_slot_stat(c, held, &si), FC_OK);
+	assert_int_equal(si.state, FC_SLOT_DEAD);
+	assert_int_equal(fc_reap(c), 1);
+	assert_int_equal(c->slots[held].rs_owner, owner_word(3, 0));
 	fc_test_verify(c);
 }
 
 static void
-slot_of_an_exited_pid_with_unknown_start_time_is_dead(void **state)
+slot_of_an_exited_pid_is_dead(void **state)
 {
 	fc_cache *c = *state;
 	fc_slot_info si;
@@ -312,7 +356,6 @@ slot_of_an_exited_pid_with_unknown_start_time_is_dead(void **state)
 		_exit(0);
 	fc_test_assert_exit(pid, 0);
 	c->slots[2].rs_owner = owner_word(1, pid);
-	c->slots[2].rs_start = 0;
 	assert_int_equal(fc_slot_stat(c, 2, &si), FC_OK);
 	assert_int_equal(si.state, FC_SLOT_DEAD);
 	assert_int_equal(fc_reap(c), 1);
@@ -381,7 +424,7 @@ reclaim_frees_limbo_stamped_below_the_oldest_reader_and_keeps_the_rest(
 {
 	fc_cache *c = *state;
 	struct hdr_shm *h = c->hdr;
-	int err = FC_OK;
+	int err = FC_OK, outer;
 	const char *keys[3] = {"k0", "k1", "k2"};
 	struct item_shm *it[3];
 
@@ -389,9 +432,9 @@ reclaim_frees_limbo_stamped_below_the_oldest_reader_and_keeps_the_rest(
 		assert_int_equal(fc_set(c, keys[i], 2, "v", 1, 0), FC_OK);
 		it[i] = item_of(c, keys[i]);
 	}
-	struct fc_tls *t = fc__read_enter(c, &err); /* claim our slot */
+	struct fc_tls *t = fc__read_enter(c, &err, &outer); /* claim our slot */
 	assert_non_null(t);
-	fc__read_exit(t);
+	fc__read_exit(t, outer);
 	struct slot_shm *s = t->slot;
 	uint64_t e = h->hd_epoch, head = h->hd_limbo_head;
 
@@ -451,31 +494,53 @@ nested_read_sections_keep_the_outer_epoch_until_the_outermost_exit(void **state)
 {
 	fc_cache *c = *state;
 	struct hdr_shm *h = c->hdr;
-	int err = FC_OK;
+	int err = FC_OK, outer, inner;
 
 	uint64_t e = h->hd_epoch;
-	struct fc_tls *t = fc__read_enter(c, &err);
+	struct fc_tls *t = fc__read_enter(c, &err, &outer);
 	assert_non_null(t);
+	assert_true(outer);
 	struct slot_shm *s = t->slot;
-	assert_int_equal(t->depth, 1);
 	assert_int_equal(s->rs_epoch, e);
 
 	fc__faa_sc(&h->hd_epoch, 1); /* a writer advances meanwhile */
-	struct fc_tls *t2 = fc__read_enter(c, &err);
+	struct fc_tls *t2 = fc__read_enter(c, &err, &inner);
 	assert_ptr_equal(t2, t);
-	assert_int_equal(t->depth, 2);
+	assert_false(inner);
 	assert_int_equal(s->rs_epoch, e); /* not the newer epoch */
-	fc__read_exit(t2);
-	assert_int_equal(t->depth, 1);
+	fc__read_exit(t2, inner);
 	assert_int_equal(s->rs_epoch, e); /* still inside the outer read */
-	fc__read_exit(t);
-	assert_int_equal(t->depth, 0);
+	fc__read_exit(t, outer);
 	assert_int_equal(s->rs_epoch, 0);
 
-	t = fc__read_enter(c, &err); /* a new section takes the new epoch */
+	t = fc__read_enter(c, &err, &outer); /* a new section takes the new epoch */
 	assert_int_equal(s->rs_epoch, e + 1);
-	fc__read_exit(t);
+	fc__read_exit(t, outer);
 	assert_int_equal(s->rs_epoch, 0);
+	fc_test_verify(c);
+}
+
+static void
+slot_taken_from_a_reader_makes_it_claim_anew(void **state)
+{
+	fc_cache *c = *state;
+	int err = FC_OK, outer;
+
+	struct fc_tls *t = fc__read_enter(c, &err, &outer);
+	assert_non_null(t);
+	fc__read_exit(t, outer);
+	struct slot_shm *s = t->slot;
+	/* A reset (or a damaged segment) gives our slot to someone else. */
+	uint64_t theirs = owner_word(77, 4242);
+	s->rs_owner = theirs;
+	t = fc__read_enter(c, &err, &outer);
+	assert_non_null(t);
+	assert_ptr_not_equal(t->slot, s); /* never reads under their slot */
+	assert_int_equal(t->slot->rs_owner & 0xffffffffu, (uint32_t)getpid());
+	assert_int_equal(s->rs_epoch, 0);
+	fc__read_exit(t, outer);
+	assert_int_equal(s->rs_owner, theirs);
+	s->rs_owner = owner_word(77, 0);
 	fc_test_verify(c);
 }
 
@@ -490,12 +555,13 @@ main(void)
 		T(closing_a_handle_releases_its_slot_and_folds_its_counters),
 		T(slot_of_an_exited_child_is_dead_and_reaped_with_its_counters_folded),
 		T(dead_reader_inside_a_read_holds_limbo_until_it_is_reaped),
-		T(slot_with_our_live_pid_but_another_start_time_is_dead),
-		T(slot_of_an_exited_pid_with_unknown_start_time_is_dead),
+		T(slot_is_live_exactly_while_its_byte_is_locked),
+		T(slot_of_an_exited_pid_is_dead),
 		T(min_active_epoch_ignores_idle_slots_and_slots_above_the_mark),
 		T(reclaim_frees_limbo_stamped_below_the_oldest_reader_and_keeps_the_rest),
 		T(reclaim_with_nothing_to_do_leaves_the_epoch_alone),
 		T(nested_read_sections_keep_the_outer_epoch_until_the_outermost_exit),
+		T(slot_taken_from_a_reader_makes_it_claim_anew),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

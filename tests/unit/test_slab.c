@@ -201,11 +201,11 @@ item_of(fc_cache *c, const char *key)
 static struct slot_shm *
 own_slot(fc_cache *c)
 {
-	int err = FC_OK;
-	struct fc_tls *t = fc__read_enter(c, &err);
+	int err = FC_OK, outer;
+	struct fc_tls *t = fc__read_enter(c, &err, &outer);
 
 	assert_non_null(t);
-	fc__read_exit(t);
+	fc__read_exit(t, outer);
 	return t->slot;
 }
 
