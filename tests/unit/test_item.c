@@ -127,12 +127,14 @@ copy_out_copies_key_and_value_or_truncates_and_reports_the_length(void **state)
 {
 	fc_cache *c = *state;
 	struct item_shm *it = fc__ptr(c, key_off(c));
+	struct fc_iview v = {0};
 	char buf[64];
 	size_t vlen = 0;
 	uint64_t cas = 0;
 	fc_item m;
 
-	assert_int_equal(fc__item_copy_out(c, it, 0, 1, 1, buf, sizeof buf, &vlen, &cas, &m), FC_OK);
+	assert_int_equal(fc__item_view(c, key_off(c), &v), 0);
+	assert_int_equal(fc__item_copy_out(c, &v, 0, 1, 1, buf, sizeof buf, &vlen, &cas, &m), FC_OK);
 	assert_memory_equal(buf, "keyvalue", 8);
 	assert_int_equal(vlen, 5);
 	assert_int_equal(cas, it->it_cas);
@@ -142,30 +144,44 @@ copy_out_copies_key_and_value_or_truncates_and_reports_the_length(void **state)
 	assert_int_equal(m.ttl_left_ms, -1);
 	assert_int_equal(m.chunk_bytes, c->g.class_size[it->it_class]);
 	cas = 0;
-	assert_int_equal(fc__item_copy_out(c, it, 0, 1, 0, buf, 4, &vlen, &cas, NULL), FC_ETRUNC);
+	assert_int_equal(fc__item_copy_out(c, &v, 0, 1, 0, buf, 4, &vlen, &cas, NULL), FC_ETRUNC);
 	assert_int_equal(vlen, 5);
 	assert_int_equal(cas, 0); /* not set on ETRUNC */
-	assert_int_equal(fc__item_copy_out(c, it, 0, 1, 0, buf, 5, &vlen, NULL, NULL), FC_OK);
+	assert_int_equal(fc__item_copy_out(c, &v, 0, 1, 0, buf, 5, &vlen, NULL, NULL), FC_OK);
 	assert_memory_equal(buf, "value", 5);
 }
 
 static void
-copy_out_refuses_lengths_beyond_a_page(void **state)
+view_refuses_bad_lengths_and_class_and_copy_out_uses_only_the_view(void **state)
 {
 	fc_cache *c = *state;
-	struct item_shm *it = fc__ptr(c, key_off(c));
-	static char big[1];
+	uint64_t off = key_off(c);
+	struct item_shm *it = fc__ptr(c, off);
+	struct fc_iview v = {0};
+	char buf[64];
 	size_t vlen = 0;
-	fc_item m;
 
-	/* What copy_out loads itself is bounded, not what fc__item_at saw. */
+	/* The view's own loads are bounded: lengths past the chunk, a bad
+	 * class, a zero key length are refused. */
 	it->it_vlen = (uint32_t)c->g.page_bytes;
-	assert_int_equal(fc__item_copy_out(c, it, 0, 1, 0, big, (size_t)-1, &vlen, NULL, NULL),
-			 FC_ECORRUPT);
+	assert_int_equal(fc__item_view(c, off, &v), -1);
 	it->it_vlen = 5;
 	it->it_class = (uint8_t)c->g.nclasses;
-	assert_int_equal(fc__item_copy_out(c, it, 0, 1, 0, big, 0, &vlen, NULL, &m), FC_ECORRUPT);
+	assert_int_equal(fc__item_view(c, off, &v), -1);
 	it->it_class = 0;
+	uint8_t kl = it->it_klen;
+	it->it_klen = 0;
+	assert_int_equal(fc__item_view(c, off, &v), -1);
+	it->it_klen = kl;
+	/* A writer changing the item after the check (issue #8, finding 5):
+	 * the copy uses the checked view, not the new bytes. */
+	assert_int_equal(fc__item_view(c, off, &v), 0);
+	it->it_vlen = 60000;
+	assert_int_equal(fc__item_copy_out(c, &v, 0, 1, 0, buf, sizeof buf, &vlen, NULL, NULL),
+			 FC_OK);
+	assert_int_equal(vlen, 5);
+	assert_memory_equal(buf, "value", 5);
+	it->it_vlen = 5;
 }
 
 int
@@ -178,7 +194,7 @@ main(void)
 		T(item_at_rejects_lengths_that_leave_the_chunk),
 		T(chunk_owned_checks_page_owner_class_and_chunk_start),
 		T(copy_out_copies_key_and_value_or_truncates_and_reports_the_length),
-		T(copy_out_refuses_lengths_beyond_a_page),
+		T(view_refuses_bad_lengths_and_class_and_copy_out_uses_only_the_view),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
