@@ -9,11 +9,11 @@
 static struct slot_shm *
 own_slot(fc_cache *c)
 {
-	int err = FC_OK;
-	struct fc_tls *t = fc__read_enter(c, &err);
+	int err = FC_OK, outer;
+	struct fc_tls *t = fc__read_enter(c, &err, &outer);
 
 	assert_non_null(t);
-	fc__read_exit(t);
+	fc__read_exit(t, outer);
 	return t->slot;
 }
 
