@@ -66,10 +66,9 @@ mount_small(const char *dir)
 }
 
 static void
-check_child(pid_t pid, const char *what)
+check_status(int st, const char *what)
 {
 	char sb[64];
-	int st = fc_test_wait(pid);
 	fprintf(stderr, "%s: child %s\n", what, fc_test_status_str(st, sb, sizeof sb));
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS)
 		fail_msg("%s: SIGBUS instead of an error", what);
@@ -95,9 +94,10 @@ file_on_small_tmpfs(void **state)
 	pid_t pid = fc_test_fork();
 	if (pid == 0)
 		_exit(fill_small(path, FC_FILE, path));
-	check_child(pid, "FC_FILE on an 8 MiB tmpfs");
-	umount2(dir, MNT_DETACH);
+	int st = fc_test_wait(pid);
+	umount2(dir, MNT_DETACH); /* before any assert: a failure must not leave it */
 	fc_test_rmtree(dir);
+	check_status(st, "FC_FILE on an 8 MiB tmpfs");
 }
 
 static void
@@ -131,7 +131,7 @@ shm_on_small_dev_shm(void **state)
 				"in a private mount namespace (needs root)\n");
 		skip();
 	}
-	check_child(pid, "shm on an 8 MiB /dev/shm");
+	check_status(fc_test_wait(pid), "shm on an 8 MiB /dev/shm");
 }
 
 static void
