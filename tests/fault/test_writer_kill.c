@@ -596,6 +596,14 @@ two_writers_killed_in_a_row_are_each_repaired(void **state)
 	fc_test_destroy(c);
 }
 
+/* Instrumentation multiplies the repair's CPU time: TSan's atomics took
+ * 1.9 s of CPU for the 8 ms that a plain build spends. */
+#if defined(FC_TSAN) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZER_SLOWDOWN 10.0
+#else
+#define SANITIZER_SLOWDOWN 1.0
+#endif
+
 /* CPU time of the calling thread, in ns. */
 static uint64_t
 thread_cpu_ns(void)
@@ -650,7 +658,7 @@ writer_killed_in_a_full_64mib_segment_is_repaired_in_milliseconds(void **state)
 	 * wall-clock time, which a loaded machine stretches at will (13.6 s
 	 * of wall clock seen under ASan at load 20, with the repair itself
 	 * unchanged). The wall-clock figure is printed above. */
-	assert_true(cpu_ms < 1000.0);
+	assert_true(cpu_ms < 1000.0 * SANITIZER_SLOWDOWN);
 	fc_test_verify(c);
 	/* a full cache may have evicted some prefilled keys; what is there
 	 * is whole, and pre:0 (in flight) holds the old or the new value */
