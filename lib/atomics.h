@@ -46,6 +46,16 @@ static inline int fc__cas_sc(uint64_t *p, uint64_t o, uint64_t n)
 static inline void fc__fence_sc(void) {}
 static inline uint8_t fc__ld8_rlx(const uint8_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void fc__st8_rlx(uint8_t *p, uint8_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+/* 32-bit words (lease futex word and waiter count, hd_seq, the slot
+ * high-water mark). Relaxed: fc__ld32_rlx/fc__st32_rlx/fc__cas32_rlx order
+ * nothing; their users re-check under the writer mutex or treat the value
+ * as a hint (hd_slots_hwm only bounds scans, ls_waiters only decides
+ * whether to FUTEX_WAKE). fc__faa32_sc is a full barrier: it pairs with a
+ * waiter's acquire load of ls_word before FUTEX_WAIT, so a release that
+ * frees the entry is seen by any waiter that sees the bumped word; if
+ * reordered, a waiter could sleep on a word already changed and wait one
+ * poll period. fc__ld32_acq/fc__st32_rel are the usual acquire/release
+ * pair. */
 static inline uint32_t fc__ld32_acq(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline uint32_t fc__ld32_rlx(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void fc__st32_rel(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
@@ -56,6 +66,11 @@ static inline int fc__cas32_rlx(uint32_t *p, uint32_t o, uint32_t n)
 	return __atomic_compare_exchange_n(p, &o, n, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 /* Load-load and store-store fences (seqlock read side, segment publish).
+ * Orders: fence_load keeps fc_verify's snapshot loads between its two
+ * hd_seq reads (pairs with the writer's ck_sequence store fences; if
+ * reordered a torn snapshot could pass the retry check); fence_store keeps
+ * the creator's header stores before the final magic (pairs with the
+ * attacher's load of the magic under flock).
  * GCC rejects __atomic_thread_fence under TSan (-Wtsan), so these stay
  * ck_pr's, which TSan does not see: their users (fc_verify's seqlock
  * retry, the creator's final magic under flock) are not what TSan checks. */
