@@ -95,7 +95,7 @@ get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 			rc = fc__item_copy_out(c, &v, e, now, 0, buf, *vlen, vlen, cas, meta);
 			if (meta)
 				meta->key = key;
-			fc__item_mark_used(v.it);
+			fc__item_hit(v.it);
 		}
 	}
 	fc__read_exit(t, outer);

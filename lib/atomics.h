@@ -46,6 +46,12 @@ static inline int fc__cas_sc(uint64_t *p, uint64_t o, uint64_t n)
 static inline void fc__fence_sc(void) {}
 static inline uint8_t fc__ld8_rlx(const uint8_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void fc__st8_rlx(uint8_t *p, uint8_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+/* One relaxed byte CAS (an item's S3-FIFO bits, item.h): orders nothing;
+ * its users treat a failure as a lost hint or retry under the mutex. */
+static inline int fc__cas8_rlx(uint8_t *p, uint8_t o, uint8_t n)
+{
+	return __atomic_compare_exchange_n(p, &o, n, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
 /* 32-bit words (lease futex word and waiter count, hd_seq, the slot
  * high-water mark). Relaxed: fc__ld32_rlx/fc__st32_rlx/fc__cas32_rlx order
  * nothing; their users re-check under the writer mutex or treat the value
@@ -125,6 +131,7 @@ fc__cas_sc(uint64_t *p, uint64_t o, uint64_t n)
 static inline void fc__fence_sc(void) { ck_pr_fence_memory(); }
 static inline uint8_t fc__ld8_rlx(const uint8_t *p) { return ck_pr_load_8(p); }
 static inline void fc__st8_rlx(uint8_t *p, uint8_t v) { ck_pr_store_8(p, v); }
+static inline int fc__cas8_rlx(uint8_t *p, uint8_t o, uint8_t n) { return ck_pr_cas_8(p, o, n); }
 static inline uint32_t
 fc__ld32_acq(const uint32_t *p)
 {

@@ -8,8 +8,9 @@
  *              class's limbo, else take a page from another class without
  *              evicting here (rebalance.c: an empty page, a compacted
  *              sparse one, or one whose items are much older than ours),
- *              else CLOCK eviction inside the class (readers set it_ref;
- *              the hand clears it or evicts), else drain a page of another
+ *              else CLOCK eviction inside the class (readers bump the
+ *              item's frequency, fc__item_hit; the hand clears it or
+ *              evicts), else drain a page of another
  *              class (memcached's slab reassign), else wait (bounded) for
  *              readers to leave the grace period. In a full cache a class
  *              whose free + limbo chunks fall below a reserve (1/64 of its
@@ -27,8 +28,8 @@
  *                 hd_evictions.
  *              E2 Cursors (cl_hand, hd_ix_hand, hd_sweep, hd_page_hand) are
  *                 untrusted: reduced modulo their range before use.
- * CONCURRENCY  All of it under hd_mutex; it_ref is the one word readers
- *              also touch (relaxed byte: a lost update costs a hint).
+ * CONCURRENCY  All of it under hd_mutex; an item's frequency is the one
+ *              thing readers also touch (item.h: a lost update costs a hint).
  * CRASHES      A writer killed between unlink and retire (evict.unlinked,
  *              page.drain) leaks the victim: repair (repair.c) frees it.
  * LIMITS       An eviction round examines at most 2 x (chunks of the class)
@@ -72,8 +73,8 @@ static int
 clock_victim(struct item_shm *it, uint64_t now, int *expired)
 {
 	*expired = fc__expired(fc__item_expiry(it), now);
-	if (!*expired && fc__ld8_rlx(&it->it_ref)) {
-		fc__st8_rlx(&it->it_ref, 0);
+	if (!*expired && fc__item_freq(it)) {
+		fc__item_freq_set_locked(it, 0);
 		return 0;
 	}
 	return 1;

@@ -127,7 +127,8 @@ struct item_shm {               /* chunk header; key then value follow */
 	uint8_t it_klen;        /* 1..FC_KEY_MAX */
 	uint8_t it_class;
 	uint8_t it_state;       /* FC_IT_*; writer only */
-	uint8_t it_ref;         /* CLOCK bit: readers set, writer clears */
+	uint8_t it_ref;         /* S3-FIFO bits, only through item.h's
+	                           fc__item_freq/_hit/_small calls */
 };
 static_assert(sizeof(struct item_shm) == FC_ITEM_HDR, "item header");
 static_assert(FC_KEY_MAX <= 255, "klen is 8 bits");

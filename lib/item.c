@@ -13,7 +13,8 @@
  *              a chunk start). Every read that returns an item's bytes goes
  *              through fc__item_copy_out, from a view.
  * INVARIANTS   P1 A published item is never modified except it_expire_ms
- *                 (one atomic word, fc_touch) and it_ref (a hint).
+ *                 (one atomic word, fc_touch) and the S3-FIFO bits in it_ref
+ *                 (a hint: item.h).
  *              P2 A view from fc__item_view has key and value inside its
  *                 chunk, and its chunk inside one page, for the lengths it
  *                 holds; readers use only the view's lengths and class
@@ -21,7 +22,8 @@
  *                 item's bytes at any moment: docs/design.md, threat
  *                 model).
  * CONCURRENCY  it_expire_ms: writer relaxed store | readers relaxed load.
- *              it_ref: readers set, writer clears (relaxed bytes).
+ *              it_ref: readers bump the frequency by one relaxed CAS,
+ *              the writer changes it by a CAS loop (item.h).
  *              Other fields: written before publication (index.c, I2).
  * CRASHES      A writer killed in fc__item_fill leaves an unpublished
  *              chunk: a leak the next repair frees.

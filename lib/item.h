@@ -75,13 +75,66 @@ fc__reclaimable(const fc_cache *c, uint64_t expire_ms, uint64_t now)
 {
 	return fc__expired(expire_ms, now) && now - expire_ms >= c->stale_ms;
 }
-/* A reader's CLOCK hint. relaxed: store only when clear so a hot item's
- * line stays shared between processes; a lost set costs a hint. */
-static inline void
-fc__item_mark_used(struct item_shm *it)
+/*
+ * S3-FIFO metadata (evict.c). Layout 3 keeps it in the it_ref byte: bits
+ * 0-1 the frequency 0..3, bit 2 the small (probationary) flag; bits 3-7
+ * zero. These five calls are the only access to it (the 16-byte header of
+ * docs/ITEM-LAYOUT re-implements them on its word).
+ * Readers change only the frequency, by one CAS that is never retried (a
+ * hit lost to a race costs a hint); the writer (mutex held) changes either
+ * part with a CAS loop, so it never undoes a reader's bump and a reader
+ * never undoes the writer's flag.
+ */
+#define FC_IT_FREQ_MAX 3u
+#define FC_IT_SMALL_BIT 4u
+/* relaxed: a hint; any value a reader or the writer stored is a right
+ * answer. */
+static inline unsigned
+fc__item_freq(const struct item_shm *it)
 {
-	if (!fc__ld8_rlx(&it->it_ref))
-		fc__st8_rlx(&it->it_ref, 1);
+	return fc__ld8_rlx(&it->it_ref) & FC_IT_FREQ_MAX;
+}
+/* A reader's hit: frequency + 1, saturating at 3. Once saturated it is a
+ * load and a compare: the item's line stays shared between processes. The
+ * CAS (relaxed: orders nothing, pairs with nothing; the byte is a hint) is
+ * not retried: a lost race loses one hit. */
+static inline void
+fc__item_hit(struct item_shm *it)
+{
+	uint8_t r = fc__ld8_rlx(&it->it_ref);
+
+	if ((r & FC_IT_FREQ_MAX) != FC_IT_FREQ_MAX)
+		(void)fc__cas8_rlx(&it->it_ref, r, (uint8_t)(r + 1));
+}
+/* The writer's store of frequency @p f (0..3), mutex held: a CAS loop
+ * against readers' bumps (relaxed: the bits are a hint; the loop only
+ * keeps the small flag intact). */
+static inline void
+fc__item_freq_set_locked(struct item_shm *it, unsigned f)
+{
+	uint8_t r;
+
+	do
+		r = fc__ld8_rlx(&it->it_ref);
+	while (!fc__cas8_rlx(&it->it_ref, r,
+			     (uint8_t)((r & ~FC_IT_FREQ_MAX) | (f & FC_IT_FREQ_MAX))));
+}
+/* The probationary flag: set only by the writer; relaxed like the rest of
+ * the byte. */
+static inline int
+fc__item_small(const struct item_shm *it)
+{
+	return (fc__ld8_rlx(&it->it_ref) & FC_IT_SMALL_BIT) != 0;
+}
+static inline void
+fc__item_set_small_locked(struct item_shm *it, int on)
+{
+	uint8_t r;
+
+	do
+		r = fc__ld8_rlx(&it->it_ref);
+	while (!fc__cas8_rlx(&it->it_ref, r,
+			     (uint8_t)(on ? r | FC_IT_SMALL_BIT : r & ~FC_IT_SMALL_BIT)));
 }
 
 /* The one copy-out (reads and iteration), inside a read section, from a

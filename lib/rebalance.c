@@ -98,7 +98,7 @@ item_age(const fc_cache *c, const struct item_shm *it)
 
 	/* relaxed: readers set the bit concurrently; a stale view costs a
 	 * slightly wrong sample. */
-	if (fc__ld8_rlx(&it->it_ref))
+	if (fc__item_freq(it))
 		return 0;
 	return now > cas ? now - cas : 0;
 }
@@ -235,9 +235,9 @@ move_item(fc_cache *c, unsigned cls, uint64_t off)
 	size_t klen = it->it_klen, vlen = it->it_vlen;
 	fc__item_fill(cp, it->it_cas, expire, cls, fc__item_key(it), klen,
 		      fc__item_val(it), vlen);
-	/* relaxed: the bit is a hint; the release store below publishes it
-	 * with the rest of the copy. */
-	fc__st8_rlx(&cp->it_ref, fc__ld8_rlx(&it->it_ref));
+	/* The frequency is a hint (item.h); the release store below
+	 * publishes it with the rest of the copy. */
+	fc__item_freq_set_locked(cp, fc__item_freq(it));
 	fc__index_repoint_locked(c, pos, noff);
 	fc__slab_count_live_locked(c, cls, klen + vlen, expire != 0);
 	return fc__slab_retire_locked(c, it);

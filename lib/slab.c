@@ -30,8 +30,8 @@
  *                 any slot holds an epoch e with 0 < e <= E.
  *              R4 Limbo stamps are nondecreasing from head to tail.
  * CONCURRENCY  All of it under hd_mutex. Readers read only LIVE chunks
- *              (and LIMBO ones they found while LIVE); it_ref is the one
- *              word both touch (relaxed byte: a lost update costs a hint).
+ *              (and LIMBO ones they found while LIVE); an item's
+ *              frequency is the one thing both touch (item.h: a hint).
  *              hd_epoch: FAA here (reclaim) | readers, acquire.
  * CRASHES      A writer killed anywhere here leaves lists, counters, page
  *              states or limbo cursors half-updated; the next writer's

@@ -189,6 +189,41 @@ view_refuses_bad_lengths_and_class_and_copy_out_uses_only_the_view(void **state)
 	it->it_vlen = 5;
 }
 
+/* The S3-FIFO accessors: a hit saturates at 3, the writer's frequency
+ * store keeps the small flag and the flag store keeps the frequency, and
+ * fc_get counts as a hit. */
+static void
+freq_saturates_and_small_flag_is_independent_of_it(void **state)
+{
+	fc_cache *c = *state;
+	struct item_shm *it = fc__ptr(c, key_off(c));
+	char buf[16];
+	size_t vlen = sizeof buf;
+
+	assert_int_equal(fc__lock(c), FC_OK);
+	fc__item_freq_set_locked(it, 0);
+	fc__item_set_small_locked(it, 1);
+	fc__unlock(c);
+	assert_int_equal(fc__item_freq(it), 0);
+	assert_true(fc__item_small(it));
+	assert_int_equal(fc_get(c, "key", 3, buf, &vlen), FC_OK);
+	assert_int_equal(fc__item_freq(it), 1);
+	for (int i = 0; i < 5; i++)
+		fc__item_hit(it);
+	assert_int_equal(fc__item_freq(it), 3);
+	assert_true(fc__item_small(it));
+	assert_int_equal(fc__lock(c), FC_OK);
+	fc__item_freq_set_locked(it, 2);
+	assert_true(fc__item_small(it));
+	fc__item_set_small_locked(it, 0);
+	assert_false(fc__item_small(it));
+	assert_int_equal(fc__item_freq(it), 2);
+	fc__unlock(c);
+	vlen = sizeof buf;
+	assert_int_equal(fc_get(c, "key", 3, buf, &vlen), FC_OK);
+	assert_memory_equal(buf, "value", 5);
+}
+
 int
 main(void)
 {
@@ -200,6 +235,7 @@ main(void)
 		T(chunk_owned_checks_page_owner_class_and_chunk_start),
 		T(copy_out_copies_key_and_value_or_truncates_and_reports_the_length),
 		T(view_refuses_bad_lengths_and_class_and_copy_out_uses_only_the_view),
+		T(freq_saturates_and_small_flag_is_independent_of_it),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
