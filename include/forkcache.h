@@ -113,6 +113,41 @@ extern "C" {
 #define FC_LEASE_MS_MAX (1ull << 40)
 
 /*
+ * Geometry limits of a new segment (fc_options); fc_open() answers
+ * FC_EINVAL outside them. Tools check user input against these, never
+ * against copies of the numbers.
+ */
+/** Smallest and largest fc_options.segment_bytes. */
+#define FC_SEGMENT_MIN (1ull << 20)
+#define FC_SEGMENT_MAX (1ull << 40)
+/** Smallest and largest fc_options.page_bytes (a power of two). */
+#define FC_PAGE_MIN (64u << 10)
+#define FC_PAGE_MAX (16u << 20)
+/** The largest page fc_page_bytes_auto() picks (FC_VALUE_MAX fits). */
+#define FC_PAGE_AUTO_MAX (2u << 20)
+/** Most fc_options.reader_slots (at least 1). */
+#define FC_SLOTS_MAX 65536u
+/** Smallest and largest fc_options.avg_item_bytes. */
+#define FC_AVG_ITEM_MIN 32u
+#define FC_AVG_ITEM_MAX (1u << 20)
+
+/**
+ * The page a new segment of @p segment_bytes gets when fc_options.page_bytes
+ * is 0: segment_bytes/32 rounded down to a power of two, within
+ * FC_PAGE_MIN..FC_PAGE_AUTO_MAX (so 2 MiB from a 64 MiB segment up). The
+ * library uses this same function. Never fails; no lock; any thread.
+ */
+static inline uint64_t
+fc_page_bytes_auto(uint64_t segment_bytes)
+{
+	uint64_t p = FC_PAGE_MIN;
+
+	while (p * 2 <= segment_bytes / 32 && p * 2 <= FC_PAGE_AUTO_MAX)
+		p *= 2;
+	return p;
+}
+
+/*
  * Error codes. Values are ABI: append, never renumber.
  */
 #define FC_ERRORS(X)                                                         \
@@ -155,18 +190,21 @@ typedef struct fc_cache fc_cache;
  */
 typedef struct fc_options {
 	uint64_t segment_bytes; /* size of a new segment; default 64 MiB;
-	                           min 1 MiB, max 1 TiB */
+	                           FC_SEGMENT_MIN (1 MiB) .. FC_SEGMENT_MAX
+	                           (1 TiB) */
 	unsigned flags;         /* FC_CREATE | FC_EXCL | FC_FILE */
 	unsigned mode;          /* permission bits of a new segment; 0600 */
 	uint32_t reader_slots;  /* reading threads across all processes;
-	                           default 256, 1..65536 */
+	                           default 256, 1..FC_SLOTS_MAX (65536) */
 	uint32_t page_bytes;    /* slab page of a new segment; power of two,
-	                           64 KiB..16 MiB; 0 (default) = auto: 2 MiB
-	                           for segments of 64 MiB and more, else
+	                           FC_PAGE_MIN..FC_PAGE_MAX (64 KiB..16 MiB);
+	                           0 (default) = auto: fc_page_bytes_auto(),
+	                           2 MiB for segments of 64 MiB and more, else
 	                           segment_bytes/32 rounded down, >= 64 KiB.
 	                           The largest value is about one page. */
 	uint32_t avg_item_bytes; /* index sizing hint: expected mean chunk
-	                            size; default 256, 32..1 MiB */
+	                            size; default 256, FC_AVG_ITEM_MIN..
+	                            FC_AVG_ITEM_MAX (32..1 MiB) */
 	uint32_t lease_slots;   /* lease table entries of a new segment
 	                           (keys leased at once, see fc_lease_get);
 	                           0 (default) = auto: segment_bytes / 16 KiB
@@ -362,7 +400,9 @@ FC_API int fc_unlink(const char *name, unsigned flags);
  * @return FC_ENOMEM    the item cannot fit even in an empty cache
  * @return FC_EBUSY     memory is held back by readers that did not finish
  *                      within the writer's bounded wait (a stopped reader)
- * @return FC_ECORRUPT  the segment is damaged beyond repair
+ * @return FC_ECORRUPT  the segment is damaged beyond repair, or the writer
+ *                      mutex is unrecoverable
+ * @return FC_ESYS      the writer mutex call failed (errno kept)
  * On FC_EINVAL, FC_E2BIG, FC_EEXIST, FC_ENOTFOUND and FC_ECAS nothing
  * changed. On FC_ENOMEM and FC_EBUSY the key's item is unchanged, but
  * making room may already have evicted or expired other items.
@@ -505,7 +545,9 @@ typedef struct fc_lease {
  * @return FC_EINVAL     @p c, @p key, @p vlen or @p lease NULL, @p klen 0,
  *                       or @p buf NULL with *vlen > 0
  * @return FC_E2BIG      @p klen > FC_KEY_MAX
- * @return FC_ECORRUPT   the index, an item or the lease table is damaged
+ * @return FC_ECORRUPT   the index, an item or the lease table is damaged,
+ *                       or (a miss) the writer mutex is unrecoverable
+ * @return FC_ESYS       a miss: the writer mutex call failed (errno kept)
  * Exactly one caller at a time, across all processes, holds a key's lease.
  * A fresh hit costs what fc_get() costs (no lock, no syscall). A miss
  * takes the writer mutex briefly. Waiting sleeps on a futex, waking every
@@ -532,9 +574,9 @@ FC_API int fc_lease_get(fc_cache *c, const void *key, size_t klen, void *buf,
  *                       @p lease was never filled in; nothing is stored
  * @return FC_EINVAL     @p c or @p lease NULL, @p val NULL with @p vlen > 0,
  *                       or @p lease belongs to another segment
- * @return FC_E2BIG, FC_ENOMEM, FC_EBUSY, FC_ECORRUPT  as fc_set(); nothing
- *                       is stored and the lease is still held (fill again
- *                       or abandon)
+ * @return FC_E2BIG, FC_ENOMEM, FC_EBUSY, FC_ECORRUPT, FC_ESYS  as fc_set();
+ *                       nothing is stored and the lease is still held (fill
+ *                       again or abandon)
  * Blocking, concurrency: as fc_set(). Any thread may fill, through any
  * handle of the segment.
  */
@@ -545,7 +587,8 @@ FC_API int fc_lease_fill(fc_cache *c, fc_lease *lease, const void *val,
  * Give a lease up without a value: one waiter (if any) becomes the new
  * leader at once; a stale item keeps being served.
  * @return FC_OK, FC_ELEASE (not held: as fc_lease_fill), FC_EINVAL,
- *         FC_ECORRUPT. Blocking, concurrency: as fc_set().
+ *         FC_EBUSY, FC_ECORRUPT, FC_ESYS (the writer section, as fc_set()).
+ * Blocking, concurrency: as fc_set().
  */
 FC_API int fc_lease_abandon(fc_cache *c, fc_lease *lease);
 
@@ -581,8 +624,10 @@ typedef int (*fc_compute_fn)(void *arg, const void *key, size_t klen,
  *
  * @return FC_OK, @p compute's failure code, FC_EINVAL (@p compute NULL,
  *         or it reported a *vlen larger than the buffer; the lease is
- *         abandoned), and the errors of fc_lease_get() (FC_ETIMEDOUT,
- *         FC_ETRUNC, ...) other than FC_EBUSY for a full lease table.
+ *         abandoned), and of fc_lease_get()'s answers FC_ETIMEDOUT,
+ *         FC_ETRUNC, FC_E2BIG, FC_ECORRUPT and FC_ESYS.
+ * It never returns FC_EBUSY (no lease entry or no reader slot: it computes
+ * and fc_set()s without single-flight), FC_LEADER or FC_STALE.
  * Blocking: as fc_lease_get(), plus @p compute (called without any lock).
  * Concurrency, fork: as fc_lease_get().
  */
@@ -632,7 +677,8 @@ FC_API int fc_incr(fc_cache *c, const void *key, size_t klen, int64_t delta,
 /**
  * Remove every item. Readers running concurrently see each item either
  * present or gone.
- * @return FC_OK, FC_EINVAL, FC_EBUSY, FC_ECORRUPT.
+ * @return FC_OK, FC_EINVAL, FC_EBUSY, FC_ECORRUPT, FC_ESYS (each as for
+ *         fc_delete()).
  * Blocking: holds the writer mutex for time linear in the index size.
  */
 FC_API int fc_flush(fc_cache *c);
@@ -640,7 +686,8 @@ FC_API int fc_flush(fc_cache *c);
 /**
  * Remove expired items only. Items that expired less than stale_ms
  * (fc_options) ago stay: fc_lease_get may still serve them.
- * @return the number removed (>= 0) or FC_EINVAL, FC_EBUSY, FC_ECORRUPT.
+ * @return the number removed (>= 0) or FC_EINVAL, FC_EBUSY, FC_ECORRUPT,
+ *         FC_ESYS (each as for fc_delete()).
  */
 FC_API int64_t fc_flush_expired(fc_cache *c);
 

@@ -81,10 +81,10 @@
 #define FC_GROWTH_NUM 5u        /* size classes grow by 5/4 */
 #define FC_GROWTH_DEN 4u
 #define FC_ITEM_HDR 24u         /* sizeof(struct item_shm) */
-#define FC_MIN_SEGMENT (1ull << 20)
-#define FC_MAX_SEGMENT (1ull << 40)
-#define FC_MIN_PAGE (64u << 10)
-#define FC_MAX_PAGE (16u << 20)
+#define FC_MIN_SEGMENT FC_SEGMENT_MIN /* the public limits (forkcache.h) */
+#define FC_MAX_SEGMENT FC_SEGMENT_MAX
+#define FC_MIN_PAGE FC_PAGE_MIN
+#define FC_MAX_PAGE FC_PAGE_MAX
 #define FC_SWEEP_BUDGET 8u      /* buckets examined per write; bounds cost */
 #define FC_RECLAIM_BATCH 32u    /* limbo entries before a write reclaims */
 #define FC_EVICT_BATCH 8u       /* victims per eviction round */

@@ -173,7 +173,7 @@ check_options(const fc_options *o)
 		return FC_EINVAL;
 	if (o->mode & ~07777u)
 		return FC_EINVAL;
-	if (o->avg_item_bytes < 32 || o->avg_item_bytes > (1u << 20))
+	if (o->avg_item_bytes < FC_AVG_ITEM_MIN || o->avg_item_bytes > FC_AVG_ITEM_MAX)
 		return FC_EINVAL;
 	if ((o->lease_slots && (o->lease_slots < FC_LEASE_MIN || o->lease_slots > FC_LEASE_MAX)) ||
 	    o->lease_ms > FC_LEASE_MS_MAX || o->stale_ms > FC_LEASE_MS_MAX)

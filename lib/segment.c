@@ -127,7 +127,7 @@ fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
 	memset(g, 0, sizeof *g);
 	if (segment_bytes < FC_MIN_SEGMENT || segment_bytes > FC_MAX_SEGMENT ||
 	    !is_pow2(page_bytes) || page_bytes < FC_MIN_PAGE ||
-	    page_bytes > FC_MAX_PAGE || nslots < 1 || nslots > 65536 ||
+	    page_bytes > FC_MAX_PAGE || nslots < 1 || nslots > FC_SLOTS_MAX ||
 	    nbuckets < 64 || nbuckets > (1ull << 32) || nbuckets % 8 ||
 	    nleases < FC_LEASE_MIN || nleases > FC_LEASE_MAX)
 		return FC_EINVAL;
@@ -300,11 +300,7 @@ random_seed(void)
 uint64_t
 fc__auto_page_bytes(uint64_t segment_bytes)
 {
-	uint64_t p = FC_MIN_PAGE;
-
-	while (p * 2 <= segment_bytes / 32 && p * 2 <= (2u << 20))
-		p *= 2;
-	return p;
+	return fc_page_bytes_auto(segment_bytes); /* the public rule */
 }
 
 /* Lease table entries: segment / 16 KiB (each costs 320 bytes: about 2%

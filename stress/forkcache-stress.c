@@ -1793,13 +1793,13 @@ parse(int argc, char **argv)
 			}
 		} else if (!strcmp(o, "--segment-mb")) {
 			ARG();
-			cfg.segment_mb = num(o, v, 1, 1u << 20);
+			cfg.segment_mb = num(o, v, FC_SEGMENT_MIN >> 20, FC_SEGMENT_MAX >> 20);
 		} else if (!strcmp(o, "--page-kb")) {
 			ARG();
-			cfg.page_kb = (unsigned)num(o, v, 64, 16384);
+			cfg.page_kb = (unsigned)num(o, v, FC_PAGE_MIN >> 10, FC_PAGE_MAX >> 10);
 		} else if (!strcmp(o, "--slots")) {
 			ARG();
-			cfg.slots = (unsigned)num(o, v, 1, 65536);
+			cfg.slots = (unsigned)num(o, v, 1, FC_SLOTS_MAX);
 		} else if (!strcmp(o, "--name")) {
 			ARG();
 			cfg.name = v;
@@ -2047,15 +2047,11 @@ main(int argc, char **argv)
 	o.flags = FC_CREATE | FC_EXCL | (cfg.file ? FC_FILE : 0);
 	if (!cfg.segment_mb && !cfg.page_kb) {
 		/* the library picks the page from the segment size (0 = auto,
-		 * lib/segment.c fc__auto_page_bytes): 2 MiB from 64 MiB up, else
-		 * segment/32, at least 64 KiB. Iterate to a fixed point. */
-		page = 64u << 10;
-		for (int i = 0; i < 8; i++) {
-			uint64_t seg = auto_segment_bytes(page), p = 64u << 10;
-			while (p * 2 <= seg / 32 && p * 2 <= (2u << 20))
-				p *= 2;
-			page = p;
-		}
+		 * fc_page_bytes_auto) and the segment we ask for depends on the
+		 * page: iterate to a fixed point. */
+		page = FC_PAGE_MIN;
+		for (int i = 0; i < 8; i++)
+			page = fc_page_bytes_auto(auto_segment_bytes(page));
 	}
 	o.segment_bytes = cfg.segment_mb ? cfg.segment_mb << 20
 	                                 : auto_segment_bytes(page);

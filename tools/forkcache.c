@@ -34,7 +34,6 @@
 #define EX_USAGE 2
 #define EX_CORRUPT 3
 
-#define MAX_SLOTS 65536u        /* fc_options.reader_slots upper bound */
 #define MAX_CLASSES 4096u       /* far above any real class count */
 #define STALL_PROBE_MS 10u      /* a read this old is a stalled reader */
 #define VERIFY_KEEP 10000u      /* problems kept for the report */
@@ -297,7 +296,7 @@ check_slots(fc_cache *c, const char *name)
 
 	if (fc_stat(c, &st) != FC_OK)
 		return EX_OK;
-	if (st.reader_slots > MAX_SLOTS)
+	if (st.reader_slots > FC_SLOTS_MAX)
 		return slot_corrupt(name, 0, "more slots than the API allows");
 	for (k = 0; k < st.reader_slots; k++) {
 		if (fc_slot_stat(c, k, &si) != FC_OK)
@@ -368,7 +367,7 @@ snapshot_take(fc_cache *c, const char *name, bool want_slots,
 	memset(s, 0, sizeof *s);
 	if ((rc = fc_stat(c, &s->st)) != FC_OK)
 		return report(name, NULL, 0, rc);
-	if (s->st.classes > MAX_CLASSES || s->st.reader_slots > MAX_SLOTS) {
+	if (s->st.classes > MAX_CLASSES || s->st.reader_slots > FC_SLOTS_MAX) {
 		fprintf(stderr, "forkcache: %s: FC_ECORRUPT: %s (%llu classes,"
 			" %llu reader slots)\n", name,
 			fc_strerror(FC_ECORRUPT),

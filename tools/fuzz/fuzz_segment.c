@@ -30,7 +30,6 @@
 
 #define MAX_ITEMS 200000u       /* iteration bound; seeds hold a few thousand */
 #define MAX_CLASSES 4096u
-#define MAX_SLOTS 65536u
 #define MAX_LOOKUPS 64u         /* fc_get of keys seen by the iterator */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -117,8 +116,8 @@ run_image(const uint8_t *img, size_t size)
 		fc_slot_info si;
 		uint64_t cls = st.classes < MAX_CLASSES ? st.classes
 							: MAX_CLASSES;
-		uint64_t slots = st.reader_slots < MAX_SLOTS ? st.reader_slots
-							      : MAX_SLOTS;
+		uint64_t slots = st.reader_slots < FC_SLOTS_MAX ? st.reader_slots
+							      : FC_SLOTS_MAX;
 
 		for (k = 0; k < cls; k++)
 			(void)fc_class_stat(c, (unsigned)k, &cs);
