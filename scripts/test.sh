@@ -66,6 +66,7 @@ for s in "${STEPS[@]}"; do
   case $s in
     deps) step "lib/ module order (scripts/check-deps.sh)" bash scripts/check-deps.sh
           step "lib/ atomics vocabulary (scripts/check-atomics.sh)" bash scripts/check-atomics.sh
+          step "header error lists = contract table (scripts/check-error-docs.sh)" bash scripts/check-error-docs.sh
           step "clang-format of the listed files (scripts/check-format.sh)" bash scripts/check-format.sh ;;
     default) step "default build (build/)" default_build ;;
     plain) step "plain build + tests" plain ;;
