@@ -48,6 +48,21 @@ struct api_config {
 	const char *l2_ns;       /* --l2-namespace: forkcache-sync namespace */
 };
 
+/* Why a backend query ran (respcache.c classifies each computation). */
+enum api_cause {
+	CAUSE_FIRST,        /* key never stored in this cache since start */
+	CAUSE_TTL,          /* stored, and its TTL ran out */
+	CAUSE_INVALIDATED,  /* a generation it depends on moved (PUT) */
+	CAUSE_EVICTED,      /* stored, unexpired, gone: evicted (or lost) */
+	CAUSE_LEASE_TIMEOUT, /* waited RC_LEASE_WAIT_MS for a fill; computed */
+	CAUSE_NO_LEASE,     /* no lease to be had (table full, cache error) */
+	CAUSE_UNCACHED,     /* --cache off, or no key (generation unreadable) */
+	CAUSE_WRITE,        /* a PUT's own statements */
+	API_CAUSES
+};
+enum api_route { ROUTE_PRODUCT, ROUTE_LIST, ROUTE_SEARCH, ROUTE_PUT,
+		 API_ROUTES };
+
 /*
  * One worker's counters, written by that worker's threads and read by any
  * worker answering /_cache/stats. They live in a MAP_SHARED anonymous
@@ -69,7 +84,14 @@ struct api_worker_stats {
 	_Atomic uint64_t l2_hits;        /* L1 miss answered by the Redis L2 */
 	_Atomic uint64_t l2_misses;      /* L1 and L2 miss: computed */
 	_Atomic uint64_t l2_errors;      /* Redis failed: served without it */
+	/* Backend queries by cause (enum api_cause, respcache.c's ledger)
+	 * and by route (enum api_route); each sums to backend_queries. */
+	_Atomic uint64_t cause[API_CAUSES];
+	_Atomic uint64_t route[API_ROUTES];
+	_Atomic uint64_t gens_lost;      /* generation evicted: a silent
+					    invalidation (respcache.c) */
 };
+
 
 struct api_shared {
 	_Atomic uint64_t respawns;       /* workers replaced after dying */
@@ -91,6 +113,31 @@ static inline void
 api_count(_Atomic uint64_t *ctr)
 {
 	atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed);
+}
+
+/*
+ * Statements run by this thread so far: a computation's queries are the
+ * difference across it (respcache.c, http.c), so the cause counters above
+ * add up to backend_queries exactly.
+ */
+extern _Thread_local uint64_t api_tls_queries;
+
+/* One backend statement (db.c). */
+static inline void
+api_count_query(void)
+{
+	api_count(&api_my_stats()->backend_queries);
+	api_tls_queries++;
+}
+
+/* @p n statements, run for @p cause on @p route. */
+static inline void
+api_count_cause(enum api_cause cause, enum api_route route, uint64_t n)
+{
+	struct api_worker_stats *ws = api_my_stats();
+
+	atomic_fetch_add_explicit(&ws->cause[cause], n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ws->route[route], n, memory_order_relaxed);
 }
 
 /* A growable byte buffer (bodies, JSON). */
@@ -148,11 +195,35 @@ struct cached_response {
 #define RC_GENS_MAX 2
 struct respcache_key {
 	const char *canon;       /* "GET /products?category=..&page=.. v=json" */
+	enum api_route route;    /* for the query counters */
 	const char *gens[RC_GENS_MAX]; /* NULL-terminated if fewer */
 };
 
+/*
+ * A refresh left to do after the response is sent (stale-while-revalidate:
+ * respcache.c). It holds the key's refresh lease, which lives as long as the
+ * thread that took it: call respcache_refresh() on that thread.
+ */
+struct respcache_refresh {
+	int pending;
+	fc_lease lease;
+	uint64_t hk, hf;         /* ledger hashes of the key */
+	enum api_route route;
+	size_t klen;
+	char key[FC_KEY_MAX + 1];
+};
+
+/* Look up or compute the response for @p k. An entry in its stale window
+ * whose refresh falls to us is answered stale and the refresh left in
+ * @p later (may be NULL: then it is refreshed at once). 0, or -1 if out of
+ * memory. */
 int respcache_fetch(const struct respcache_key *k, respcache_compute_fn fn,
-		    void *arg, struct cached_response *out);
+		    void *arg, struct cached_response *out,
+		    struct respcache_refresh *later);
+/* Do (@p run) or give up the refresh left by respcache_fetch; @p fn and
+ * @p arg compute the same response as they would have then. */
+void respcache_refresh(struct respcache_refresh *r, respcache_compute_fn fn,
+		       void *arg, int run);
 /* After a PUT changed a product: bump every generation it feeds. */
 void respcache_invalidate_product(int64_t id, const char *old_cat,
 				  const char *new_cat);

@@ -7,8 +7,10 @@
 # requests -> 4xx JSON; malformed, slow (slowloris) and huge requests; a
 # worker SIGKILLed under load is replaced while the other keeps serving;
 # the stampede check (200 concurrent requests for a cold key: one backend
-# computation); stale-while-revalidate; a warm restart with --cache-file; SIGTERM -> exit 0
-# within 5 s. Every server it starts is stopped on exit, pass or fail.
+# computation); stale-while-revalidate (everyone, the refresher too, is
+# served stale at once; the refresh runs after the response is sent); the
+# backend queries by cause (first, invalidated, ttl, evicted, write,
+# uncached); a warm restart with --cache-file; SIGTERM -> exit 0 within 5 s. Every server it starts is stopped on exit, pass or fail.
 set -uo pipefail
 API=${1:?usage: api_test.sh path/to/forkcache-api}
 TMP=$(mktemp -d /tmp/forkcache-api-test.XXXXXX)
@@ -127,6 +129,11 @@ req GET /products/7 -H "If-None-Match: $etag"
 check "If-None-Match -> 304 (got $CODE)" test "$CODE" = 304
 check "304 has no body and keeps ETag and Age" \
   test ! -s "$TMP/b" -a "${H[etag]}" = "$etag" -a -n "${H[age]}"
+reply=$(raw "GET /products/7 HTTP/1.1\r\nHost: t\r\nIf-None-Match: $etag\r\nConnection: close\r\n\r\n" | tr -d '\r')
+check "304 on the wire: no body, Content-Length the 200's ($len), not 0" \
+  test "$(head -n 1 <<<"$reply")" = "HTTP/1.1 304 Not Modified" -a \
+       "$(grep -c '^Content-Length:' <<<"$reply")" = 1 -a -n "$(grep -x "Content-Length: $len" <<<"$reply")" -a \
+       -z "$(sed '1,/^$/d' <<<"$reply")"
 req GET /products/7 -H "If-None-Match: \"0000000000000000\", W/$etag"
 check "If-None-Match list with a weak match -> 304 (got $CODE)" test "$CODE" = 304
 req GET /products/7 -H 'If-None-Match: "0000000000000000"'
@@ -174,6 +181,14 @@ req GET '/search?q=steel%20chair'
 check "searches invalidated (MISS)" test "${H[x-cache]}" = MISS
 q1=$(stat_field backend_queries)
 check "backend queries counted: PUT 2 + 3 refills = 5 (got $((q1 - q0)))" test $((q1 - q0)) = 5
+st=$(curl -s "$BASE/_cache/stats")
+check "queries by cause: the PUT's 2 are writes, its 3 refills invalidated: $(jq -c .queries_by_cause <<<"$st")" \
+  test "$(jq '.queries_by_cause.write' <<<"$st")" = 2 -a "$(jq '.queries_by_cause.invalidated' <<<"$st")" = 3
+check "queries by cause and by route each add up to backend_queries ($(jq .backend_queries <<<"$st"))" \
+  test "$(jq '[.queries_by_cause[]] | add' <<<"$st")" = "$(jq .backend_queries <<<"$st")" -a \
+       "$(jq '[.queries_by_route[]] | add' <<<"$st")" = "$(jq .backend_queries <<<"$st")"
+check "first-time keys counted as first ($(jq .queries_by_cause.first <<<"$st"): /products/7, a list page, a search, a category page)" \
+  test "$(jq .queries_by_cause.first <<<"$st")" = 4
 
 # Bad requests: 4xx with a JSON error, never cached.
 for t in "GET /products/abc 400" "GET /products/99999999 404" "GET /products/0 404" \
@@ -226,7 +241,7 @@ open_now=0
 for fd in "${slow[@]}"; do read -r -t 0 -u "$fd" || open_now=$((open_now + 1)); done
 check "... while all 8 were still open ($open_now open)" test "$open_now" = 8
 fd=${slow[0]}
-closed=$(timeout 20 cat <&$fd | wc -c; echo "rc=${PIPESTATUS[0]}")
+closed=$(timeout 20 cat <&$fd | wc -c; echo "rc=${PIPESTATUS[0]}"); closed=${closed//$'\n'/ }
 check "a slowloris connection is closed by the server (--conn-timeout 6): $closed" \
   grep -q 'rc=0' <<<"$closed"
 for fd in "${slow[@]}"; do exec {fd}>&-; done
@@ -234,16 +249,24 @@ for fd in "${slow[@]}"; do exec {fd}>&-; done
 # A worker SIGKILLed mid-load: the other keeps serving, the master respawns.
 pids=$(curl -s "$BASE/_cache/stats" | sed -n 's/.*"worker_pids": \[\([0-9, ]*\)\].*/\1/p' | tr -d ' ')
 victim=${pids%%,*}
-# One curl, new connection per request (the kernel spreads them over both
-# workers); each request's status on its own line.
-urls=(); for i in $(seq 600); do urls+=("$BASE/products/$((i % 50 + 1))"); done
-curl -s -H 'Connection: close' -w '%{stderr}%{http_code}\n' "${urls[@]}" >/dev/null 2>"$TMP/load" &
+# A load of new connections (the kernel spreads them over both workers),
+# each request's status on its own line, until told to stop. The kill comes
+# after 100 answers and the load runs on for 300 more: no timing guesses.
+urls=(); for i in $(seq 50); do urls+=("$BASE/products/$i"); done
+: >"$TMP/load"
+( while [ ! -e "$TMP/stop" ]; do
+    curl -s -H 'Connection: close' -w '%{stderr}%{http_code}\n' "${urls[@]}" >/dev/null 2>>"$TMP/load"
+  done ) &
 LOAD_PID=$!
-sleep 0.2
-check "load still running when the worker is killed" kill -0 "$LOAD_PID"
+for _ in $(seq 600); do [ "$(wc -l <"$TMP/load")" -ge 100 ] && break; sleep 0.05; done
+before=$(wc -l <"$TMP/load")
 kill -KILL "$victim"
+for _ in $(seq 600); do [ "$(wc -l <"$TMP/load")" -ge $((before + 300)) ] && break; sleep 0.05; done
+touch "$TMP/stop"
 wait "$LOAD_PID"; LOAD_PID=
 bad=$(grep -vc '^200$' "$TMP/load")
+check "load across the kill: $before answers before, $(($(wc -l <"$TMP/load") - before)) after (>= 300)" \
+  test $(($(wc -l <"$TMP/load") - before)) -ge 300
 check "under load with a worker SIGKILLed: $(grep -c '^200$' "$TMP/load") x 200, $bad failed (at most the in-flight ones)" \
   test "$bad" -le 4
 for _ in $(seq 40); do
@@ -285,10 +308,16 @@ codes=$(curl -s --parallel --parallel-immediate --parallel-max 10 \
   -w '%{http_code} %header{x-cache} %header{etag} %header{age}\n' "${args[@]}" 2>/dev/null)
 check "stale: 10 concurrent requests after expiry, one refresh (got $(($(stat_field backend_queries) - q0)))" \
   test $(($(stat_field backend_queries) - q0)) = 1
-check "stale: the others got the old value at once (STALE, old ETag, Age >= 1): $(grep -c ' STALE ' <<<"$codes") STALE" \
-  test -n "$(grep " STALE $etag [1-9]" <<<"$codes")"
-check "stale: exactly one MISS (the refresher, Age 0)" \
-  test "$(grep -c ' MISS ' <<<"$codes")" = 1 -a -n "$(grep ' MISS .* 0$' <<<"$codes")"
+echo "$codes" >"$TMP/stale"
+check "stale: no request waited for the refresh: none MISS, the refresher too was served stale (STALE, old ETag, Age >= 4): $(grep -c " STALE $etag [4-9]" <<<"$codes") STALE, $(grep -c " HIT $etag [0-3]\$" <<<"$codes") HIT after the refresh" \
+  test "$(grep -c " STALE $etag [4-9]" <<<"$codes")" -ge 1 -a \
+       $(( $(grep -c " STALE $etag [4-9]" <<<"$codes") + $(grep -c " HIT $etag [0-3]\$" <<<"$codes") )) = 10
+# The refresh (400 ms) runs after the refresher's response was sent.
+for _ in $(seq 50); do req GET /products/3; [ "${H[x-cache]}" = HIT ] && break; sleep 0.1; done
+check "stale: then the refreshed entry: HIT, Age ${H[age]} < 4, same value (ETag)" \
+  test "${H[x-cache]}" = HIT -a "${H[age]}" -lt 4 -a "${H[etag]}" = "$etag"
+check "stale: the refresh counted as a ttl query ($(curl -s "$BASE/_cache/stats" | jq -c .queries_by_cause))" \
+  test "$(curl -s "$BASE/_cache/stats" | jq .queries_by_cause.ttl)" = 1
 stop_server
 
 # ------------------------------------------------------------ warm restart
@@ -315,10 +344,20 @@ miss=0
 for i in 1 2 3 4 5 6; do req GET /products/21; body_has '"stock":5' || miss=1; done
 check "per-worker: a PUT on one worker invalidates every worker's copy" test "$miss" = 0
 stop_server
+# Eviction: 900 search pages (~2.5 KB each) cannot all fit in 1 MiB, so
+# asking for all of them twice within the TTL re-computes evicted ones.
+start_server --cache shared --cache-size 1M
+urls=(); for i in $(seq 100 999); do urls+=("$BASE/search?q=$i"); done
+curl -s "${urls[@]}" >/dev/null; curl -s "${urls[@]}" >/dev/null
+st=$(curl -s "$BASE/_cache/stats")
+check "small cache: re-computations of evicted entries counted as evicted ($(jq -c '{causes: .queries_by_cause, evictions: .segment.evictions, gens_lost}' <<<"$st"))" \
+  test "$(jq .queries_by_cause.evicted <<<"$st")" -ge 1 -a "$(jq .queries_by_cause.first <<<"$st")" = 900
+stop_server
 start_server --cache off
 req GET /products/21; req GET /products/21
 check "off: every request is a MISS" test "${H[x-cache]}" = MISS
-check "off: backend_queries 2 (got $(stat_field backend_queries))" test "$(stat_field backend_queries)" = 2
+check "off: backend_queries 2 (got $(stat_field backend_queries)), both uncached" \
+  test "$(stat_field backend_queries)" = 2 -a "$(curl -s "$BASE/_cache/stats" | jq .queries_by_cause.uncached)" = 2
 stop_server
 
 # Sanitizer builds: a report in a worker would only show as a respawn.

@@ -12,7 +12,8 @@
  *                Age: <s since computed>   X-Cache: HIT | MISS | STALE
  *                Vary: Accept
  *              If-None-Match (weak comparison, as RFC 9110 13.1.2 says, or
- *              "*") gets 304 with no body and the same validators. HEAD is
+ *              "*") gets 304 with no body, the same validators, and the
+ *              Content-Length the 200 would have (RFC 9110 8.6). HEAD is
  *              GET without the body (MHD omits it and keeps Content-Length).
  * ROBUSTNESS   MHD parses the request: malformed ones get its 400, a header
  *              block larger than the per-connection memory (32 KiB) gets
@@ -48,10 +49,24 @@
 
 static _Atomic int inflight;     /* requests between first call and completion */
 
-/* Per request: the PUT body being received. */
+/* A cached route's parameters: what its computation needs. */
+struct route_arg {
+	int64_t id;
+	const char *category;    /* cat, or NULL */
+	uint32_t page;
+	const char *q;           /* qbuf */
+	char cat[API_CATEGORY_MAX + 1];
+	char qbuf[API_QUERY_MAX + 1];
+};
+
+/* Per request: the PUT body being received, and a stale entry's refresh
+ * to run once the response is sent (with what computes it). */
 struct req {
 	struct buf body;
 	int too_big;
+	struct route_arg ra;
+	respcache_compute_fn fn;
+	struct respcache_refresh refresh;
 };
 
 /* ---- small helpers ---- */
@@ -213,13 +228,6 @@ none_match(const char *hdr, const char *tag)
 
 /* ---- routes ---- */
 
-struct route_arg {
-	int64_t id;
-	const char *category;    /* NUL-terminated copy, or NULL */
-	uint32_t page;
-	const char *q;
-};
-
 static int
 compute_product(void *a, struct buf *out)
 {
@@ -251,6 +259,17 @@ accept_json(struct MHD_Connection *conn)
 	       strstr(a, "*/*") || strstr(a, "application/*");
 }
 
+/* The body reader of a 304: never called (MHD sends no body). */
+static ssize_t
+no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	(void)pos;
+	(void)buf;
+	(void)max;
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
 static enum MHD_Result
 send_cached(struct MHD_Connection *conn, const struct cached_response *cr)
 {
@@ -271,9 +290,13 @@ send_cached(struct MHD_Connection *conn, const struct cached_response *cr)
 	inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 					  MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (inm && none_match(inm, etag)) {
+		/* No body. MHD (0.9.75) writes Content-Length on a 304 from
+		 * the response's size, so give it the 200's size: RFC 9110
+		 * 8.6 allows exactly that value (a 0 would be false). MHD
+		 * never reads a 304's body: the reader only fails. */
 		status = MHD_HTTP_NOT_MODIFIED;
-		r = MHD_create_response_from_buffer(0, NULL,
-						    MHD_RESPMEM_PERSISTENT);
+		r = MHD_create_response_from_callback(cr->len, 1024,
+						      no_body, NULL, NULL);
 	} else {
 		r = MHD_create_response_from_buffer(cr->len, (void *)cr->body,
 						    MHD_RESPMEM_MUST_COPY);
@@ -317,13 +340,13 @@ product_path(const char *url, int64_t *id)
 }
 
 static enum MHD_Result
-handle_get(struct MHD_Connection *conn, const char *url)
+handle_get(struct MHD_Connection *conn, const char *url, struct req *rq)
 {
-	struct route_arg ra = { 0 };
+	struct route_arg *ra = &rq->ra;
 	struct respcache_key rk = { 0 };
 	struct cached_response cr;
 	struct buf canon = { 0 };
-	char cat[API_CATEGORY_MAX + 1], qbuf[API_QUERY_MAX + 1];
+	char *cat = ra->cat, *qbuf = ra->qbuf;
 	char gen0[16 + API_CATEGORY_MAX], pagebuf[24];
 	respcache_compute_fn fn;
 	enum MHD_Result ret;
@@ -331,15 +354,16 @@ handle_get(struct MHD_Connection *conn, const char *url)
 	size_t n;
 	int rc;
 
-	if ((rc = product_path(url, &ra.id)) != 0) {
+	if ((rc = product_path(url, &ra->id)) != 0) {
 		if (rc < 0)
 			return send_error(conn, 400,
 				"product id must be a positive integer");
 		if (rc == 2)
 			return send_error(conn, 404, "no such product");
-		snprintf(gen0, sizeof gen0, "p:%" PRId64, ra.id);
+		snprintf(gen0, sizeof gen0, "p:%" PRId64, ra->id);
 		rk.gens[0] = gen0;
-		rc = buf_printf(&canon, "GET /products/%" PRId64, ra.id);
+		rk.route = ROUTE_PRODUCT;
+		rc = buf_printf(&canon, "GET /products/%" PRId64, ra->id);
 		fn = compute_product;
 	} else if (strcmp(url, "/products") == 0) {
 		rc = arg(conn, "category", &v, &n);
@@ -350,24 +374,25 @@ handle_get(struct MHD_Connection *conn, const char *url)
 		if (rc > 0) {
 			memcpy(cat, v, n);
 			cat[n] = '\0';
-			ra.category = cat;
+			ra->category = cat;
 		}
-		ra.page = 1;
+		ra->page = 1;
 		if ((rc = arg(conn, "page", &v, &n)) != 0) {
-			ra.page = rc > 0 ? (uint32_t)parse_pos(v, n,
+			ra->page = rc > 0 ? (uint32_t)parse_pos(v, n,
 							API_PAGE_MAX) : 0;
-			if (ra.page == 0)
+			if (ra->page == 0)
 				return send_error(conn, 400,
 					"page must be an integer in 1..10000");
 		}
-		snprintf(gen0, sizeof gen0, "c:%s", ra.category ? cat : "*");
+		snprintf(gen0, sizeof gen0, "c:%s", ra->category ? cat : "*");
 		rk.gens[0] = gen0;
+		rk.route = ROUTE_LIST;
 		rc = buf_printf(&canon, "GET /products?");
-		if (rc == 0 && ra.category)
+		if (rc == 0 && ra->category)
 			rc = buf_printf(&canon, "category=") ||
 			     put_encoded(&canon, cat, strlen(cat)) ||
 			     buf_printf(&canon, "&");
-		snprintf(pagebuf, sizeof pagebuf, "page=%" PRIu32, ra.page);
+		snprintf(pagebuf, sizeof pagebuf, "page=%" PRIu32, ra->page);
 		if (rc == 0)
 			rc = buf_printf(&canon, "%s", pagebuf);
 		fn = compute_list;
@@ -378,8 +403,9 @@ handle_get(struct MHD_Connection *conn, const char *url)
 				"q must be 1..100 characters of text");
 		memcpy(qbuf, v, n);
 		qbuf[n] = '\0';
-		ra.q = qbuf;
+		ra->q = qbuf;
 		rk.gens[0] = "s";
+		rk.route = ROUTE_SEARCH;
 		rc = buf_printf(&canon, "GET /search?q=") ||
 		     put_encoded(&canon, qbuf, n);
 		fn = compute_search;
@@ -397,7 +423,8 @@ handle_get(struct MHD_Connection *conn, const char *url)
 		return send_error(conn, 500, "out of memory");
 	}
 	rk.canon = canon.p;
-	if (respcache_fetch(&rk, fn, &ra, &cr) != 0) {
+	rq->fn = fn;
+	if (respcache_fetch(&rk, fn, ra, &cr, &rq->refresh) != 0) {
 		buf_free(&canon);
 		return send_error(conn, 500, "out of memory");
 	}
@@ -413,6 +440,7 @@ handle_put(struct MHD_Connection *conn, const char *url, struct req *rq)
 	struct buf out = { 0 };
 	enum MHD_Result ret;
 	int64_t id;
+	uint64_t q0 = api_tls_queries;
 	int rc = product_path(url, &id), status;
 
 	if (rc == 0)
@@ -428,6 +456,7 @@ handle_put(struct MHD_Connection *conn, const char *url, struct req *rq)
 	status = db_update_product(id, rq->body.p, rq->body.len, &out,
 				   old_cat, sizeof old_cat, new_cat,
 				   sizeof new_cat);
+	api_count_cause(CAUSE_WRITE, ROUTE_PUT, api_tls_queries - q0);
 	if (status == 200) {
 		respcache_invalidate_product(id, old_cat, new_cat);
 		ret = send_buf(conn, 200, out.p, out.len, "no-store");
@@ -540,7 +569,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 	if (is_get)
 		return rq->body.len || rq->too_big
 		       ? send_error(conn, 400, "GET takes no body")
-		       : handle_get(conn, url);
+		       : handle_get(conn, url, rq);
 	if (is_put)
 		return handle_put(conn, url, rq);
 	return send_error(conn, 405, "method not allowed");
@@ -554,6 +583,11 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (rq == NULL)
 		return;
+	/* The response is sent: now refresh the stale entry it was
+	 * answered with (respcache.c, FC_STALE), on this thread. At
+	 * shutdown or after a failed request, hand the lease on. */
+	respcache_refresh(&rq->refresh, rq->fn, &rq->ra,
+			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	buf_free(&rq->body);
 	free(rq);
 	*con_cls = NULL;

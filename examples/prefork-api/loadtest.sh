@@ -2,27 +2,40 @@
 # loadtest.sh - drive forkcache-api in each cache mode with wrk and print one
 # table: mode, requests/s, p50/p99 latency, backend queries, hit ratio, and
 # the stampede check (200 concurrent requests for one cold, expensive key:
-# how many backend computations they caused).
+# how many backend computations they caused), then the backend queries of
+# each mode by cause and by route.
 #
-#   examples/prefork-api/loadtest.sh [--seconds S] [--connections C]
-#       [--wrk-threads T] [--workers W] [--products N] [--cache-size SIZE]
-#       [--modes "shared per-worker off"] [--api PATH] [--warm-restart]
-#       [--ttl S] [--warmup S] [--keys K]
+#   examples/prefork-api/loadtest.sh [--seconds S] [--warmup S] [--ttl S]
+#       [--keys K] [--rate R] [--connections C] [--wrk-threads T] [--workers W]
+#       [--products N] [--cache-size SIZE] [--modes "shared per-worker off"]
+#       [--api PATH] [--warm-restart]
+#
+# The default workload is what a deployment of the server looks like, with
+# time compressed so that the run spans several TTLs: reads of a hot set
+# (product ids ~ Zipf over 1..K, K = --keys, default 200, of a 100,000-row
+# catalogue; category pages; popular searches; 0.1 % PUTs: zipf.lua), a TTL
+# (--ttl, default 2 s) shorter than the measured window (--seconds, default
+# 6), after an unmeasured warm-up (--warmup, default 2 s) so that the
+# steady state is measured, not the cold start. Every mode gets the same
+# offered load, --rate requests/s (default 2000; 0 = closed loop, as fast as
+# each mode answers), so backend queries are compared for the same traffic:
+# a mode that cannot keep up shows fewer requests/s (and its latency).
+# --cache-size (default 64M)
+# is the total in every mode: per-worker gives each worker SIZE/W. A key
+# read less than once per TTL costs one query in every mode; --keys 100000
+# adds that long tail (and makes the shared/per-worker ratio tend to 1).
 #
 # Each mode gets a fresh server (--port 0) on one catalogue (created once in
-# a temp dir) and the same seeded request stream (zipf.lua). The stampede
-# runs first on the cold server: 200 parallel curl requests for a search no
-# one asked for yet. --warm-restart also measures a restart: the hit ratio
-# of the first 2 s after a restart, with and without --cache-file.
-# --warmup S runs the load S seconds unmeasured first (steady state instead
-# of a cold start); --keys K draws product ids from 1..K only (a hot set);
-# --ttl S is the server's --ttl (default 60).
+# a temp dir) and the same seeded request stream. The stampede runs first on
+# the cold server: 200 parallel curl requests for a search no one asked for
+# yet. --warm-restart also measures a restart: the hit ratio of the first
+# 2 s after a restart, with and without --cache-file.
 # Needs wrk, curl, jq. Every server it starts is stopped on exit.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 API=$ROOT/build/examples/prefork-api/forkcache-api
-SECONDS_PER_MODE=5
+SECONDS_PER_MODE=6
 CONNS=32
 WRK_THREADS=2
 WORKERS=2
@@ -31,9 +44,10 @@ CACHE_SIZE=64M
 MODES="shared per-worker off"
 WARM_RESTART=0
 STAMPEDE_N=200
-TTL=60
-WARMUP=0
-KEYS=
+TTL=2
+WARMUP=2
+KEYS=200
+RATE=2000
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -49,14 +63,15 @@ while [ $# -gt 0 ]; do
     --ttl) TTL=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --keys) KEYS=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --rate) RATE=$2; shift 2 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "loadtest.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 for tool in wrk curl jq; do
   command -v "$tool" >/dev/null || { echo "loadtest.sh: $tool not found (scripts/deps.sh installs it)" >&2; exit 2; }
 done
-KEYS=${KEYS:-$PRODUCTS}
+[ "$KEYS" -le "$PRODUCTS" ] || KEYS=$PRODUCTS
 [ -x "$API" ] || { echo "loadtest.sh: $API not built (cmake --build build)" >&2; exit 2; }
 
 TMP=$(mktemp -d /tmp/forkcache-loadtest.XXXXXX)
@@ -94,7 +109,7 @@ stats() { curl -s "$BASE/_cache/stats"; }
 
 run_wrk() { # seconds [seed] -> the "wrk:" line of zipf.lua's done()
   wrk -t"$WRK_THREADS" -c"$CONNS" -d"${1}s" --latency -s "$HERE/zipf.lua" \
-    "$BASE" -- "$KEYS" "${2:-1}" >"$TMP/wrk.out" 2>&1 || { cat "$TMP/wrk.out" >&2; exit 1; }
+    "$BASE" -- "$KEYS" "${2:-1}" "$RATE" "$WRK_THREADS" >"$TMP/wrk.out" 2>&1 || { cat "$TMP/wrk.out" >&2; exit 1; }
   grep '^wrk: ' "$TMP/wrk.out" || { cat "$TMP/wrk.out" >&2; exit 1; }
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
@@ -112,9 +127,10 @@ stampede() {
   echo $((q1 - q0))
 }
 
-echo "forkcache-api load test: $PRODUCTS products (Zipf over $KEYS), $WORKERS workers, wrk $WRK_THREADS threads x $CONNS connections, ${SECONDS_PER_MODE} s per mode (after ${WARMUP} s warm-up), ttl $TTL s, cache $CACHE_SIZE"
-declare -A RPS BQ
-rows=()
+rate_txt="$RATE requests/s offered"; [ "$RATE" != 0 ] || rate_txt="closed loop"
+echo "forkcache-api load test: $PRODUCTS products (reads Zipf over a hot set of $KEYS), $WORKERS workers, wrk $WRK_THREADS threads x $CONNS connections, $rate_txt, ${SECONDS_PER_MODE} s per mode after ${WARMUP} s warm-up, ttl $TTL s, cache $CACHE_SIZE in all"
+declare -A RPS BQ RQ
+rows=() causes=()
 for mode in $MODES; do
   start_server --cache "$mode"
   st=$(stampede)
@@ -130,16 +146,32 @@ for mode in $MODES; do
   nreq=$(field requests "$line")
   per1k=$(awk -v q="$bq" -v n="$nreq" 'BEGIN { printf "%.1f", n ? 1000 * q / n : 0 }')
   RPS[$mode]=$(field rps "$line"); BQ[$mode]=$per1k
+  wq=$(( $(jq '.queries_by_cause.write // 0' <<<"$s1") - $(jq '.queries_by_cause.write // 0' <<<"$s0") ))
+  RQ[$mode]=$(awk -v q="$((bq - wq))" -v n="$nreq" 'BEGIN { printf "%.1f", n ? 1000 * q / n : 0 }')
   errs=$(( $(field errors "$line") + $(field non2xx "$line") ))
+  # Backend queries of the measured window by cause and by route.
+  causes+=("$(jq -rn --argjson a "$s0" --argjson b "$s1" --arg m "$mode" '
+    def d(f): (($b | f) // 0) - (($a | f) // 0);
+    [$m, d(.queries_by_cause.first), d(.queries_by_cause.ttl),
+     d(.queries_by_cause.invalidated), d(.queries_by_cause.evicted),
+     d(.queries_by_cause.lease_timeout), d(.queries_by_cause.no_lease),
+     d(.queries_by_cause.uncached), d(.queries_by_cause.write),
+     d(.queries_by_route.product), d(.queries_by_route.list),
+     d(.queries_by_route.search), d(.gens_lost)] | @tsv')")
   rows+=("$(printf '%-11s %11s %8s %8s %16s %12s %10s %9s %7s' "$mode" "${RPS[$mode]}" \
     "$(field p50_ms "$line")" "$(field p99_ms "$line")" "$bq" "$per1k" "$ratio" "$st" "$errs")")
 done
 printf '%-11s %11s %8s %8s %16s %12s %10s %9s %7s\n' mode requests/s p50_ms p99_ms backend_queries queries/1k_req hit_ratio stampede errors
 printf '%s\n' "${rows[@]}"
 echo "(stampede: backend computations caused by $STAMPEDE_N concurrent requests for one cold search)"
+echo "backend queries by cause (first = key not stored in this cache before; ttl = expired; invalidated = by a PUT's"
+echo "generation bump; evicted = stored, unexpired, gone) and by route; gens_lost = generations evicted:"
+printf '%s\n' "mode first ttl invalidated evicted lease_timeout no_lease uncached write product list search gens_lost" \
+  "${causes[@]}" | column -t
 if [ -n "${BQ[shared]:-}" ] && [ -n "${BQ[per-worker]:-}" ]; then
   awk -v bs="${BQ[shared]}" -v bp="${BQ[per-worker]}" -v rs="${RPS[shared]}" -v rp="${RPS[per-worker]}" -v w="$WORKERS" \
-    'BEGIN { printf "shared vs per-worker: backend queries per request x%.3f (1/workers = %.3f), requests/s x%.2f\n", bp ? bs / bp : 0, 1 / w, rp ? rs / rp : 0 }'
+    -v qs="${RQ[shared]}" -v qp="${RQ[per-worker]}" \
+    'BEGIN { printf "shared vs per-worker: backend queries per request x%.3f (reads only, without the PUTs'"'"' own writes: x%.3f; 1/workers = %.3f), requests/s x%.2f\n", bp ? bs / bp : 0, qp ? qs / qp : 0, 1 / w, rp ? rs / rp : 0 }'
 fi
 
 if [ "$WARM_RESTART" = 1 ]; then

@@ -49,6 +49,25 @@
  *              a computed response is stored in both, and generations are
  *              read from and bumped in Redis, their L1 copies dropped on
  *              every machine through forkcache-sync (docs/redis.md).
+ * LEDGER       (diagnostics) Why each backend query ran: every store is
+ *              recorded in a ledger kept beside the cache (not in it), one
+ *              64-bit word per cache key without its generations: 24 bits
+ *              of the key's hash (tag), 16 bits of the full key's hash (its
+ *              generations), 24 bits of its expiry (100 ms units, compared
+ *              modulo 2^24). A computation is then classified: key never
+ *              stored (first), stored but expired (ttl), stored under other
+ *              generations (invalidated), stored, unexpired and gone
+ *              (evicted), plus lease timeouts, no lease and uncached; its
+ *              statements are added to that cause and to its route
+ *              (api.h). Shared mode has one ledger in a MAP_SHARED mapping
+ *              the master makes; per-worker mode one private ledger per
+ *              worker, like its cache. A second ledger records the
+ *              generations ever created: one created again was evicted
+ *              (gens_lost), which invalidates its dependents without a PUT.
+ *              Open addressing, LG_PROBE slots, a slot's tag never changes
+ *              once set, each word is written whole (relaxed atomics: a
+ *              statistic; nothing else is inferred from it). A full ledger
+ *              stops recording: its misses then count as first.
  * ERRORS       Only 200 responses are stored. A forkcache error on the
  *              lookup or the store is counted and the request served from the
  *              database: the cache is an accelerator, never a point of
@@ -59,6 +78,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,6 +92,12 @@
 #define RC_CAS_TRIES 64          /* generation bump retries under contention */
 #define RC_LEASE_WAIT_MS 5000    /* wait this long for another's fill, ms:
                                     a search on a loaded machine takes ~1 s */
+
+#define LG_SLOTS (1u << 20)       /* response ledger: 8 MiB, touched lazily */
+#define LG_GEN_SLOTS (1u << 18)   /* generation ledger: 2 MiB */
+#define LG_PROBE 16               /* slots tried per key */
+#define LG_UNIT_MS 100            /* expiry resolution */
+#define LG_TIME_MASK 0xffffffu    /* 24 bits of expiry */
 
 /* The header stored in front of every cached body. */
 struct rc_entry {
@@ -87,6 +113,15 @@ static fc_cache *gen_cache;      /* generations: shared by all workers */
 static char resp_name[128];      /* shm name, unlinked at master close */
 static char gen_name[128];
 static int resp_is_file;
+
+/* A ledger (LEDGER above): zero-filled anonymous memory, slots a power
+ * of two. */
+struct ledger {
+	_Atomic uint64_t *slot;
+	uint32_t mask;
+};
+static struct ledger resp_ledger; /* shared mode: the master's, shared */
+static struct ledger gen_ledger;  /* always the master's, shared */
 
 /* Per thread: the buffer a cached body is returned in. */
 static _Thread_local struct buf tls_val;
@@ -104,6 +139,105 @@ now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the ledger (diagnostics) ---- */
+
+static void
+ledger_map(struct ledger *l, uint32_t slots, int shared)
+{
+	void *p = mmap(NULL, (size_t)slots * sizeof *l->slot,
+		       PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_NORESERVE |
+		       (shared ? MAP_SHARED : MAP_PRIVATE), -1, 0);
+
+	/* No ledger is only no classification: every miss counts as first. */
+	l->slot = p == MAP_FAILED ? NULL : p;
+	l->mask = slots - 1;
+}
+
+static uint64_t
+lg_tag(uint64_t h)
+{
+	uint64_t t = h >> 40;           /* the index uses the low bits */
+
+	return (t ? t : 1) << 40;
+}
+
+/* The word recorded for key hash @p hk, or 0 if none. */
+static uint64_t
+ledger_find(const struct ledger *l, uint64_t hk)
+{
+	uint64_t tag = lg_tag(hk);
+
+	if (l->slot == NULL)
+		return 0;
+	for (uint32_t i = 0; i < LG_PROBE; i++) {
+		uint64_t w = atomic_load_explicit(
+			&l->slot[(hk + i) & l->mask], memory_order_relaxed);
+
+		if (w == 0)
+			return 0;
+		if ((w & ~((1ull << 40) - 1)) == tag)
+			return w;
+	}
+	return 0;
+}
+
+/* Record @p low (the 40 bits under the tag) for key hash @p hk. */
+static void
+ledger_put(const struct ledger *l, uint64_t hk, uint64_t low)
+{
+	uint64_t tag = lg_tag(hk), w = tag | (low & ((1ull << 40) - 1));
+
+	if (l->slot == NULL)
+		return;
+	for (uint32_t i = 0; i < LG_PROBE; i++) {
+		_Atomic uint64_t *s = &l->slot[(hk + i) & l->mask];
+		uint64_t old = 0;
+
+		/* An empty slot is claimed by CAS; a claimed slot keeps its
+		 * tag forever, so a tag match can be overwritten by a plain
+		 * store (the latest record wins, which is all it says). */
+		if (atomic_compare_exchange_strong_explicit(
+			    s, &old, w, memory_order_relaxed,
+			    memory_order_relaxed))
+			return;
+		if ((old & ~((1ull << 40) - 1)) == tag) {
+			atomic_store_explicit(s, w, memory_order_relaxed);
+			return;
+		}
+	}
+}
+
+static uint64_t
+lg_units(uint64_t ms)
+{
+	return (ms / LG_UNIT_MS) & LG_TIME_MASK;
+}
+
+/* A response was stored: key hash @p hk, full key hash @p hf. */
+static void
+ledger_stored(uint64_t hk, uint64_t hf, uint64_t ttl_ms)
+{
+	ledger_put(&resp_ledger, hk,
+		   (hf & 0xffff) << 24 | lg_units(fc_now_ms() + ttl_ms));
+}
+
+/* Why must this key be computed? (The cache had no usable entry.) */
+static enum api_cause
+ledger_classify(uint64_t hk, uint64_t hf)
+{
+	uint64_t w = ledger_find(&resp_ledger, hk);
+
+	if (w == 0)
+		return CAUSE_FIRST;
+	if (((w >> 24) & 0xffff) != (hf & 0xffff))
+		return CAUSE_INVALIDATED;
+	/* now >= expiry, modulo 2^24 units (TTLs are far shorter). */
+	if (((lg_units(fc_now_ms()) - (w & LG_TIME_MASK)) & LG_TIME_MASK) <
+	    (LG_TIME_MASK + 1) / 2)
+		return CAUSE_TTL;
+	return CAUSE_EVICTED;
 }
 
 static void
@@ -134,6 +268,9 @@ respcache_master_open(char *err, size_t errlen)
 
 	if (api_cfg.mode == CACHE_OFF)
 		return 0;
+	ledger_map(&gen_ledger, LG_GEN_SLOTS, 1);
+	if (api_cfg.mode == CACHE_SHARED)
+		ledger_map(&resp_ledger, LG_SLOTS, 1);
 	if (api_cfg.mode == CACHE_PER_WORKER) {
 		/* Generations only; the responses are per worker. */
 		snprintf(gen_name, sizeof gen_name, "/forkcache-api.%ld.gens",
@@ -189,6 +326,7 @@ respcache_worker_open(char *err, size_t errlen)
 	if ((rc = fc_open(name, &o, &resp_cache)) != FC_OK)
 		return open_err(err, errlen, name, rc);
 	(void)fc_unlink(name, 0);
+	ledger_map(&resp_ledger, LG_SLOTS, 0);
 	return 0;
 }
 
@@ -289,8 +427,14 @@ gen_value(const char *name)
 		/* Never bumped, or evicted: start at now (see INVALIDATION). */
 		n = (size_t)snprintf(v, sizeof v, "%" PRIu64, now_ns());
 		rc = fc_add(gen_cache, k, (size_t)klen, v, n, 0);
-		if (rc == FC_OK)
+		if (rc == FC_OK) {
+			uint64_t h = XXH3_64bits(k, (size_t)klen);
+
+			if (ledger_find(&gen_ledger, h))
+				api_count(&api_my_stats()->gens_lost);
+			ledger_put(&gen_ledger, h, 1);
 			return strtoull(v, NULL, 10);
+		}
 		if (rc != FC_EEXIST)
 			return 0;
 	}
@@ -319,8 +463,11 @@ gen_bump(const char *name)
 			 * value it had (see INVALIDATION). */
 			n = (size_t)snprintf(v, sizeof v, "%" PRIu64, now);
 			rc = fc_add(gen_cache, k, (size_t)klen, v, n, 0);
-			if (rc == FC_OK)
+			if (rc == FC_OK) {
+				ledger_put(&gen_ledger,
+					   XXH3_64bits(k, (size_t)klen), 1);
 				return;
+			}
 			continue;
 		}
 		if (rc != FC_OK)
@@ -363,9 +510,10 @@ respcache_invalidate_product(int64_t id, const char *old_cat,
 /* ---- the fill path ---- */
 
 /* Build the full cache key into @p k; its length, or -1 if a generation
- * could not be read (then the response is not cached). */
+ * could not be read (then the response is not cached). @p hk and @p hf get
+ * the hashes of the key without and with its generations (the ledger). */
 static int
-full_key(const struct respcache_key *rk, char *k)
+full_key(const struct respcache_key *rk, char *k, uint64_t *hk, uint64_t *hf)
 {
 	char tmp[2048];
 	size_t n;
@@ -375,6 +523,7 @@ full_key(const struct respcache_key *rk, char *k)
 	if (w < 0 || (size_t)w >= sizeof tmp)
 		return -1;
 	n = (size_t)w;
+	*hk = XXH3_64bits(tmp, n);
 	for (int i = 0; i < RC_GENS_MAX && rk->gens[i]; i++) {
 		uint64_t g = gen_value(rk->gens[i]);
 
@@ -386,6 +535,7 @@ full_key(const struct respcache_key *rk, char *k)
 			return -1;
 		n += (size_t)w;
 	}
+	*hf = XXH3_64bits(tmp, n);
 	if (n <= FC_KEY_MAX) {
 		memcpy(k, tmp, n);
 		return (int)n;
@@ -486,6 +636,57 @@ compute(respcache_compute_fn fn, void *arg, struct cached_response *out)
 }
 
 /*
+ * Compute the response (L2 first with --l2) for a request that holds the
+ * key's lease or has none to hold (@p lead 0), count its queries as
+ * @p cause, and store it: fc_lease_fill for a leader (fc_lease_abandon if
+ * it is an error, which is never cached, or the fill fails: a waiter then
+ * takes over), fc_set without a lease when @p store. -1 only if out of
+ * memory (the lease is then abandoned).
+ */
+static int
+compute_store(const char *k, size_t klen, uint64_t hk, uint64_t hf,
+	      enum api_route route, enum api_cause cause, int lead,
+	      fc_lease *lease, int store, respcache_compute_fn fn, void *arg,
+	      struct cached_response *out)
+{
+	struct api_worker_stats *ws = api_my_stats();
+	uint64_t ttl_ms = 0, q0;
+	int rc;
+
+	if (l2_enabled() && l2_lookup(k, klen, out, &ttl_ms)) {
+		api_count(&ws->l2_hits);
+	} else {
+		q0 = api_tls_queries;
+		rc = compute(fn, arg, out);
+		api_count_cause(cause, route, api_tls_queries - q0);
+		if (rc != 0) {
+			if (lead)
+				(void)fc_lease_abandon(resp_cache, lease);
+			return -1;
+		}
+		if (l2_enabled())
+			api_count(&ws->l2_misses);
+		ttl_ms = api_cfg.ttl_s * 1000;
+		if (out->status == 200 && l2_enabled())
+			l2_set(k, klen, tls_val.p, tls_val.len, ttl_ms);
+	}
+	if (lead) {
+		/* A fill that fails keeps the lease: give it up. */
+		if (out->status != 200 ||
+		    fc_lease_fill(resp_cache, lease, tls_val.p, tls_val.len,
+				  ttl_ms) != FC_OK)
+			(void)fc_lease_abandon(resp_cache, lease);
+		else
+			ledger_stored(hk, hf, ttl_ms);
+	} else if (store && out->status == 200 &&
+		   fc_set(resp_cache, k, klen, tls_val.p, tls_val.len,
+			  ttl_ms) == FC_OK) {
+		ledger_stored(hk, hf, ttl_ms);
+	}
+	return 0;
+}
+
+/*
  * The fill path, get-or-compute with forkcache's leases (one computation
  * per key across all workers):
  *   1. fc_get: a fresh hit costs what it always did (lock-free, no lease).
@@ -494,8 +695,17 @@ compute(respcache_compute_fn fn, void *arg, struct cached_response *out)
  *                    fc_lease_fill (200) or fc_lease_abandon (an error, which
  *                    is never cached): a waiter then takes over the lease.
  *      FC_STALE      the entry expired less than --stale ago and we are the
- *                    first to notice: we refresh it like a leader and answer
- *                    with the fresh value (MISS).
+ *                    first to notice: we hold the refresh lease. This
+ *                    request is answered with the stale value at once
+ *                    (X-Cache: STALE, like every other request for the key
+ *                    meanwhile), and the refresh runs after its response
+ *                    is sent: @p later receives the lease and the key, and
+ *                    http.c calls respcache_refresh() from MHD's
+ *                    request-completed callback, on the same thread (a
+ *                    lease lives as long as the thread that took it). So no
+ *                    client waits for a refresh; the next request after the
+ *                    fill is a HIT with Age 0. Without @p later, the
+ *                    refresh is done at once and answered as a MISS.
  *      FC_OK         someone else filled it while we waited (a lease wait),
  *                    or is refreshing it and we got the stale value at once
  *                    (STALE: served past its TTL, Age > max-age).
@@ -510,12 +720,13 @@ compute(respcache_compute_fn fn, void *arg, struct cached_response *out)
  * Redis, and a computed response is stored in both tiers.
  */
 static int
-fill(const char *k, size_t klen, respcache_compute_fn fn, void *arg,
-     struct cached_response *out)
+fill(const struct respcache_key *rk, const char *k, size_t klen, uint64_t hk,
+     uint64_t hf, respcache_compute_fn fn, void *arg,
+     struct cached_response *out, struct respcache_refresh *later)
 {
 	struct api_worker_stats *ws = api_my_stats();
+	enum api_cause cause;
 	fc_lease lease;
-	uint64_t ttl_ms = 0;
 	size_t n;
 	int rc, lead;
 
@@ -533,57 +744,112 @@ fill(const char *k, size_t klen, respcache_compute_fn fn, void *arg,
 		}
 		return 0;
 	}
+	if (rc == FC_STALE && later && decode(n, out)) {
+		/* Served stale; refreshed once the response is sent. */
+		out->xcache = XC_STALE;
+		api_count(&ws->stale);
+		later->pending = 1;
+		later->lease = lease;
+		later->hk = hk;
+		later->hf = hf;
+		later->route = rk->route;
+		later->klen = klen;
+		memcpy(later->key, k, klen);
+		return 0;
+	}
 	lead = rc == FC_LEADER || rc == FC_STALE;
 	if (rc == FC_ETIMEDOUT)
 		api_count(&ws->lease_timeouts);
-	if (l2_enabled() && l2_lookup(k, klen, out, &ttl_ms)) {
-		api_count(&ws->hits);
-		api_count(&ws->l2_hits);
-	} else {
-		if (compute(fn, arg, out) != 0) {
-			if (lead)
-				(void)fc_lease_abandon(resp_cache, &lease);
-			return -1;
-		}
-		api_count(&ws->misses);
-		if (l2_enabled())
-			api_count(&ws->l2_misses);
-		ttl_ms = api_cfg.ttl_s * 1000;
-		if (out->status == 200 && l2_enabled())
-			l2_set(k, klen, tls_val.p, tls_val.len, ttl_ms);
-	}
-	if (lead) {
-		/* A fill that fails keeps the lease: give it up. */
-		if (out->status != 200 ||
-		    fc_lease_fill(resp_cache, &lease, tls_val.p, tls_val.len,
-				  ttl_ms) != FC_OK)
-			(void)fc_lease_abandon(resp_cache, &lease);
-	} else if (out->status == 200 && rc != FC_ETIMEDOUT && rc != FC_OK) {
-		/* No lease to be had (table full, or an error): store it
-		 * anyway, without single-flight. After a timeout the leader
-		 * still fills. */
-		(void)fc_set(resp_cache, k, klen, tls_val.p, tls_val.len,
-			     ttl_ms);
-	}
+	cause = rc == FC_ETIMEDOUT ? CAUSE_LEASE_TIMEOUT
+	      : !lead ? CAUSE_NO_LEASE
+	      : rc == FC_STALE ? CAUSE_TTL          /* a stale refresh */
+	      : ledger_classify(hk, hf);
+	/* No lease to be had (table full, or an error): store anyway,
+	 * without single-flight. After a timeout the leader still fills. */
+	if (compute_store(k, klen, hk, hf, rk->route, cause, lead, &lease,
+			  rc != FC_ETIMEDOUT && rc != FC_OK, fn, arg, out) != 0)
+		return -1;
+	api_count(out->xcache == XC_MISS ? &ws->misses : &ws->hits);
 	return 0;
+}
+
+void
+respcache_refresh(struct respcache_refresh *r, respcache_compute_fn fn,
+		  void *arg, int run)
+{
+	struct cached_response cr;
+
+	if (!r->pending)
+		return;
+	r->pending = 0;
+	if (!run) {
+		/* Shutting down, or the request failed: a later request
+		 * refreshes (the lease goes to the next caller at once). */
+		(void)fc_lease_abandon(resp_cache, &r->lease);
+		return;
+	}
+	(void)compute_store(r->key, r->klen, r->hk, r->hf, r->route,
+			    CAUSE_TTL, 1, &r->lease, 0, fn, arg, &cr);
 }
 
 int
 respcache_fetch(const struct respcache_key *rk, respcache_compute_fn fn,
-		void *arg, struct cached_response *out)
+		void *arg, struct cached_response *out,
+		struct respcache_refresh *later)
 {
 	char k[FC_KEY_MAX + 1];
-	int klen;
+	uint64_t hk, hf, q0 = api_tls_queries;
+	int klen, rc;
 
 	if (resp_cache == NULL ||
-	    (klen = full_key(rk, k)) <= 0) {
+	    (klen = full_key(rk, k, &hk, &hf)) <= 0) {
 		/* Off, or no key: straight to the database. */
-		if (compute(fn, arg, out) != 0)
+		rc = compute(fn, arg, out);
+		api_count_cause(CAUSE_UNCACHED, rk->route, api_tls_queries - q0);
+		if (rc != 0)
 			return -1;
 		api_count(&api_my_stats()->misses);
 		return 0;
 	}
-	return fill(k, (size_t)klen, fn, arg, out);
+	return fill(rk, k, (size_t)klen, hk, hf, fn, arg, out, later);
+}
+
+/* "queries_by_cause": {...}, "queries_by_route": {...}, "gens_lost": N, */
+static int
+causes_json(struct buf *out)
+{
+	static const char *const cname[API_CAUSES] = {
+		"first", "ttl", "invalidated", "evicted", "lease_timeout",
+		"no_lease", "uncached", "write" };
+	static const char *const rname[API_ROUTES] = {
+		"product", "list", "search", "put" };
+	uint64_t c[API_CAUSES] = { 0 }, r[API_ROUTES] = { 0 }, lost = 0;
+	int rc;
+
+	for (unsigned i = 0; i < api_cfg.workers; i++) {
+		struct api_worker_stats *w = &api_shm->w[i];
+
+		for (int j = 0; j < API_CAUSES; j++)
+			c[j] += atomic_load_explicit(&w->cause[j],
+						     memory_order_relaxed);
+		for (int j = 0; j < API_ROUTES; j++)
+			r[j] += atomic_load_explicit(&w->route[j],
+						     memory_order_relaxed);
+		lost += atomic_load_explicit(&w->gens_lost,
+					     memory_order_relaxed);
+	}
+	rc = buf_printf(out, "\"queries_by_cause\": {");
+	for (int j = 0; rc == 0 && j < API_CAUSES; j++)
+		rc = buf_printf(out, "%s\"%s\": %" PRIu64, j ? ", " : "",
+				cname[j], c[j]);
+	if (rc == 0)
+		rc = buf_printf(out, "}, \"queries_by_route\": {");
+	for (int j = 0; rc == 0 && j < API_ROUTES; j++)
+		rc = buf_printf(out, "%s\"%s\": %" PRIu64, j ? ", " : "",
+				rname[j], r[j]);
+	if (rc == 0)
+		rc = buf_printf(out, "}, \"gens_lost\": %" PRIu64 ", ", lost);
+	return rc;
 }
 
 int
@@ -591,6 +857,9 @@ respcache_stats_json(struct buf *out)
 {
 	fc_stats st;
 	uint64_t items = 0;
+
+	if (causes_json(out) != 0)
+		return -1;
 
 	if (l2_enabled()) {
 		uint64_t t[3] = { 0 };

@@ -1,11 +1,19 @@
 -- zipf.lua - wrk script for forkcache-api: a Zipf-distributed catalogue load.
---   wrk -t2 -c32 -d5s --latency -s zipf.lua http://127.0.0.1:PORT -- PRODUCTS SEED
+--   wrk -t2 -c32 -d5s --latency -s zipf.lua http://127.0.0.1:PORT -- KEYS SEED [RATE THREADS]
 -- Requests (per thread, seeded, so runs are comparable):
---   93.9 %  GET /products/{id}       id ~ Zipf(0.99) over 1..PRODUCTS
---    4 %    GET /products?category=C&page=P   C ~ Zipf over 50, P in 1..5
+--   93.9 %  GET /products/{id}       id ~ Zipf(0.99) over 1..KEYS (the hot
+--                                    set; KEYS = the catalogue size gives
+--                                    the long tail of keys read once)
+--    4 %    GET /products?category=C&page=P   C ~ Zipf over 50 categories,
+--                                    P ~ Zipf over pages 1..5 (page 1 most)
 --    2 %    GET /search?q=T          T ~ Zipf over 24 terms (a LIKE scan)
---    0.1 %  PUT /products/{id}       {"stock": n}: invalidates the product,
---                                    its category pages and all searches
+--    0.1 %  PUT /products/{id}       {"stock": n}, id as for reads:
+--                                    invalidates the product, its category
+--                                    pages and all searches
+-- RATE (optional, requests/s in all; 0 = as fast as the server answers;
+-- THREADS = wrk's -t): each thread paces its requests to RATE/threads per second through
+-- delay(), on a schedule (a slow answer does not push the next ones back,
+-- up to a 100 ms backlog), so every cache mode gets the same offered load.
 -- done() prints one line the load test parses:
 --   wrk: requests=N duration_us=D rps=R p50_ms=A p99_ms=B errors=E non2xx=X
 
@@ -29,6 +37,7 @@ local terms = {
   "helmet", "keyboard", "mug", "tent", "guitar",
 }
 local term_cdf = {}
+local page_cdf = {}
 
 local function make_cdf(n, a)
   local t, sum = {}, 0
@@ -53,6 +62,19 @@ function setup(thread)   -- main state: number the threads (global "tid")
   threads = threads + 1
 end
 
+-- Wall-clock milliseconds (LuaJIT's FFI: Lua itself has no such clock).
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } zipf_timespec;
+int clock_gettime(int clk, zipf_timespec *ts);
+]]
+local ts = ffi.new("zipf_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts)   -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+local interval, next_ms = 0, nil
+
 function init(args)
   products = tonumber(args[1]) or products
   local seed = tonumber(args[2]) or 1
@@ -60,6 +82,21 @@ function init(args)
   cdf = make_cdf(products, alpha)
   cat_cdf = make_cdf(#categories, alpha)
   term_cdf = make_cdf(#terms, alpha)
+  page_cdf = make_cdf(5, alpha)
+  local rate = tonumber(args[3]) or 0
+  if rate > 0 then
+    interval = 1000 * (tonumber(args[4]) or 1) / rate
+    delay = paced_delay
+  end
+end
+
+-- Called before each request of this thread: wait for its slot.
+function paced_delay()
+  local now = now_ms()
+  if next_ms == nil or next_ms < now - 100 then next_ms = now end
+  next_ms = next_ms + interval
+  local d = next_ms - now
+  return d > 0 and math.floor(d + 0.5) or 0
 end
 
 function request()
@@ -68,7 +105,7 @@ function request()
     return wrk.format("GET", "/products/" .. draw(cdf))
   elseif u < 0.979 then
     return wrk.format("GET", "/products?category=" .. categories[draw(cat_cdf)]
-                      .. "&page=" .. math.random(1, 5))
+                      .. "&page=" .. draw(page_cdf))
   elseif u < 0.999 then
     return wrk.format("GET", "/search?q=" .. terms[draw(term_cdf)])
   else
