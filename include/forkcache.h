@@ -237,7 +237,7 @@ typedef struct fc_stats {
 	uint64_t data_bytes;    /* key + value bytes of live items */
 	uint64_t data_capacity; /* bytes of the slab pages */
 	uint64_t value_max;     /* longest value this segment accepts (with
-	                           any key): page_bytes - 24 - FC_KEY_MAX */
+	                           any key): page_bytes - 16 - FC_KEY_MAX */
 	uint64_t page_bytes;
 	uint64_t pages;         /* slab pages in all */
 	uint64_t pages_free;    /* pages not given to any size class */
@@ -299,8 +299,11 @@ typedef struct fc_item {
 	size_t klen;
 	const void *value;
 	size_t vlen;
-	uint64_t cas;
-	uint64_t expire_ms;     /* absolute CLOCK_REALTIME ms; 0 = never */
+	uint64_t cas;           /* the item's version: 48 bits (see fc_gets) */
+	uint64_t expire_ms;     /* absolute CLOCK_REALTIME ms; 0 = never. An
+	                           expiry is stored as ms after the segment's
+	                           creation in 40 bits: one more than about
+	                           34.8 years after creation is clamped there */
 	int64_t ttl_left_ms;    /* -1 = never expires */
 	uint32_t size_class;
 	uint32_t chunk_bytes;
@@ -392,6 +395,8 @@ FC_API int fc_unlink(const char *name, unsigned flags);
 
 /**
  * Store @p val under @p key, replacing any item. @p ttl_ms 0 = never expires.
+ * An expiry more than about 34.8 years (2^40 ms) after the segment was
+ * created is kept as that limit (fc_item.expire_ms reports it).
  * @return FC_OK
  * @return FC_EINVAL    NULL @p c or @p key, @p klen 0, NULL @p val with
  *                      @p vlen > 0
@@ -452,7 +457,12 @@ FC_API int fc_replace(fc_cache *c, const void *key, size_t klen,
 FC_API int fc_get(fc_cache *c, const void *key, size_t klen, void *buf,
 		  size_t *vlen);
 
-/** As fc_get(), and also return the item's cas (version) in @p cas. */
+/**
+ * As fc_get(), and also return the item's cas (version) in @p cas: a
+ * 48-bit number (< 2^48) that every write of the segment takes anew. It
+ * wraps after 2^48 (2.8e14) writes, so two versions of one key 2^48
+ * writes apart would compare equal; fc_cas() compares the 48 bits.
+ */
 FC_API int fc_gets(fc_cache *c, const void *key, size_t klen, void *buf,
 		   size_t *vlen, uint64_t *cas);
 

@@ -7,8 +7,8 @@
  *              (readers.c), finds the item in the live index (index.c),
  *              checks the TTL against the coarse clock and copies the value
  *              out (item.c), and leaves. It writes only its slot (epoch,
- *              counters) and, once per item per CLOCK round, the item's
- *              reference byte (load first; store only if clear).
+ *              counters) and the item's frequency bits (item.h,
+ *              fc__item_hit: one CAS, none once they saturate).
  *              A write takes the writer mutex (repair.c), does a bounded
  *              amount of housekeeping (reclaim limbo, sweep FC_SWEEP_BUDGET
  *              buckets for expired items: evict.c), allocates (evict.c) and
@@ -87,7 +87,7 @@ get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 	struct fc_iview v;
 	rc = fc__index_find(c, h, key, klen, &v);
 	if (rc == FC_OK) {
-		uint64_t e = fc__item_expiry(v.it);
+		uint64_t e = fc__w1_expiry(c, v.w1);
 		uint64_t now = e ? fc__now_ms() : 0;
 		if (fc__expired(e, now)) {
 			rc = FC_ENOTFOUND;
@@ -95,7 +95,7 @@ get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 			rc = fc__item_copy_out(c, &v, e, now, 0, buf, *vlen, vlen, cas, meta);
 			if (meta)
 				meta->key = key;
-			fc__item_hit(v.it);
+			fc__item_hit(&v);
 		}
 	}
 	fc__read_exit(t, outer);
@@ -147,7 +147,7 @@ store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 		return FC_EEXIST;
 	if ((mode == MODE_REPLACE || mode == MODE_CAS) && !exists)
 		return FC_ENOTFOUND;
-	if (mode == MODE_CAS && p.it->it_cas != cas_in)
+	if (mode == MODE_CAS && fc__item_cas(p.it) != cas_in)
 		return FC_ECAS;
 	if ((rc = fc__limbo_room_locked(c)) != FC_OK)
 		return rc;
@@ -158,7 +158,7 @@ store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 	if ((rc = fc__evict_alloc_locked(c, cls, &off)) != FC_OK)
 		return rc;
 	FC_FAULT(SET_ALLOC);
-	fc__item_fill(fc__ptr(c, off), hd->hd_cas_next++, expire, cls, key, klen, val, vlen);
+	fc__item_fill(c, fc__ptr(c, off), hd->hd_cas_next++, expire, key, klen, val, vlen);
 	FC_FAULT(SET_WRITTEN);
 
 	/* Allocation may have evicted or compacted: look again. */
@@ -252,7 +252,7 @@ find_locked(fc_cache *c, const void *key, size_t klen, struct fc_probe *p,
 		return FC_ENOTFOUND;
 	if (p->expired) {
 		/* Within the stale window fc_lease_get still serves it. */
-		if (drop_stale || fc__reclaimable(c, fc__item_expiry(p->it), now)) {
+		if (drop_stale || fc__reclaimable(c, fc__item_expiry(c, p->it), now)) {
 			FC_CTR_ADD(c->hdr->hd_expired, 1);
 			fc__index_remove_locked(c, p->pos, p->it);
 		}
@@ -333,7 +333,7 @@ fc_incr(fc_cache *c, const void *key, size_t klen, int64_t delta, uint64_t *valu
 	if ((rc = find_locked(c, key, klen, &p, 0)) != FC_OK)
 		goto out;
 	uint64_t v;
-	if ((rc = parse_counter(fc__item_val(p.it), p.it->it_vlen, &v)) != FC_OK)
+	if ((rc = parse_counter(fc__item_val(p.it), fc__item_vlen(p.it), &v)) != FC_OK)
 		goto out;
 	if (delta >= 0) {
 		v += (uint64_t)delta; /* wraps modulo 2^64, like memcached */
@@ -349,7 +349,7 @@ fc_incr(fc_cache *c, const void *key, size_t klen, int64_t delta, uint64_t *valu
 		goto out;
 	}
 	rc = store_locked(c, h, key, klen, buf, (size_t)n,
-			  fc__item_expiry(p.it), MODE_REPLACE, 0, (unsigned)cls);
+			  fc__item_expiry(c, p.it), MODE_REPLACE, 0, (unsigned)cls);
 	if (rc == FC_OK && value)
 		*value = v;
 out:
@@ -445,7 +445,7 @@ fc_iter_next(fc_iter *iter, fc_item *out)
 		uint64_t now = fc__now_ms(), stop = iter->pos + FC_ITER_SECTION;
 		struct fc_iview v;
 		while ((rc = fc__index_next_live(c, ix, &iter->pos, stop, &v)) == FC_OK) {
-			uint64_t e = fc__item_expiry(v.it);
+			uint64_t e = fc__w1_expiry(c, v.w1);
 			if (fc__expired(e, now)) {
 				iter->pos++;
 				continue;
@@ -489,7 +489,7 @@ fc_iter_close(fc_iter *it)
 static int
 copy_locked(fc_cache *c, const struct item_shm *it, void *buf, size_t *vlen)
 {
-	size_t n = it->it_vlen; /* read once: the segment is untrusted */
+	size_t n = fc__item_vlen(it); /* read once: the segment is untrusted */
 
 	if (n > c->g.page_bytes)
 		return FC_ECORRUPT;
@@ -518,7 +518,7 @@ lease_step_locked(fc_cache *c, struct fc_tls *t, uint64_t h, const void *key,
 	if (p.pos != UINT64_MAX) {
 		if (!p.expired)
 			return copy_locked(c, p.it, buf, vlen); /* filled meanwhile */
-		stale = !fc__reclaimable(c, fc__ld_rlx(&p.it->it_expire_ms), now);
+		stale = !fc__reclaimable(c, fc__item_expiry(c, p.it), now);
 	}
 	uint64_t lh = h | 1;
 	int found = fc__lease_find_locked(c, lh, key, klen, ref);
@@ -540,8 +540,8 @@ lease_step_locked(fc_cache *c, struct fc_tls *t, uint64_t h, const void *key,
 			fc__faa_sc(&hd->hd_lease_stale, 1);
 		return rc;
 	}
-	if (stale && p.it->it_vlen > *vlen) {
-		*vlen = p.it->it_vlen;
+	if (stale && fc__item_vlen(p.it) > *vlen) {
+		*vlen = fc__item_vlen(p.it);
 		return FC_ETRUNC; /* no lease: the caller retries with room */
 	}
 	rc = fc__lease_grant_locked(c, lh, key, klen, t, found, ref,

@@ -46,9 +46,13 @@ static inline int fc__cas_sc(uint64_t *p, uint64_t o, uint64_t n)
 static inline void fc__fence_sc(void) {}
 static inline uint8_t fc__ld8_rlx(const uint8_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void fc__st8_rlx(uint8_t *p, uint8_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
-/* One relaxed byte CAS (an item's S3-FIFO bits, item.h): orders nothing;
- * its users treat a failure as a lost hint or retry under the mutex. */
-static inline int fc__cas8_rlx(uint8_t *p, uint8_t o, uint8_t n)
+static inline uint16_t fc__ld16_rlx(const uint16_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void fc__st16_rlx(uint16_t *p, uint16_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+/* A 64-bit CAS that orders nothing (item.h: the readers' lossy frequency
+ * bump and the writer's read-modify-write of an item's first word; both
+ * only need the word's atomicity, and the writer's stores that matter are
+ * published by the index's release store). */
+static inline int fc__cas_rlx(uint64_t *p, uint64_t o, uint64_t n)
 {
 	return __atomic_compare_exchange_n(p, &o, n, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
@@ -131,7 +135,10 @@ fc__cas_sc(uint64_t *p, uint64_t o, uint64_t n)
 static inline void fc__fence_sc(void) { ck_pr_fence_memory(); }
 static inline uint8_t fc__ld8_rlx(const uint8_t *p) { return ck_pr_load_8(p); }
 static inline void fc__st8_rlx(uint8_t *p, uint8_t v) { ck_pr_store_8(p, v); }
-static inline int fc__cas8_rlx(uint8_t *p, uint8_t o, uint8_t n) { return ck_pr_cas_8(p, o, n); }
+static inline uint16_t fc__ld16_rlx(const uint16_t *p) { return ck_pr_load_16(p); }
+static inline void fc__st16_rlx(uint16_t *p, uint16_t v) { ck_pr_store_16(p, v); }
+/* CAS without fences of its own (see the TSan branch for its users). */
+static inline int fc__cas_rlx(uint64_t *p, uint64_t o, uint64_t n) { return ck_pr_cas_64(p, o, n); }
 static inline uint32_t
 fc__ld32_acq(const uint32_t *p)
 {

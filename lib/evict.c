@@ -9,8 +9,7 @@
  *              evicting here (rebalance.c: an empty page, a compacted
  *              sparse one, or one whose items are much older than ours),
  *              else CLOCK eviction inside the class (readers bump the
- *              item's frequency, fc__item_hit; the hand clears it or
- *              evicts), else drain a page of another
+ *              item's frequency bits; the hand clears them or evicts), else drain a page of another
  *              class (memcached's slab reassign), else wait (bounded) for
  *              readers to leave the grace period. In a full cache a class
  *              whose free + limbo chunks fall below a reserve (1/64 of its
@@ -28,8 +27,10 @@
  *                 hd_evictions.
  *              E2 Cursors (cl_hand, hd_ix_hand, hd_sweep, hd_page_hand) are
  *                 untrusted: reduced modulo their range before use.
- * CONCURRENCY  All of it under hd_mutex; an item's frequency is the one
- *              thing readers also touch (item.h: a lost update costs a hint).
+ * CONCURRENCY  All of it under hd_mutex; an item's frequency bits (it_w0,
+ *              item.h) are what readers also touch (their bump is one
+ *              lossy CAS; the hand clears with a CAS loop: a lost bump
+ *              costs a hint).
  * CRASHES      A writer killed between unlink and retire (evict.unlinked,
  *              page.drain) leaks the victim: repair (repair.c) frees it.
  * LIMITS       An eviction round examines at most 2 x (chunks of the class)
@@ -66,13 +67,14 @@ count_victim(fc_cache *c, int expired)
 
 /* The CLOCK hand's visit to live item @p it (both hands: per class, and
  * over the index). Returns 1 if it is the victim (*expired set
- * when it is past its TTL); 0 if its reference bit gave it a second
- * chance, the bit now cleared. relaxed: a reader's concurrent set of the
- * bit may be lost; the item then looks cold once, which CLOCK tolerates. */
+ * when it is past its TTL); 0 if a reader's hit (frequency > 0) gave it a
+ * second chance, the frequency now cleared. A reader's bump racing with
+ * the clear either lands first (cleared with it) or fails its CAS: the
+ * item then looks cold once, which CLOCK tolerates. */
 static int
-clock_victim(struct item_shm *it, uint64_t now, int *expired)
+clock_victim(const fc_cache *c, struct item_shm *it, uint64_t now, int *expired)
 {
-	*expired = fc__expired(fc__item_expiry(it), now);
+	*expired = fc__expired(fc__item_expiry(c, it), now);
 	if (!*expired && fc__item_freq(it)) {
 		fc__item_freq_set_locked(it, 0);
 		return 0;
@@ -130,10 +132,10 @@ evict_class(fc_cache *c, unsigned cls, unsigned want)
 		if (hand - fc__page_start(c, fc__page_of(c, at)) >= (uint64_t)per * csz)
 			hand = fc__page_start(c, fc__page_of(c, at)) + c->g.page_bytes;
 			/* ran off the page: the search above finds the next one */
-		if (it->it_state != FC_IT_LIVE)
+		if (fc__item_state(it) != FC_IT_LIVE)
 			continue;
 		int exp;
-		if (!clock_victim(it, now, &exp))
+		if (!clock_victim(c, it, now, &exp))
 			continue;
 		if (!exp)
 			fc__rebalance_note_victim_locked(c, cls, it);
@@ -186,9 +188,9 @@ drain_page(fc_cache *c, uint64_t pg)
 
 	for (uint32_t k = 0; k < per; k++) {
 		struct item_shm *it = fc__ptr(c, base + (uint64_t)k * csz);
-		if (it->it_state == FC_IT_LIVE &&
+		if (fc__item_state(it) == FC_IT_LIVE &&
 		    evict_chunk(c, base + (uint64_t)k * csz,
-				fc__expired(fc__item_expiry(it), now)) != FC_OK)
+				fc__expired(fc__item_expiry(c, it), now)) != FC_OK)
 			return FC_EBUSY;
 		if (k == per / 2)
 			FC_FAULT(PAGE_DRAIN);
@@ -362,7 +364,7 @@ fc__evict_index_room_locked(fc_cache *c)
 			if (!it)
 				return FC_ECORRUPT;
 			int exp;
-			if (!clock_victim(it, now, &exp))
+			if (!clock_victim(c, it, now, &exp))
 				continue;
 			count_victim(c, exp);
 			if (fc__index_remove_locked(c, i, it) != FC_OK)
@@ -397,7 +399,7 @@ expire_bucket(fc_cache *c, const uint64_t *ix, uint64_t i, uint64_t now, int nee
 		c->hdr->hd_needs_repair = 1;
 		return FC_ECORRUPT;
 	}
-	if (!fc__reclaimable(c, fc__item_expiry(it), now))
+	if (!fc__reclaimable(c, fc__item_expiry(c, it), now))
 		return 0; /* live, or expired but still servable stale */
 	if (need_room && fc__limbo_room_locked(c) != FC_OK)
 		return FC_EBUSY;

@@ -96,10 +96,10 @@ fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 			c->hdr->hd_needs_repair = 1;
 			return FC_ECORRUPT;
 		}
-		if (it->it_klen == klen && memcmp(fc__item_key(it), key, klen) == 0) {
+		if (fc__item_klen(it) == klen && memcmp(fc__item_key(it), key, klen) == 0) {
 			p->pos = i;
 			p->it = it;
-			p->expired = fc__expired(fc__item_expiry(it), now);
+			p->expired = fc__expired(fc__item_expiry(c, it), now);
 			return FC_OK;
 		}
 	}
@@ -198,7 +198,7 @@ fc__index_find_chunk_locked(fc_cache *c, uint64_t off, struct item_shm **itp, ui
 	struct item_shm *it = fc__item_at(c, off);
 	if (!it)
 		return FC_ECORRUPT;
-	uint64_t h = fc__hash(c, fc__item_key(it), it->it_klen);
+	uint64_t h = fc__hash(c, fc__item_key(it), fc__item_klen(it));
 	uint64_t *ix = live_index(c);
 	uint64_t want = fc__bk_word(h, off), i = fc__bk_home(c, h);
 
@@ -242,7 +242,7 @@ fc__index_rebuild_locked(fc_cache *c)
 		struct item_shm *it = fc__item_at(c, fc__bk_off(w));
 		if (!it)
 			continue; /* damaged bucket: left behind */
-		uint64_t hh = fc__hash(c, fc__item_key(it), it->it_klen);
+		uint64_t hh = fc__hash(c, fc__item_key(it), fc__item_klen(it));
 		uint64_t j = fc__bk_home(c, hh);
 		while (nix[j] != FC_BK_EMPTY)
 			j = fc__bk_next(c, j);

@@ -72,7 +72,8 @@
 #define FC_CACHELINE 64
 #define FC_MAGIC "FRKCACHE"
 #define FC_MAGIC_INIT "FRKCINIT" /* magic while a creator formats (S1) */
-#define FC_LAYOUT_VERSION 3u /* 3: slot liveness by lock bytes (readers.c) */
+#define FC_LAYOUT_VERSION 4u /* 3: slot liveness by lock bytes (readers.c);
+                                4: the 16-byte item header (two words) */
 #define FC_HEADER_BYTES 8192u
 #define FC_CKSUM_BYTES 248u     /* header bytes [0, 248) are checksummed */
 #define FC_MAX_CLASSES 64u
@@ -80,7 +81,7 @@
 #define FC_CHUNK_ALIGN 8u       /* every chunk offset is a multiple */
 #define FC_GROWTH_NUM 5u        /* size classes grow by 5/4 */
 #define FC_GROWTH_DEN 4u
-#define FC_ITEM_HDR 24u         /* sizeof(struct item_shm) */
+#define FC_ITEM_HDR 16u         /* sizeof(struct item_shm) */
 #define FC_MIN_SEGMENT FC_SEGMENT_MIN /* the public limits (forkcache.h) */
 #define FC_MAX_SEGMENT FC_SEGMENT_MAX
 #define FC_MIN_PAGE FC_PAGE_MIN
@@ -108,7 +109,7 @@
 #define FC_BK_OFFMASK ((1ull << 48) - 1)
 #define FC_BK_TAGSHIFT 48
 
-/* item_shm.it_state (writer only; readers never read it) */
+/* item_shm.it_w0 state bits (writer only; readers never read them) */
 #define FC_IT_FREE 0u
 #define FC_IT_LIVE 1u
 #define FC_IT_LIMBO 2u
@@ -120,18 +121,49 @@
 
 /* ---------------------------------------------------------------- shm -- */
 
-struct item_shm {               /* chunk header; key then value follow */
-	uint64_t it_cas;        /* version; for a FREE chunk: next free offset */
-	uint64_t it_expire_ms;  /* absolute ms, 0 = never; atomic (touch) */
-	uint32_t it_vlen;
-	uint8_t it_klen;        /* 1..FC_KEY_MAX */
-	uint8_t it_class;
-	uint8_t it_state;       /* FC_IT_*; writer only */
-	uint8_t it_ref;         /* S3-FIFO bits, only through item.h's
-	                           fc__item_freq/_hit/_small calls */
+/*
+ * The item header: two words, then the key, then the value. Every access
+ * goes through lib/item.h (no other file touches the bits); what each bit
+ * is for:
+ *
+ *   it_w0  bits  0-47 cas: the write's number (hd_cas_next, 48 bits; wraps
+ *                     after 2.8e14 writes). A FREE chunk keeps its
+ *                     next-free chunk offset / 8 here instead.
+ *          bits 48-55 klen, 1..FC_KEY_MAX (0 in a FREE chunk)
+ *          bits 56-57 state FC_IT_FREE / LIVE / LIMBO (writer only)
+ *          bit  58    S3-FIFO "small" (probation) flag (writer only)
+ *          bits 59-60 S3-FIFO frequency 0..3: readers add 1 with ONE
+ *                     compare-and-swap of the whole word (lossy), so the
+ *                     writer changes this word after publication only by
+ *                     a CAS loop (item.h)
+ *          bits 61-63 spare, zero (fc_verify checks)
+ *   it_w1  bits  0-39 expiry in ms after hd_created_ms; 0 = never (an
+ *                     absolute expiry is clamped into 1..2^40-1: 34.8
+ *                     years after the segment was made)
+ *          bits 40-63 vlen (< 16 MiB: a chunk fits in a page <= 16 MiB)
+ *          writer only; fc_touch rewrites it whole with the same vlen
+ *
+ * The size class is not here: it is the page map's pm_class of the page
+ * the chunk lies in (item.h, fc__item_view).
+ */
+struct item_shm {
+	uint64_t it_w0;
+	uint64_t it_w1;
 };
 static_assert(sizeof(struct item_shm) == FC_ITEM_HDR, "item header");
 static_assert(FC_KEY_MAX <= 255, "klen is 8 bits");
+static_assert(FC_MAX_PAGE <= (1u << 24), "vlen is 24 bits");
+#define FC_W0_CAS_MASK ((1ull << 48) - 1)
+#define FC_W0_KLEN_SHIFT 48
+#define FC_W0_STATE_SHIFT 56
+#define FC_W0_STATE_MASK (3ull << FC_W0_STATE_SHIFT)
+#define FC_W0_SMALL (1ull << 58)
+#define FC_W0_FREQ_SHIFT 59
+#define FC_W0_FREQ_MASK (3ull << FC_W0_FREQ_SHIFT)
+#define FC_W0_SPARE_MASK (7ull << 61)
+#define FC_W1_EXP_MASK ((1ull << 40) - 1)
+#define FC_W1_VLEN_SHIFT 40
+#define FC_IT_FREQ_MAX 3u
 
 struct slot_shm {               /* one per reading thread of each process */
 	uint64_t rs_owner;      /* gen << 32 | pid; pid 0 = free */
@@ -162,7 +194,8 @@ static_assert(sizeof(struct lease_shm) == 320, "lease entry: 5 lines");
 #define FC_LS_STALE 1u
 
 struct page_shm {
-	uint16_t pm_class;
+	uint16_t pm_class;      /* relaxed atomic: readers take an item's
+	                           class from here (item.h, fc__item_view) */
 	uint8_t pm_state;       /* FC_PG_* */
 	uint8_t pm_pad;
 	uint32_t pm_used;       /* chunks live or in limbo */
@@ -287,6 +320,7 @@ static_assert(sizeof(struct hdr_shm) <= FC_HEADER_BYTES, "header fits 8 KiB");
 
 struct fc_geom {                /* derived, validated copy of the geometry */
 	uint64_t segment_bytes, page_bytes, npages, nbuckets, nslots, limbo_cap;
+	uint32_t page_shift;        /* log2(page_bytes): page of an offset */
 	uint64_t nleases;
 	uint64_t slots_off, index_off[2], pagemap_off, limbo_off, lease_off, pages_off;
 	uint32_t nclasses;
@@ -305,6 +339,8 @@ struct fc_cache {
 	struct lease_shm *leases;
 	struct fc_geom g;
 	uint64_t lease_ms, stale_ms; /* validated copies of the header's */
+	uint64_t created_ms;        /* hd_created_ms (checksummed): the base
+	                               of item expiry times (item.h) */
 	uint64_t seed;
 	int fd;                     /* holds LOCK_SH (open.c); reapers probe
 	                               slot lock bytes through it */

@@ -23,9 +23,9 @@
  *                 evicted. Needs room in limbo for its used chunks.
  *              3. OLD (memcached's slab_automove, by age): the cache is
  *                 full. The age of an item is the number of writes since
- *                 it was written (hd_cas_next - it_cas: cas is a global
- *                 write counter), 0 if its CLOCK bit says it was read since
- *                 the last pass. C's victim age is the EWMA of the ages of
+ *                 it was written (hd_cas_next - its cas, modulo 2^48:
+ *                 cas is a global write counter), 0 if its frequency bits
+ *                 say it was read since the last pass. C's victim age is the EWMA of the ages of
  *                 the items its CLOCK evicted (cl_victim_age). A page of a
  *                 class with >= 2 pages whose sampled median age exceeds
  *                 FC_RB_AGE_RATIO x C's victim age is the least valuable
@@ -43,7 +43,7 @@
  *              list and P is DRAINING (slab.c), so no pop returns a chunk
  *              of P; then for each LIVE chunk of P: pop a free chunk of B,
  *              copy the item (header fields, key, value: same cas, expiry
- *              and CLOCK bit), re-point its bucket at the copy (index.c,
+ *              frequency and flags), re-point its bucket at the copy (index.c,
  *              one release store) and retire the old chunk into limbo. P
  *              becomes FREE when the last of them passes its grace period.
  * INVARIANTS   M1 A move never changes what a key reads: the copy is
@@ -89,26 +89,33 @@
 #define FC_RB_BACKOFF_MIN 64u   /* writes before re-checking ages, first */
 #define FC_RB_BACKOFF_MAX 8192u /* ... doubling up to this */
 
-/* Age of live item @p it in writes; 0 if read since its CLOCK bit was last
+/* Writes since cas @p cas (48 bits, item.h: modular, so a wrapped
+ * counter still gives the right age). */
+static uint64_t
+cas_age(const fc_cache *c, uint64_t cas)
+{
+	return (c->hdr->hd_cas_next - cas) & FC_W0_CAS_MASK;
+}
+
+/* Age of live item @p it in writes; 0 if read since its frequency was last
  * cleared (a hot item is not old, however long ago it was written). */
 static uint64_t
 item_age(const fc_cache *c, const struct item_shm *it)
 {
-	uint64_t now = c->hdr->hd_cas_next, cas = it->it_cas;
+	/* relaxed (item.h): readers bump the frequency concurrently; a stale
+	 * view costs a slightly wrong sample. */
+	uint64_t w0 = fc__item_w0(it);
 
-	/* relaxed: readers set the bit concurrently; a stale view costs a
-	 * slightly wrong sample. */
-	if (fc__item_freq(it))
+	if (fc__w0_freq(w0))
 		return 0;
-	return now > cas ? now - cas : 0;
+	return cas_age(c, fc__w0_cas(w0));
 }
 
 void
 fc__rebalance_note_victim_locked(fc_cache *c, unsigned cls, const struct item_shm *it)
 {
 	struct class_shm *cl = &c->hdr->hd_class[cls];
-	uint64_t now = c->hdr->hd_cas_next, cas = it->it_cas;
-	uint64_t age = (now > cas ? now - cas : 0) + 1; /* >= 1: 0 = none yet */
+	uint64_t age = cas_age(c, fc__item_cas(it)) + 1; /* >= 1: 0 = none yet */
 	uint64_t old = cl->cl_victim_age;
 
 	/* EWMA, weight 1/8: a few batches of victims set it. */
@@ -127,7 +134,7 @@ page_age(const fc_cache *c, uint64_t pg, unsigned cls)
 	for (unsigned s = 0; s < FC_RB_SAMPLES; s++) {
 		uint64_t k = (2ull * s + 1) * per / (2 * FC_RB_SAMPLES);
 		const struct item_shm *it = fc__ptr(c, base + k * csz);
-		if (it->it_state != FC_IT_LIVE)
+		if (fc__item_state(it) != FC_IT_LIVE)
 			continue;
 		uint64_t a = item_age(c, it);
 		unsigned j = n++;
@@ -229,15 +236,20 @@ move_item(fc_cache *c, unsigned cls, uint64_t off)
 	if (rc != FC_OK)
 		return rc;
 	cp = fc__ptr(c, noff);
-	/* The writer owns every field but the CLOCK bit; fc__item_at
-	 * checked that key and value fit the chunk. */
-	uint64_t expire = fc__item_expiry(it);
-	size_t klen = it->it_klen, vlen = it->it_vlen;
-	fc__item_fill(cp, it->it_cas, expire, cls, fc__item_key(it), klen,
-		      fc__item_val(it), vlen);
-	/* The frequency is a hint (item.h); the release store below
-	 * publishes it with the rest of the copy. */
-	fc__item_freq_set_locked(cp, fc__item_freq(it));
+	/* The writer owns every field but the frequency bits; fc__item_at
+	 * checked that key and value fit the chunk. The copy keeps the
+	 * item's cas, expiry, frequency and S3-FIFO flag: it is the same
+	 * item in another place. */
+	uint64_t w0 = fc__item_w0(it), w1 = fc__item_w1(it);
+	uint64_t expire = fc__w1_expiry(c, w1);
+	size_t klen = fc__w0_klen(w0), vlen = fc__w1_vlen(w1);
+	fc__item_fill(c, cp, fc__w0_cas(w0), expire, fc__item_key(it), klen,
+		      fc__item_key(it) + klen, vlen);
+	/* relaxed: unpublished copy; the release store below publishes it
+	 * with the rest of the copy. A bump that lands on the old chunk
+	 * after this load is lost: a hint. */
+	fc__item_freq_set_locked(cp, fc__w0_freq(w0));
+	fc__item_set_small_locked(cp, (w0 & FC_W0_SMALL) != 0);
 	fc__index_repoint_locked(c, pos, noff);
 	fc__slab_count_live_locked(c, cls, klen + vlen, expire != 0);
 	return fc__slab_retire_locked(c, it);
@@ -262,7 +274,7 @@ fc__rebalance_compact_locked(fc_cache *c, uint64_t pg)
 	for (uint32_t k = 0; k < per; k++) {
 		uint64_t off = base + (uint64_t)k * csz;
 		const struct item_shm *it = fc__ptr(c, off);
-		if (it->it_state == FC_IT_LIVE && (rc = move_item(c, cls, off)) != FC_OK) {
+		if (fc__item_state(it) == FC_IT_LIVE && (rc = move_item(c, cls, off)) != FC_OK) {
 			/* P is DRAINING with live items (A3 broken): repair
 			 * puts it back from the index. */
 			c->hdr->hd_needs_repair = 1;

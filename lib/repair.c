@@ -127,7 +127,8 @@ fc__repair_rebuild_locked(fc_cache *c, int drop_index)
 		ck_bitmap_init((struct ck_bitmap *)(bms + pg * bm_bytes),
 			       (unsigned)(P / FC_MIN_CHUNK), false);
 	memset(h->hd_class, 0, sizeof h->hd_class);
-	uint64_t items = 0, bytes = 0, data = 0, used = 0, tombs = 0, maxcas = 0, ttl = 0;
+	uint64_t items = 0, bytes = 0, data = 0, used = 0, tombs = 0, ttl = 0;
+	uint64_t maxahead = UINT64_MAX; /* none at or ahead of hd_cas_next */
 	/* Memory-bound: one random item access per live bucket. Prefetch
 	 * FC_REPAIR_AHEAD buckets ahead (the index itself is read in order).
 	 * Tags are not re-hashed: bucket words are only ever stored whole, so
@@ -149,11 +150,12 @@ fc__repair_rebuild_locked(fc_cache *c, int drop_index)
 			continue;
 		}
 		uint64_t off = fc__bk_off(w);
-		struct item_shm *it = fc__item_at(c, off);
-		int ok = it && it->it_state == FC_IT_LIVE &&
-			 fc__chunk_owned(c, off, it->it_class) != NULL;
+		struct fc_iview v; /* class from the page map, lengths checked */
+		int ok = fc__item_view(c, off, &v) == 0 &&
+			 fc__w0_state(v.w0) == FC_IT_LIVE &&
+			 fc__chunk_owned(c, off, v.cls) != NULL;
 		uint64_t pg = ok ? fc__page_of(c, off) : 0;
-		unsigned k = ok ? (unsigned)((off - fc__page_start(c, pg)) / c->g.class_size[it->it_class]) : 0;
+		unsigned k = ok ? (unsigned)((off - fc__page_start(c, pg)) / c->g.class_size[v.cls]) : 0;
 		struct ck_bitmap *bm = (struct ck_bitmap *)(bms + pg * bm_bytes);
 		if (!ok || ck_bitmap_bts(bm, k)) {
 			fc__st_rel(&ix[i], FC_BK_TOMB); /* bad or duplicate */
@@ -161,16 +163,20 @@ fc__repair_rebuild_locked(fc_cache *c, int drop_index)
 			continue;
 		}
 		counts[pg]++;
-		struct class_shm *cl = &h->hd_class[it->it_class];
+		struct class_shm *cl = &h->hd_class[v.cls];
 		FC_CTR_ADD(cl->cl_live, 1);
-		FC_CTR_ADD(cl->cl_data, it->it_klen + it->it_vlen);
+		FC_CTR_ADD(cl->cl_data, v.klen + v.vlen);
 		items++;
-		bytes += c->g.class_size[it->it_class];
-		data += it->it_klen + it->it_vlen;
-		if (it->it_cas > maxcas)
-			maxcas = it->it_cas;
-		if (fc__ld_rlx(&it->it_expire_ms))
+		bytes += c->g.class_size[v.cls];
+		data += v.klen + v.vlen;
+		/* How far this item's cas is at or ahead of hd_cas_next, modulo
+		 * 2^48 (item.h); half the range or more means behind. */
+		uint64_t ahead = (fc__w0_cas(v.w0) - h->hd_cas_next) & FC_W0_CAS_MASK;
+		if (ahead < FC_W0_CAS_MASK / 2 && (maxahead == UINT64_MAX || ahead > maxahead))
+			maxahead = ahead;
+		if (v.w1 & FC_W1_EXP_MASK)
 			ttl++;
+
 	}
 	FC_FAULT(REPAIR_HALF);
 
@@ -197,10 +203,7 @@ fc__repair_rebuild_locked(fc_cache *c, int drop_index)
 			if (ck_bitmap_test(bm, k))
 				continue;
 			uint64_t off = fc__page_start(c, pg) + (uint64_t)k * csz;
-			struct item_shm *it = fc__ptr(c, off);
-			it->it_state = FC_IT_FREE;
-			it->it_class = (uint8_t)cls;
-			it->it_cas = cl->cl_free;
+			fc__item_set_free_locked(fc__ptr(c, off), cl->cl_free);
 			cl->cl_free = off;
 			FC_CTR_ADD(cl->cl_nfree, 1);
 		}
@@ -221,8 +224,10 @@ fc__repair_rebuild_locked(fc_cache *c, int drop_index)
 	 * repair freed live chunks from it (review finding #1). */
 	FC_CTR_SET(h->hd_limbo_tail, h->hd_limbo_head);
 	h->hd_spare_epoch = 0; /* the grace period covered it */
-	if (h->hd_cas_next <= maxcas)
-		h->hd_cas_next = maxcas + 1;
+	/* hd_cas_next moves past every item's cas (a writer killed between
+	 * its fill and the counter's store, or a damaged counter). */
+	if (maxahead != UINT64_MAX)
+		h->hd_cas_next += maxahead + 1;
 	if (h->hd_ix_hand >= B)
 		h->hd_ix_hand = 0;
 	if (h->hd_sweep >= B)

@@ -117,7 +117,7 @@ fc__class_for(const fc_cache *c, size_t bytes)
 uint64_t
 fc__page_of(const fc_cache *c, uint64_t off)
 {
-	return (off - c->g.pages_off) / c->g.page_bytes;
+	return (off - c->g.pages_off) >> c->g.page_shift;
 }
 
 int
@@ -137,6 +137,7 @@ fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
 	g->nclasses = (uint32_t)n;
 	g->segment_bytes = segment_bytes;
 	g->page_bytes = page_bytes;
+	g->page_shift = (uint32_t)__builtin_ctzll(page_bytes);
 	g->nslots = nslots;
 	g->nbuckets = nbuckets;
 	g->nleases = nleases;
@@ -191,9 +192,10 @@ fc__layout_sig(void)
 		F(hdr_shm, hd_ttl_items), F(hdr_shm, hd_items), F(hdr_shm, hd_limbo_head),
 		F(hdr_shm, hd_needs_repair), F(hdr_shm, hd_folded_hits), F(hdr_shm, hd_class),
 		F(slot_shm, rs_owner), F(slot_shm, rs_epoch), F(slot_shm, rs_resv),
-		F(slot_shm, rs_hits), F(item_shm, it_cas), F(item_shm, it_expire_ms),
-		F(item_shm, it_vlen), F(item_shm, it_klen), F(item_shm, it_class),
-		F(item_shm, it_state), F(item_shm, it_ref), F(page_shm, pm_state),
+		F(slot_shm, rs_hits), F(item_shm, it_w0), F(item_shm, it_w1),
+		FC_W0_CAS_MASK, FC_W0_KLEN_SHIFT, FC_W0_STATE_SHIFT, FC_W0_SMALL,
+		FC_W0_FREQ_SHIFT, FC_W0_SPARE_MASK, FC_W1_EXP_MASK, FC_W1_VLEN_SHIFT,
+		F(page_shm, pm_class), F(page_shm, pm_state),
 		F(page_shm, pm_used), F(class_shm, cl_free), F(class_shm, cl_hand),
 		sizeof(struct lease_shm), F(lease_shm, ls_gen), F(lease_shm, ls_owner),
 		F(lease_shm, ls_deadline_ms), F(lease_shm, ls_slot), F(lease_shm, ls_word),
@@ -364,6 +366,7 @@ fc__segment_layout(fc_cache *c, const fc_options *o)
 	c->leases = (struct lease_shm *)fc__ptr(c, g.lease_off);
 	c->lease_ms = h->hd_lease_ms;
 	c->stale_ms = h->hd_stale_ms;
+	c->created_ms = h->hd_created_ms;
 	/* A fresh ftruncate'd object is zero: index EMPTY, slots free, pages
 	 * FREE. A recycled zero-header file may hold old bytes: clear the
 	 * metadata regions (pages are formatted when carved). */
@@ -437,5 +440,6 @@ fc__segment_attach(fc_cache *c, uint64_t size)
 	c->leases = (struct lease_shm *)fc__ptr(c, c->g.lease_off);
 	c->lease_ms = hcopy.hd_lease_ms;
 	c->stale_ms = hcopy.hd_stale_ms;
+	c->created_ms = hcopy.hd_created_ms;
 	return FC_OK;
 }

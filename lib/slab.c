@@ -5,7 +5,8 @@
  * DESIGN       Slab pages (page_bytes each) are FREE or belong to one size
  *              class (sizes from 64 B growing by 5/4, 8-byte aligned, the
  *              last one a whole page: segment.c). A class's free chunks form
- *              a singly linked list through it_cas of each free chunk. Only
+ *              a singly linked list through the first word of each free chunk (item.h:
+ *              fc__item_next_free). Only
  *              the writer (mutex held) touches allocator state; readers
  *              never read it. A chunk is LIVE (published in the index),
  *              LIMBO (unlinked, waiting for a grace period) or FREE.
@@ -16,7 +17,7 @@
  *              has passed (readers.c says which). Which of them a write
  *              uses, and when it evicts or steals a page, is the allocation
  *              policy in evict.c; the rebuild after a crash is repair.c.
- * INVARIANTS   A1 A chunk on a free list has it_state FREE and lies in an
+ * INVARIANTS   A1 A chunk on a free list has state FREE and lies in an
  *                 ACTIVE page of its class, at a multiple of the class size.
  *              A2 pm_used = chunks of the page that are LIVE or LIMBO.
  *              A3 A FREE page holds no LIVE or LIMBO chunk; a DRAINING page
@@ -30,8 +31,10 @@
  *                 any slot holds an epoch e with 0 < e <= E.
  *              R4 Limbo stamps are nondecreasing from head to tail.
  * CONCURRENCY  All of it under hd_mutex. Readers read only LIVE chunks
- *              (and LIMBO ones they found while LIVE); an item's
- *              frequency is the one thing both touch (item.h: a hint).
+ *              (and LIMBO ones they found while LIVE); it_w0 is the one
+ *              word both touch (readers CAS its frequency bits; so the
+ *              LIVE -> LIMBO change is a CAS loop: item.h). pm_class:
+ *              relaxed store here | readers' relaxed load (item.h).
  *              hd_epoch: FAA here (reclaim) | readers, acquire.
  * CRASHES      A writer killed anywhere here leaves lists, counters, page
  *              states or limbo cursors half-updated; the next writer's
@@ -80,14 +83,14 @@ fc__slab_page_grab_locked(fc_cache *c, unsigned cls)
 		uint64_t base = fc__page_start(c, pg), head = cl->cl_free;
 		/* A1 holds for each chunk before the list head moves to it.
 		 * The page was FREE, so no reader is in it (A3, A4). */
-		pm->pm_class = (uint16_t)cls;
+		/* relaxed: readers load it for items of this page, and none
+		 * is published before the bucket's release store (I2). */
+		fc__st16_rlx(&pm->pm_class, (uint16_t)cls);
 		pm->pm_used = 0;
 		pm->pm_state = FC_PG_ACTIVE;
 		for (uint32_t k = per; k-- > 0;) {
 			struct item_shm *it = fc__ptr(c, base + (uint64_t)k * csz);
-			it->it_state = FC_IT_FREE;
-			it->it_class = (uint8_t)cls;
-			it->it_cas = head;
+			fc__item_set_free_locked(it, head);
 			head = base + (uint64_t)k * csz;
 			if (k == per / 2)
 				FC_FAULT(PAGE_GRAB);
@@ -111,17 +114,18 @@ chunk_free(fc_cache *c, uint64_t off)
 		mark_corrupt(c);
 		return;
 	}
-	unsigned cls = it->it_class;
-	struct class_shm *cl = &c->hdr->hd_class[cls];
 	struct page_shm *pm = &c->pages[fc__page_of(c, off)];
+	unsigned cls = pm->pm_class; /* fc__item_at checked it < nclasses */
+	struct class_shm *cl = &c->hdr->hd_class[cls];
 
-	if (pm->pm_used == 0 || pm->pm_class != cls || pm->pm_state == FC_PG_FREE) {
+	if (pm->pm_used == 0 || pm->pm_state == FC_PG_FREE ||
+	    fc__item_state(it) != FC_IT_LIMBO) {
 		mark_corrupt(c);
 		return;
 	}
 	FC_CTR_SUB(cl->cl_limbo, 1);
 	pm->pm_used--;
-	it->it_state = FC_IT_FREE;
+	fc__item_set_free_locked(it, 0); /* A4: grace period has passed */
 	if (pm->pm_state == FC_PG_DRAINING) {
 		if (pm->pm_used == 0) { /* A3: last one out frees the page */
 			pm->pm_state = FC_PG_FREE;
@@ -131,7 +135,7 @@ chunk_free(fc_cache *c, uint64_t off)
 		}
 		return;
 	}
-	it->it_cas = cl->cl_free; /* A4: grace period has passed */
+	fc__item_set_free_locked(it, cl->cl_free);
 	cl->cl_free = off;
 	FC_CTR_ADD(cl->cl_nfree, 1);
 }
@@ -142,16 +146,16 @@ fc__slab_pop_locked(fc_cache *c, unsigned cls, uint64_t *off)
 	struct class_shm *cl = &c->hdr->hd_class[cls];
 	struct item_shm *it = fc__chunk_owned(c, cl->cl_free, cls);
 
-	if (!it || it->it_state != FC_IT_FREE || !cl->cl_nfree) {
+	if (!it || fc__item_state(it) != FC_IT_FREE || !cl->cl_nfree) {
 		mark_corrupt(c);
 		return FC_ECORRUPT;
 	}
 	*off = cl->cl_free;
-	cl->cl_free = it->it_cas;
+	cl->cl_free = fc__item_next_free(it);
 	FC_CTR_SUB(cl->cl_nfree, 1);
 	FC_CTR_ADD(cl->cl_live, 1);
 	c->pages[fc__page_of(c, *off)].pm_used++;
-	it->it_state = FC_IT_LIVE;
+	fc__item_set_popped_locked(it);
 	return FC_OK;
 }
 
@@ -160,10 +164,9 @@ void
 fc__slab_unalloc_locked(fc_cache *c, uint64_t off)
 {
 	struct item_shm *it = fc__ptr(c, off);
-	struct class_shm *cl = &c->hdr->hd_class[it->it_class];
+	struct class_shm *cl = &c->hdr->hd_class[c->pages[fc__page_of(c, off)].pm_class];
 
-	it->it_state = FC_IT_FREE;
-	it->it_cas = cl->cl_free;
+	fc__item_set_free_locked(it, cl->cl_free);
 	cl->cl_free = off;
 	FC_CTR_ADD(cl->cl_nfree, 1);
 	FC_CTR_SUB(cl->cl_live, 1);
@@ -193,22 +196,28 @@ fc__slab_page_drain_locked(fc_cache *c, uint64_t pg)
 	uint32_t csz = c->g.class_size[cls], per = c->g.class_per_page[cls];
 	uint64_t base = fc__page_start(c, pg), end = base + (uint64_t)per * csz;
 
-	/* Unlink this page's free chunks: walk the class list once. */
-	uint64_t *link = &cl->cl_free;
+	/* Unlink this page's free chunks: walk the class list once (prev:
+	 * the last chunk kept, NULL while the head is the link). */
+	struct item_shm *prev = NULL;
+	uint64_t off = cl->cl_free;
 	uint64_t bound = c->g.npages * c->g.class_per_page[cls] + 1; /* not cl_nfree: untrusted */
-	while (*link && bound--) {
-		uint64_t off = *link;
+	while (off && bound--) {
 		struct item_shm *it = fc__chunk_owned(c, off, cls);
 		if (!it) {
 			mark_corrupt(c);
 			return FC_ECORRUPT;
 		}
+		uint64_t next = fc__item_next_free(it);
 		if (off >= base && off < end) {
-			*link = it->it_cas;
+			if (prev)
+				fc__item_set_free_locked(prev, next);
+			else
+				cl->cl_free = next;
 			FC_CTR_SUB(cl->cl_nfree, 1);
 		} else {
-			link = &it->it_cas;
+			prev = it;
 		}
+		off = next;
 	}
 	if (cl->cl_hand >= base && cl->cl_hand < end)
 		cl->cl_hand = 0;
@@ -297,18 +306,20 @@ int
 fc__slab_retire_locked(fc_cache *c, struct item_shm *it)
 {
 	struct hdr_shm *h = c->hdr;
-	struct class_shm *cl = &h->hd_class[it->it_class];
-	uint64_t csz = c->g.class_size[it->it_class];
+	unsigned cls = c->pages[fc__page_of(c, fc__off_of(c, it))].pm_class;
+	struct class_shm *cl = &h->hd_class[cls];
+	uint64_t csz = c->g.class_size[cls];
+	uint64_t data = fc__item_klen(it) + fc__item_vlen(it);
 
-	it->it_state = FC_IT_LIMBO;
-	if (fc__item_expiry(it))
+	fc__item_set_state_locked(it, FC_IT_LIMBO);
+	if (fc__item_w1(it) & FC_W1_EXP_MASK)
 		FC_CTR_SUB(h->hd_ttl_items, 1);
 	FC_CTR_SUB(cl->cl_live, 1);
 	FC_CTR_ADD(cl->cl_limbo, 1);
-	FC_CTR_SUB(cl->cl_data, it->it_klen + it->it_vlen);
+	FC_CTR_SUB(cl->cl_data, data);
 	FC_CTR_SUB(h->hd_items, 1);
 	FC_CTR_SUB(h->hd_bytes_used, csz);
-	FC_CTR_SUB(h->hd_data_bytes, it->it_klen + it->it_vlen);
+	FC_CTR_SUB(h->hd_data_bytes, data);
 	if (limbo_push(c, fc__off_of(c, it)) != FC_OK) {
 		/* Limbo full and readers stuck: leak it until repair. */
 		h->hd_needs_repair = 1;
@@ -361,8 +372,8 @@ fc__limbo_oldest_stamp(fc_cache *c, unsigned cls)
 	for (uint64_t n = h->hd_limbo_head, k = 0;
 	     n != h->hd_limbo_tail && k < c->g.limbo_cap; n++, k++) {
 		struct limbo_shm *l = &c->limbo[n % c->g.limbo_cap];
-		struct item_shm *it = fc__item_at(c, l->lb_off);
-		if (it && it->it_class == cls)
+		struct fc_iview v;
+		if (fc__item_view(c, l->lb_off, &v) == 0 && v.cls == cls)
 			return l->lb_epoch;
 	}
 	return c->limbo[(h->hd_limbo_tail - 1) % c->g.limbo_cap].lb_epoch;

@@ -147,6 +147,21 @@ check_duplicate(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t h,
 	}
 }
 
+/* The bits of a LIVE or LIMBO item's first word that fc__item_view does
+ * not check: the state (@p want), and the spare bits (zero). The S3-FIFO
+ * frequency is 2 bits, so any value is in range; the small flag either
+ * way. */
+static void
+check_item_bits(struct vctx *v, uint64_t off, uint64_t w0, unsigned want)
+{
+	if (fc__w0_state(w0) != want)
+		problem(v, "item", off, "state %u, expected %s", fc__w0_state(w0),
+			want == FC_IT_LIVE ? "LIVE" : "LIMBO");
+	if (w0 & FC_W0_SPARE_MASK)
+		problem(v, "item", off, "spare header bits set (%#llx), expected zero",
+			(unsigned long long)(w0 & FC_W0_SPARE_MASK));
+}
+
 /*
  * One index bucket: bounds, item header, tag; with @p run_start (the
  * first bucket after the nearest EMPTY before i, or UINT64_MAX when the
@@ -168,9 +183,8 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 			(unsigned long long)i, (unsigned long long)off);
 		return;
 	}
-	struct item_shm *it = iv.it;
 	(*live)++;
-	if (fc__ld_rlx(&it->it_expire_ms))
+	if (iv.w1 & FC_W1_EXP_MASK)
 		(*ttl)++;
 	uint64_t h = fc__hash(c, iv.key, iv.klen);
 	if ((h >> FC_BK_TAGSHIFT) != (w >> FC_BK_TAGSHIFT))
@@ -192,8 +206,7 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 			(unsigned long long)off, iv.cls);
 		return;
 	}
-	if (it->it_state != FC_IT_LIVE)
-		problem(v, "item", off, "state %u, expected LIVE", it->it_state);
+	check_item_bits(v, off, iv.w0, FC_IT_LIVE);
 	mark_chunk(v, off, iv.cls, M_LIVE);
 }
 
@@ -321,13 +334,20 @@ check_full(struct vctx *v)
 					"in an owned page", cls);
 				break;
 			}
-			if (it->it_state != FC_IT_FREE)
+			/* one load of each word: the walk continues from the
+			 * link that was checked */
+			uint64_t w0 = fc__item_w0(it), w1 = fc__item_w1(it);
+			if (fc__w0_state(w0) != FC_IT_FREE)
 				problem(v, "freelist", off, "class %u: state %u, expected FREE", cls,
-					it->it_state);
+					fc__w0_state(w0));
+			else if ((w0 & ~FC_W0_CAS_MASK & ~FC_W0_STATE_MASK) || w1)
+				problem(v, "freelist", off, "class %u: free chunk header has bits "
+					"beyond state and link (w0 %#llx, w1 %#llx)", cls,
+					(unsigned long long)w0, (unsigned long long)w1);
 			if (mark_chunk(v, off, cls, M_FREE) != 0)
 				break;
 			nfree[cls]++;
-			off = it->it_cas;
+			off = fc__w0_cas(w0) << 3;
 		}
 	}
 
@@ -350,10 +370,11 @@ check_full(struct vctx *v)
 				(unsigned long long)n, (unsigned long long)loff);
 			continue;
 		}
-		struct item_shm *it = iv.it;
-		if (it->it_state != FC_IT_LIMBO)
+		if (fc__w0_state(iv.w0) != FC_IT_LIMBO)
 			problem(v, "limbo", at, "entry %llu: chunk state %u, expected LIMBO",
-				(unsigned long long)n, it->it_state);
+				(unsigned long long)n, fc__w0_state(iv.w0));
+		else
+			check_item_bits(v, loff, iv.w0, FC_IT_LIMBO);
 		if (l->lb_epoch < prev || l->lb_epoch > epoch)
 			problem(v, "limbo", at, "entry %llu: epoch %llu out of order (R4)",
 				(unsigned long long)n, (unsigned long long)l->lb_epoch);

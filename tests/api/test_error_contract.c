@@ -79,7 +79,8 @@ stuck_repair(fc_cache *c)
 	c->hdr->hd_needs_repair = 1;
 }
 
-/* Find the item of KEY in the pages and give it a class out of range. */
+/* Find the item of KEY in the pages and give it a class out of range
+ * (the class of its page, in the page map). */
 static void
 damage_item(fc_cache *c)
 {
@@ -88,8 +89,8 @@ damage_item(fc_cache *c)
 
 	assert_non_null(k);
 	struct item_shm *it = (struct item_shm *)(k - FC_ITEM_HDR);
-	assert_int_equal(it->it_klen, KLEN);
-	it->it_class = 250;
+	assert_int_equal(fc__item_klen(it), KLEN);
+	c->pages[fc__page_of(c, fc__off_of(c, it))].pm_class = 250;
 }
 
 /* --------------------------------------------------------- the calls -- */

@@ -50,7 +50,7 @@ check_value_max(fc_cache *c)
 	assert_non_null(out);
 	assert_true(n > 0);
 	assert_true(st.value_max < st.page_bytes);
-	assert_int_equal(st.value_max, st.page_bytes - 24 - FC_KEY_MAX);
+	assert_int_equal(st.value_max, st.page_bytes - 16 - FC_KEY_MAX);
 	memset(key, 'k', sizeof key);
 	fc_test_rng_init(&r, fc_test_seed());
 	fc_test_fill_random(&r, v, n + 1);

@@ -280,7 +280,7 @@ geometry_at_the_limits_is_accepted(void **state)
 	st = fc_test_stats(c);
 	assert_int_equal(st.reader_slots, 65536);
 	assert_int_equal(st.page_bytes, 16u << 20);
-	assert_int_equal(st.value_max, (16u << 20) - 24 - FC_KEY_MAX);
+	assert_int_equal(st.value_max, (16u << 20) - 16 - FC_KEY_MAX);
 	fc_test_destroy(c);
 }
 
@@ -313,7 +313,7 @@ page_bytes_zero_picks_the_documented_automatic_page(void **state)
 				 (unsigned long long)cases[i].seg,
 				 (unsigned long long)st.page_bytes,
 				 (unsigned long long)cases[i].page);
-		assert_int_equal(st.value_max, cases[i].page - 24 - FC_KEY_MAX);
+		assert_int_equal(st.value_max, cases[i].page - 16 - FC_KEY_MAX);
 		fc_test_destroy(c);
 	}
 }
@@ -356,7 +356,7 @@ default_options_segment_has_documented_geometry(void **state)
 	assert_int_equal(st.page_bytes, 2u << 20);
 	assert_int_equal(st.reader_slots, 256);
 	assert_true(st.value_max >= FC_VALUE_MAX);
-	assert_int_equal(st.value_max, (2u << 20) - 24 - FC_KEY_MAX);
+	assert_int_equal(st.value_max, (2u << 20) - 16 - FC_KEY_MAX);
 	assert_true(st.pages >= 1);
 	assert_true(st.pages * st.page_bytes <= st.segment_bytes);
 	assert_int_equal(st.data_capacity, st.pages * st.page_bytes);

@@ -30,7 +30,7 @@ key_length_above_max_is_corrupt(void **state)
 	assert_int_equal(fc_set(c, "k", 1, "value", 5, 0), FC_OK);
 	struct item_shm *itm = only_item(c);
 	assert_non_null(itm);
-	itm->it_klen = FC_KEY_MAX + 2; /* what the fuzzer wrote */
+	fc_test_item_set_klen(itm, FC_KEY_MAX + 2); /* what the fuzzer wrote */
 
 	assert_int_equal(fc_iter_open(c, &it), FC_OK);
 	assert_int_equal(fc_iter_next(it, &item), FC_ECORRUPT);
@@ -39,7 +39,7 @@ key_length_above_max_is_corrupt(void **state)
 	assert_true(rc == FC_ECORRUPT || rc == FC_ENOTFOUND);
 	assert_true(fc_test_verify_count(c, 0) > 0);
 
-	itm->it_klen = 1; /* undo, so teardown leaves a sound segment */
+	fc_test_item_set_klen(itm, 1); /* undo, so teardown leaves a sound segment */
 	fc_test_verify(c);
 }
 

@@ -1,6 +1,7 @@
 /*
  * test_8_hostile_lengths.c - issue #8, finding 5: a process that can write
- * the segment flips an item's length and class bytes while readers read.
+ * the segment flips an item's length bytes, or the class byte of its page
+ * in the page map (where an item's class lives), while readers read.
  * A reader must return the item's real value or an error (FC_ECORRUPT,
  * FC_ENOTFOUND), never bytes from outside the item, never crash.
  *
@@ -26,15 +27,23 @@
 #define KEY "victim"
 #define KLEN 6u
 
-struct item_hdr { /* the chunk header's layout (lib/internal.h item_shm) */
-	uint64_t cas, expire;
-	uint32_t vlen;
-	uint8_t klen, cls, state, ref;
+/* The layout this test writes as a hostile process would (lib/internal.h):
+ * item header = two little-endian words; klen is byte 6 of the first
+ * (bits 48-55), vlen bits 40-63 of the second; the segment header holds
+ * page_bytes at byte 24, the page map's offset at 88 and the pages' at
+ * 104; a page map entry is 8 bytes, its class the u16 at its start. */
+struct item_hdr {
+	uint8_t w0[8];
+	uint64_t w1;
 };
+#define HDR_PAGE_BYTES 24
+#define HDR_PAGEMAP_OFF 88
+#define HDR_PAGES_OFF 104
 
 static atomic_int stop;
 static volatile struct item_hdr *hostile;
-static uint8_t real_cls;
+static volatile uint16_t *hostile_cls; /* the item's page's pm_class */
+static uint16_t real_cls;
 static int mode; /* 0: vlen, 1: klen, 2: class */
 
 /* Busy-wait about @p n loop turns: the hostile value and the real one each
@@ -57,19 +66,19 @@ flipper(void *arg)
 		unsigned a = (unsigned)(x & 255), b = (unsigned)((x >> 8) & 255);
 		switch (mode) {
 		case 0:
-			hostile->vlen = HOSTILE_VLEN;
+			hostile->w1 = (uint64_t)HOSTILE_VLEN << 40;
 			spin(a);
-			hostile->vlen = VLEN;
+			hostile->w1 = (uint64_t)VLEN << 40;
 			break;
 		case 1:
-			hostile->klen = 200;
+			hostile->w0[6] = 200;
 			spin(a);
-			hostile->klen = KLEN;
+			hostile->w0[6] = KLEN;
 			break;
 		default:
-			hostile->cls = 250;
+			*hostile_cls = 250;
 			spin(a);
-			hostile->cls = real_cls;
+			*hostile_cls = real_cls;
 			break;
 		}
 		spin(b);
@@ -89,7 +98,7 @@ run(fc_cache *c, const char *name, int which)
 	char tmp[VLEN];
 	if (fc_get_item(c, KEY, KLEN, tmp, &len, &meta) != FC_OK)
 		return 91;
-	real_cls = (uint8_t)meta.size_class;
+	real_cls = (uint16_t)meta.size_class;
 	fc_stats st;
 	fc_stat(c, &st);
 	char path[128];
@@ -104,8 +113,18 @@ run(fc_cache *c, const char *name, int which)
 	if (!hit || memcmp(hit - KLEN, KEY, KLEN) != 0)
 		return 94;
 	hostile = (volatile struct item_hdr *)(hit - KLEN - sizeof(struct item_hdr));
-	if (hostile->vlen != VLEN || hostile->klen != KLEN)
+	if (hostile->w1 != (uint64_t)VLEN << 40 || hostile->w0[6] != KLEN)
 		return 95;
+	uint64_t pb, pm_off, pages_off;
+	memcpy(&pb, m + HDR_PAGE_BYTES, 8);
+	memcpy(&pm_off, m + HDR_PAGEMAP_OFF, 8);
+	memcpy(&pages_off, m + HDR_PAGES_OFF, 8);
+	uint64_t ioff = (uint64_t)((char *)hostile - m);
+	if (!pb || ioff < pages_off)
+		return 97;
+	hostile_cls = (volatile uint16_t *)(m + pm_off + (ioff - pages_off) / pb * 8);
+	if (*hostile_cls != real_cls)
+		return 98;
 
 	size_t cap = 1u << 20;
 	char *buf = malloc(cap);

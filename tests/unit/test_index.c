@@ -130,11 +130,11 @@ assert_every_live_key_reachable(fc_cache *c)
 			fail_msg("bucket %" PRIu64 ": word %#" PRIx64
 				 " is not an item",
 				 i, w);
-		uint64_t h = fc__hash(c, fc__item_key(it), it->it_klen);
+		uint64_t h = fc__hash(c, fc__item_key(it), fc__item_klen(it));
 		if ((h >> FC_BK_TAGSHIFT) != (w >> FC_BK_TAGSHIFT))
 			fail_msg("bucket %" PRIu64
 				 ": tag does not match key %.*s (I1)",
-				 i, (int)it->it_klen, fc__item_key(it));
+				 i, (int)fc__item_klen(it), fc__item_key(it));
 		for (uint64_t j = fc__bk_home(c, h); j != i;
 		     j = fc__bk_next(c, j))
 			if (ix[j] == FC_BK_EMPTY)
@@ -142,7 +142,7 @@ assert_every_live_key_reachable(fc_cache *c)
 					 " (home %" PRIu64 ") "
 					 "unreachable: bucket %" PRIu64
 					 " is EMPTY (I3)",
-					 (int)it->it_klen, fc__item_key(it), i,
+					 (int)fc__item_klen(it), fc__item_key(it), i,
 					 fc__bk_home(c, h), j);
 	}
 }

@@ -451,7 +451,7 @@ reclaim_frees_limbo_stamped_below_the_oldest_reader_and_keeps_the_rest(
 		assert_int_equal(l->lb_off, fc__off_of(c, it[n]));
 		assert_int_equal(l->lb_epoch, e + n); /* R4: nondecreasing */
 	}
-	unsigned cls = it[0]->it_class;
+	unsigned cls = fc_test_item_class(c, it[0]);
 	assert_int_equal(h->hd_class[cls].cl_limbo, 3);
 
 	/* The reader moves to e+1: only k0 (stamped e < e+1) is freed; k1,
@@ -459,10 +459,10 @@ reclaim_frees_limbo_stamped_below_the_oldest_reader_and_keeps_the_rest(
 	fc__st_rel(&s->rs_epoch, e + 1);
 	assert_int_equal(reclaim(c), 1);
 	assert_int_equal(h->hd_limbo_head, head + 1);
-	assert_int_equal(it[0]->it_state, FC_IT_FREE);
+	assert_int_equal(fc__item_state(it[0]), FC_IT_FREE);
 	assert_int_equal(h->hd_class[cls].cl_free, fc__off_of(c, it[0]));
-	assert_int_equal(it[1]->it_state, FC_IT_LIMBO);
-	assert_int_equal(it[2]->it_state, FC_IT_LIMBO);
+	assert_int_equal(fc__item_state(it[1]), FC_IT_LIMBO);
+	assert_int_equal(fc__item_state(it[2]), FC_IT_LIMBO);
 	assert_int_equal(h->hd_class[cls].cl_limbo, 2);
 	fc_test_verify(c);
 
@@ -470,8 +470,8 @@ reclaim_frees_limbo_stamped_below_the_oldest_reader_and_keeps_the_rest(
 	fc__st_rel(&s->rs_epoch, 0);
 	assert_int_equal(reclaim(c), 2);
 	assert_int_equal(h->hd_limbo_head, h->hd_limbo_tail);
-	assert_int_equal(it[1]->it_state, FC_IT_FREE);
-	assert_int_equal(it[2]->it_state, FC_IT_FREE);
+	assert_int_equal(fc__item_state(it[1]), FC_IT_FREE);
+	assert_int_equal(fc__item_state(it[2]), FC_IT_FREE);
 	assert_int_equal(h->hd_class[cls].cl_limbo, 0);
 	fc_test_verify(c);
 }

@@ -43,10 +43,10 @@ walk_free_list(fc_cache *c, unsigned cls, uint64_t pg, unsigned char *seen)
 				 " is not a chunk of the "
 				 "class (A1)",
 				 cls, off);
-		if (it->it_state != FC_IT_FREE)
+		if (fc__item_state(it) != FC_IT_FREE)
 			fail_msg("class %u: free chunk %" PRIu64
 				 " has state %u (A1)",
-				 cls, off, it->it_state);
+				 cls, off, fc__item_state(it));
 		if (++n > c->g.npages * c->g.class_per_page[cls])
 			fail_msg("class %u: free list loops", cls);
 		if (seen && fc__page_of(c, off) == pg) {
@@ -56,7 +56,7 @@ walk_free_list(fc_cache *c, unsigned cls, uint64_t pg, unsigned char *seen)
 					 " listed twice",
 					 cls, k);
 		}
-		off = it->it_cas;
+		off = fc__item_next_free(it);
 	}
 	return n;
 }
@@ -117,7 +117,7 @@ first_alloc_carves_a_free_page_with_every_chunk_on_the_free_list(void **state)
 	assert_int_equal(cl->cl_live, 1);
 	assert_int_equal(cl->cl_nfree, per - 1);
 	assert_int_equal(h->hd_free_pages, c->g.npages - 1);
-	assert_int_equal(((struct item_shm *)fc__ptr(c, off))->it_state,
+	assert_int_equal(fc__item_state(fc__ptr(c, off)),
 			 FC_IT_LIVE);
 
 	fc__slab_unalloc_locked(c, off);
@@ -159,10 +159,10 @@ alloc_then_unalloc_restores_the_free_list_and_counters(void **state)
 	uint64_t head2 = cl->cl_free;
 	fc__slab_unalloc_locked(c, b);
 	struct item_shm *it = fc__ptr(c, b);
-	assert_int_equal(it->it_state, FC_IT_FREE);
+	assert_int_equal(fc__item_state(it), FC_IT_FREE);
 	assert_int_equal(cl->cl_free, b);
 	/* Linked in front of the old head. */
-	assert_int_equal(it->it_cas, head2);
+	assert_int_equal(fc__item_next_free(it), head2);
 	assert_int_equal(cl->cl_nfree, nfree);
 	assert_int_equal(cl->cl_live, 1);
 	assert_int_equal(c->pages[pg].pm_used, 1);
@@ -216,17 +216,23 @@ make_draining(fc_cache *c, uint64_t pg)
 {
 	unsigned cls = c->pages[pg].pm_class;
 	struct class_shm *cl = &c->hdr->hd_class[cls];
-	uint64_t *link = &cl->cl_free, lo = page_start(c, pg),
+	uint64_t off = cl->cl_free, lo = page_start(c, pg),
 		 hi = lo + c->g.page_bytes;
+	struct item_shm *prev = NULL;
 
-	while (*link) {
-		struct item_shm *it = fc__ptr(c, *link);
-		if (*link >= lo && *link < hi) {
-			*link = it->it_cas;
+	while (off) {
+		struct item_shm *it = fc__ptr(c, off);
+		uint64_t next = fc__item_next_free(it);
+		if (off >= lo && off < hi) {
+			if (prev)
+				fc_test_item_set_link(prev, next);
+			else
+				cl->cl_free = next;
 			cl->cl_nfree--;
 		} else {
-			link = &it->it_cas;
+			prev = it;
 		}
+		off = next;
 	}
 	c->pages[pg].pm_state = FC_PG_DRAINING;
 	c->hdr->hd_pages_draining++; /* A6 */
@@ -243,10 +249,10 @@ freeing_the_last_limbo_chunk_of_a_draining_page_frees_the_page(void **state)
 	assert_int_equal(fc_set(c, "b", 1, "vb", 2, 0), FC_OK);
 	struct item_shm *ia = item_of(c, "a"), *ib = item_of(c, "b");
 	uint64_t pg = fc__page_of(c, fc__off_of(c, ia));
-	unsigned cls = ia->it_class;
+	unsigned cls = fc_test_item_class(c, ia);
 	struct class_shm *cl = &h->hd_class[cls];
 	assert_int_equal(fc__page_of(c, fc__off_of(c, ib)), pg);
-	assert_int_equal(ib->it_class, cls);
+	assert_int_equal(fc_test_item_class(c, ib), cls);
 
 	/* a goes to limbo at epoch E, b at E+1, while a reader holds E. */
 	uint64_t e = h->hd_epoch;
@@ -256,8 +262,8 @@ freeing_the_last_limbo_chunk_of_a_draining_page_frees_the_page(void **state)
 	assert_int_equal(fc__reclaim_locked(c), 0); /* epoch -> E+1 */
 	fc__unlock(c);
 	assert_int_equal(fc_delete(c, "b", 1), FC_OK);
-	assert_int_equal(ia->it_state, FC_IT_LIMBO);
-	assert_int_equal(ib->it_state, FC_IT_LIMBO);
+	assert_int_equal(fc__item_state(ia), FC_IT_LIMBO);
+	assert_int_equal(fc__item_state(ib), FC_IT_LIMBO);
 
 	uint64_t free_pages = h->hd_free_pages, pages = cl->cl_pages;
 	assert_int_equal(fc__lock(c), FC_OK);
@@ -274,7 +280,7 @@ freeing_the_last_limbo_chunk_of_a_draining_page_frees_the_page(void **state)
 	fc__st_rel(&s->rs_epoch, e + 1);
 	assert_int_equal(fc__lock(c), FC_OK);
 	assert_int_equal(fc__reclaim_locked(c), 1);
-	assert_int_equal(ia->it_state, FC_IT_FREE);
+	assert_int_equal(fc__item_state(ia), FC_IT_FREE);
 	assert_int_equal(c->pages[pg].pm_state, FC_PG_DRAINING);
 	assert_int_equal(c->pages[pg].pm_used, 1);
 	assert_int_equal(cl->cl_free, 0);
@@ -499,7 +505,7 @@ slab_rebuild_after_scrambled_accounting_restores_it_and_keeps_items(
 	assert_int_equal(h->hd_ix_used, want.used);
 	assert_int_equal(h->hd_ix_tombs, want.tombs);
 	free(want.pages);
-	assert_int_equal(((struct item_shm *)fc__ptr(c, live_off))->it_state,
+	assert_int_equal(fc__item_state(fc__ptr(c, live_off)),
 			 FC_IT_LIVE);
 
 	for (unsigned i = 0; i < RB_KEYS; i++) {

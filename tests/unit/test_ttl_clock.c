@@ -38,7 +38,7 @@ recount_ttl(fc_cache *c)
 			continue;
 		struct item_shm *it = fc__item_at(c, fc__bk_off(ix[i]));
 		assert_non_null(it);
-		n += it->it_expire_ms != 0;
+		n += fc__item_expiry(c, it) != 0;
 	}
 	return n;
 }
@@ -130,8 +130,8 @@ item_expiry_is_set_from_the_offset_clock(void **state)
 	set_ttl(c, "k", 250);
 	uint64_t hi = fc__now_ms();
 	assert_true(pos_of(c, "k", &it) != UINT64_MAX);
-	assert_true(it->it_expire_ms >= lo + 250 &&
-		    it->it_expire_ms <= hi + 250);
+	assert_true(fc__item_expiry(c, it) >= lo + 250 &&
+		    fc__item_expiry(c, it) <= hi + 250);
 	fc_test_verify(c);
 }
 
@@ -179,7 +179,7 @@ sweep_treats_an_item_as_expired_from_its_expiry_millisecond_on(void **state)
 
 	set_ttl(c, "k", 1000);
 	assert_true(pos_of(c, "k", &it) != UINT64_MAX);
-	uint64_t e = it->it_expire_ms;
+	uint64_t e = fc__item_expiry(c, it);
 	sweep(c, (unsigned)c->g.nbuckets, e - 1);
 	assert_true(pos_of(c, "k", NULL) != UINT64_MAX);
 	assert_int_equal(c->hdr->hd_expired, 0);

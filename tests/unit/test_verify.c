@@ -25,7 +25,7 @@ struct found {
 };
 
 struct report {
-	struct found f[64];
+	struct found f[1024]; /* a FREE page of small items: one per item */
 	unsigned n;
 };
 
@@ -136,7 +136,7 @@ duplicate_key_is_reported(void **state)
 	 * after the first one's: reachable from the home, a duplicate (I4). */
 	assert_int_equal(fc__lock(c), FC_OK);
 	assert_int_equal(fc__evict_alloc_locked(c, (unsigned)cls, &off), FC_OK);
-	fc__item_fill(fc__ptr(c, off), 99999, 0, (unsigned)cls, key, k, val, sizeof val);
+	fc__item_fill(c, fc__ptr(c, off), 99999, 0, key, k, val, sizeof val);
 	fc__unlock(c);
 	uint64_t q = pos;
 	while (ix[q] != FC_BK_EMPTY)
@@ -177,7 +177,7 @@ bad_item_lengths_are_reported(void **state)
 	uint64_t pos = bucket_of(c, 17);
 	struct item_shm *it = fc__ptr(c, fc__bk_off(live_ix(c)[pos]));
 
-	it->it_vlen = 1u << 30; /* far beyond its chunk */
+	fc_test_item_set_vlen(it, (1u << 24) - 1); /* far beyond its chunk */
 	expect_both(c, "index", "is not a valid item");
 }
 
@@ -199,7 +199,7 @@ live_item_not_in_state_live_is_reported(void **state)
 	uint64_t pos = bucket_of(c, 23);
 	struct item_shm *it = fc__ptr(c, fc__bk_off(live_ix(c)[pos]));
 
-	it->it_state = FC_IT_FREE;
+	fc_test_item_set_state(it, FC_IT_FREE);
 	expect_both(c, "item", "expected LIVE");
 }
 
@@ -233,7 +233,7 @@ free_chunk_not_free_is_reported(void **state)
 	unsigned cls = class_with_free(c);
 	struct item_shm *it = fc__ptr(c, c->hdr->hd_class[cls].cl_free);
 
-	it->it_state = FC_IT_LIVE;
+	fc_test_item_set_state(it, FC_IT_LIVE);
 	expect_both(c, "freelist", "expected FREE");
 }
 
@@ -255,7 +255,7 @@ free_list_loop_is_reported(void **state)
 	uint64_t head = c->hdr->hd_class[cls].cl_free;
 	struct item_shm *it = fc__ptr(c, head);
 
-	it->it_cas = head; /* the head links to itself */
+	fc_test_item_set_link(it, head); /* the head links to itself */
 	expect_both(c, "freelist", "listed twice or loop");
 }
 
@@ -268,7 +268,7 @@ leaked_chunk_is_reported(void **state)
 	struct item_shm *it = fc__ptr(c, cl->cl_free);
 
 	/* Off the list, counted nowhere: neither live, free nor in limbo. */
-	cl->cl_free = it->it_cas;
+	cl->cl_free = fc__item_next_free(it);
 	cl->cl_nfree--;
 	expect_both(c, "page", "(leak)");
 }
@@ -331,7 +331,7 @@ limbo_entry_not_in_limbo_state_is_reported(void **state)
 	uint64_t n = two_in_limbo(c);
 	struct item_shm *it = fc__ptr(c, c->limbo[n % c->g.limbo_cap].lb_off);
 
-	it->it_state = FC_IT_FREE;
+	fc_test_item_set_state(it, FC_IT_FREE);
 	expect_both(c, "limbo", "expected LIMBO");
 }
 

@@ -264,7 +264,7 @@ expect 0 keys "$N" && check "nothing restored" "out == ''"
 import json, sys
 json.dump({"format": "forkcache-dump", "version": 1, "items": [
     {"key": "past", "value": "x", "ttl_ms": 50000, "expire_ms": 1000},
-    {"key": "future", "value": "y", "ttl_ms": 600000, "expire_ms": 4102444800000},
+    {"key": "future", "value": "y", "ttl_ms": 600000, "expire_ms": 2524608000000},
     {"key": {"base64": "AAE="}, "value": {"base64": ""}, "ttl_ms": -1, "expire_ms": 0}]},
     open(sys.argv[1], "w"))
 EOF
@@ -272,15 +272,15 @@ checks=$((checks + 1))
 "$F" restore "$N" <"$T/ttl.json" >"$T/out" 2>"$T/err" || fail "restore ttl.json"
 check "skip expired" "'Restored: 2' in out and 'Skipped (expired): 1' in out"
 expect 1 get "$N" past
-expect 0 get "$N" future --json && check "absolute expiry kept" "abs(j['expire_ms'] - 4102444800000) < 60000"
+expect 0 get "$N" future --json && check "absolute expiry kept" "abs(j['expire_ms'] - 2524608000000) < 60000"
 expect 0 get "$N" '\x00\x01' --escaped --raw && check "base64 key" "raw == b''"
 checks=$((checks + 1))
 "$F" restore "$N" --relative <"$T/ttl.json" >"$T/out" 2>"$T/err" || fail "restore --relative"
 check "relative" "'Restored: 3' in out"
 # The dumped TTL (10 min) is long enough that the item outlives any delay on
 # a loaded machine; --relative is told apart from absolute by the expiry:
-# relative gives now + <= 10 min, absolute would keep the year 2100.
-expect 0 get "$N" future --json && check "relative ttl" "0 < j['ttl_ms'] <= 600000 and j['expire_ms'] < 4102444800000"
+# relative gives now + <= 10 min, absolute would keep the year 2050.
+expect 0 get "$N" future --json && check "relative ttl" "0 < j['ttl_ms'] <= 600000 and j['expire_ms'] < 2524608000000"
 
 # flush --expired-only removes only what has expired
 expect 0 set "$N" dies v --ttl 1
