@@ -15,7 +15,7 @@
 # (product ids ~ Zipf over 1..K, K = --keys, default 200, of a 100,000-row
 # catalogue; category pages; popular searches; 0.1 % PUTs: zipf.lua), a TTL
 # (--ttl, default 2 s) shorter than the measured window (--seconds, default
-# 6), after an unmeasured warm-up (--warmup, default 2 s) so that the
+# 6), after an unmeasured warm-up (--warmup, default 2 s; none for off) so that the
 # steady state is measured, not the cold start. Every mode gets the same
 # offered load, --rate requests/s (default 2000; 0 = closed loop, as fast as
 # each mode answers), so backend queries are compared for the same traffic:
@@ -134,30 +134,31 @@ rows=() causes=()
 for mode in $MODES; do
   start_server --cache "$mode"
   st=$(stampede)
-  [ "$WARMUP" = 0 ] || run_wrk "$WARMUP" 2 >/dev/null
+  # Off has nothing to warm up.
+  [ "$WARMUP" = 0 ] || [ "$mode" = off ] || run_wrk "$WARMUP" 2 >/dev/null
   s0=$(stats)
   line=$(run_wrk "$SECONDS_PER_MODE")
   s1=$(stats)
   stop_server
-  bq=$(( $(jq .backend_queries <<<"$s1") - $(jq .backend_queries <<<"$s0") ))
-  hits=$(( $(jq '.hits + .stale' <<<"$s1") - $(jq '.hits + .stale' <<<"$s0") ))
-  miss=$(( $(jq .misses <<<"$s1") - $(jq .misses <<<"$s0") ))
-  ratio=$(awk -v h="$hits" -v m="$miss" 'BEGIN { printf "%.4f", h + m ? h / (h + m) : 0 }')
-  nreq=$(field requests "$line")
-  per1k=$(awk -v q="$bq" -v n="$nreq" 'BEGIN { printf "%.1f", n ? 1000 * q / n : 0 }')
-  RPS[$mode]=$(field rps "$line"); BQ[$mode]=$per1k
-  wq=$(( $(jq '.queries_by_cause.write // 0' <<<"$s1") - $(jq '.queries_by_cause.write // 0' <<<"$s0") ))
-  RQ[$mode]=$(awk -v q="$((bq - wq))" -v n="$nreq" 'BEGIN { printf "%.1f", n ? 1000 * q / n : 0 }')
-  errs=$(( $(field errors "$line") + $(field non2xx "$line") ))
-  # Backend queries of the measured window by cause and by route.
-  causes+=("$(jq -rn --argjson a "$s0" --argjson b "$s1" --arg m "$mode" '
+  # The measured window's differences, in one jq: backend queries, hits
+  # (fresh or stale), misses, writes, then the causes row.
+  read -r bq hits miss wq crow < <(jq -rn --argjson a "$s0" --argjson b "$s1" --arg m "$mode" '
     def d(f): (($b | f) // 0) - (($a | f) // 0);
-    [$m, d(.queries_by_cause.first), d(.queries_by_cause.ttl),
-     d(.queries_by_cause.invalidated), d(.queries_by_cause.evicted),
-     d(.queries_by_cause.lease_timeout), d(.queries_by_cause.no_lease),
-     d(.queries_by_cause.uncached), d(.queries_by_cause.write),
-     d(.queries_by_route.product), d(.queries_by_route.list),
-     d(.queries_by_route.search), d(.gens_lost)] | @tsv')")
+    [d(.backend_queries), d(.hits + .stale), d(.misses),
+     d(.queries_by_cause.write),
+     ([$m, d(.queries_by_cause.first), d(.queries_by_cause.ttl),
+       d(.queries_by_cause.invalidated), d(.queries_by_cause.evicted),
+       d(.queries_by_cause.lease_timeout), d(.queries_by_cause.no_lease),
+       d(.queries_by_cause.uncached), d(.queries_by_cause.write),
+       d(.queries_by_route.product), d(.queries_by_route.list),
+       d(.queries_by_route.search), d(.gens_lost)] | map(tostring) | join(","))]
+    | map(tostring) | join(" ")')
+  causes+=("${crow//,/ }")
+  nreq=$(field requests "$line")
+  read -r ratio per1k rq1k < <(awk -v h="$hits" -v m="$miss" -v q="$bq" -v w="$wq" -v n="$nreq" \
+    'BEGIN { printf "%.4f %.1f %.1f\n", h + m ? h / (h + m) : 0, n ? 1000 * q / n : 0, n ? 1000 * (q - w) / n : 0 }')
+  RPS[$mode]=$(field rps "$line"); BQ[$mode]=$per1k; RQ[$mode]=$rq1k
+  errs=$(( $(field errors "$line") + $(field non2xx "$line") ))
   rows+=("$(printf '%-11s %11s %8s %8s %16s %12s %10s %9s %7s' "$mode" "${RPS[$mode]}" \
     "$(field p50_ms "$line")" "$(field p99_ms "$line")" "$bq" "$per1k" "$ratio" "$st" "$errs")")
 done
