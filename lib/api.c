@@ -151,7 +151,7 @@ store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 		return FC_ECAS;
 	if ((rc = fc__limbo_room_locked(c)) != FC_OK)
 		return rc;
-	if (p.pos == UINT64_MAX && (rc = fc__evict_index_room_locked(c)) != FC_OK)
+	if (p.pos == UINT64_MAX && (rc = fc__evict_index_room_locked(c, cls)) != FC_OK)
 		return rc;
 
 	uint64_t off;
@@ -161,8 +161,9 @@ store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 	fc__item_fill(c, fc__ptr(c, off), hd->hd_cas_next++, expire, key, klen, val, vlen);
 	FC_FAULT(SET_WRITTEN);
 
-	/* Allocation may have evicted or compacted: look again. */
-	if ((rc = fc__index_probe_locked(c, h, key, klen, now, &p)) != FC_OK ||
+	/* Allocation may have evicted or compacted (or index room rebuilt):
+	 * bring the probe up to date, probing again only after a rebuild. */
+	if ((rc = fc__index_revalidate_locked(c, h, key, klen, now, &p)) != FC_OK ||
 	    (p.pos == UINT64_MAX && p.ins == UINT64_MAX)) {
 		fc__slab_unalloc_locked(c, off);
 		return rc ? rc : FC_EBUSY;

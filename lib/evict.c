@@ -15,9 +15,9 @@
  *              whose free + limbo chunks fall below a reserve (1/64 of its
  *              chunks, >= FC_FREE_LOW) evicts ahead - after asking for a
  *              page the same way - so victims' grace periods run while
- *              writes still find free chunks. The index keeps its own
- *              CLOCK hand (hd_ix_hand) for when buckets, not chunks, run
- *              out (fc__evict_index_room).
+ *              writes still find free chunks. When buckets, not chunks,
+ *              run out, the same class CLOCK chooses the victims
+ *              (fc__evict_index_room_locked), never a bucket sweep.
  *              Expired items leave through one sweep (expire_bucket): a few
  *              buckets per write (hd_sweep cursor), or the whole table in
  *              fc_flush_expired. Every victim is unlinked (index.c), then
@@ -25,7 +25,7 @@
  * INVARIANTS   E1 A victim is always unlinked before it is retired, and
  *                 counted once: in hd_expired if past its TTL, else in
  *                 hd_evictions.
- *              E2 Cursors (cl_hand, hd_ix_hand, hd_sweep, hd_page_hand) are
+ *              E2 Cursors (cl_hand, hd_sweep, hd_page_hand) are
  *                 untrusted: reduced modulo their range before use.
  * CONCURRENCY  All of it under hd_mutex; an item's frequency bits (it_w0,
  *              item.h) are what readers also touch (their bump is one
@@ -34,7 +34,8 @@
  * CRASHES      A writer killed between unlink and retire (evict.unlinked,
  *              page.drain) leaks the victim: repair (repair.c) frees it.
  * LIMITS       An eviction round examines at most 2 x (chunks of the class)
- *              positions; the index CLOCK 2 x nbuckets; a write's sweep
+ *              positions; index room one such round and at most one
+ *              rebuild (index.c); a write's sweep
  *              FC_SWEEP_BUDGET buckets; taking an old page evicts at most
  *              one page's worth of its class's items plus that class's
  *              reserve (then compacts the page: rebalance.c).
@@ -341,9 +342,18 @@ fc__evict_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off)
 	return FC_EBUSY;
 }
 
-/* Make room for one more key in the index. */
+/*
+ * Make room for one more key in the index (used = live + TOMB buckets
+ * below FC_INDEX_HI_PCT). Tombstones are dropped by a rebuild; live items
+ * are never removed by where their bucket is: if live items fill the
+ * index (small items: the index, not the slab, bounds the count), a batch
+ * leaves through the class eviction policy (evict_class: the item's own
+ * class if it has items, else the class with the most), and once live
+ * items are down to FC_INDEX_LO_PCT a rebuild drops their tombstones. A
+ * rebuild thus comes once per (HI - LO)% of nbuckets inserts at most.
+ */
 int
-fc__evict_index_room_locked(fc_cache *c)
+fc__evict_index_room_locked(fc_cache *c, unsigned cls)
 {
 	struct hdr_shm *h = c->hdr;
 	uint64_t B = c->g.nbuckets;
@@ -351,32 +361,24 @@ fc__evict_index_room_locked(fc_cache *c)
 
 	if (h->hd_ix_used < hi)
 		return FC_OK;
-	if (h->hd_ix_tombs < B / 16) {
-		/* Mostly live: evict by CLOCK over the index down to lo. */
-		uint64_t *ix = live_index(c), now = fc__now_ms();
-		for (uint64_t n = 0; n < 2 * B && h->hd_items > lo; n++) {
-			uint64_t i = h->hd_ix_hand % B; /* untrusted cursor */
-			h->hd_ix_hand = fc__bk_next(c, i);
-			uint64_t w = fc__ld_rlx(&ix[i]);
-			if (!fc__bk_live(w))
-				continue;
-			struct item_shm *it = fc__item_at(c, fc__bk_off(w));
-			if (!it)
-				return FC_ECORRUPT;
-			int exp;
-			if (!clock_victim(c, it, now, &exp))
-				continue;
-			count_victim(c, exp);
-			if (fc__index_remove_locked(c, i, it) != FC_OK)
-				return FC_EBUSY;
-		}
+	if (h->hd_items > lo) {
+		unsigned v = cls;
+		if (!h->hd_class[v].cl_live)
+			for (unsigned k = 0; k < c->g.nclasses; k++)
+				if (h->hd_class[k].cl_live > h->hd_class[v].cl_live)
+					v = k;
+		evict_class(c, v, FC_EVICT_BATCH);
+		if (h->hd_needs_repair)
+			return FC_ECORRUPT;
+		if (h->hd_ix_used < hi)
+			return FC_OK; /* victims in lines with an EMPTY word */
+		if (h->hd_items > lo && h->hd_ix_used < B - B / 64)
+			return FC_OK; /* their tombstones go in one rebuild later */
 	}
-	if (h->hd_ix_used < hi)
-		return FC_OK; /* deletes emptied whole runs */
 	if (fc__index_rebuild_locked(c) == FC_OK)
 		return FC_OK;
-	/* Spare still in use by a slow reader: run hotter, up to 15/16. */
-	return h->hd_ix_used < B - B / 16 ? FC_OK : FC_EBUSY;
+	/* Spare still in use by a slow reader: run hotter, up to 63/64. */
+	return h->hd_ix_used < B - B / 64 ? FC_OK : FC_EBUSY;
 }
 
 /* ------------------------------------------------------------ expiry -- */

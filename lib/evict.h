@@ -13,8 +13,10 @@
  * for readers within the write's budget. FC_OK, FC_ENOMEM, FC_EBUSY or
  * FC_ECORRUPT. */
 int fc__evict_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off);
-/* Room for one more key in the index (CLOCK over buckets, or compaction). */
-int fc__evict_index_room_locked(fc_cache *c);
+/* Room for one more key in the index: a rebuild dropping tombstones, or
+ * items evicted through the policy (a key of class @p cls is coming).
+ * FC_OK, FC_EBUSY (readers hold the spare array) or FC_ECORRUPT. */
+int fc__evict_index_room_locked(fc_cache *c, unsigned cls);
 /* Sweep @p budget buckets from the hd_sweep cursor for expired items. */
 void fc__evict_sweep_locked(fc_cache *c, unsigned budget, uint64_t now);
 /* Every write's bounded housekeeping: reclaim a batch of limbo, sweep

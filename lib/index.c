@@ -1,38 +1,67 @@
 /*
  * index.c - the open-addressing table that maps keys to items: the
  *           lock-free read side (find, scan) and the writer side (probe,
- *           publish, unlink, remove, rebuild). Nothing else stores a
- *           bucket word or the selector.
+ *           publish, revalidate, unlink, remove, rebuild). Nothing else
+ *           stores a bucket word or the selector.
  *
- * DESIGN       Linear probing over an array of nbuckets 64-bit bucket
- *              words [tag:16 | offset/8:48], so most misses never touch an
- *              item. EMPTY (0) ends a probe; TOMB (1) does not. Delete
- *              stores a tombstone, or EMPTY when the next bucket is EMPTY
- *              (then trailing tombstones before it become EMPTY too: no
- *              chain can run through them). Compaction builds the spare
- *              array from the live one and publishes it by one release
+ * DESIGN       Linear probing from line-aligned homes. The array is
+ *              nbuckets 64-bit bucket words [tag:16 | offset/8:48] in
+ *              LINES of FC_IX_WAYS = 8 words, one 64-byte cache line
+ *              each. A key's home is the FIRST word of a line (multiply-
+ *              shift of the low hash bits over the lines), and its probe
+ *              runs word by word from there to the first EMPTY word. So a
+ *              line is a bucket of 8 entries that overflows into the next
+ *              line only when full: at 90% load a lookup mostly reads one
+ *              cache line (bucketized linear probing; with one-word homes
+ *              every probe that starts late in a line crosses into the
+ *              next), and misses rarely touch an item (16-bit tags with the
+ *              low bit set: 1 false match in 32768 per word; EMPTY and
+ *              TOMB have tag bits 0). Load (live + TOMB) may reach FC_INDEX_HI_PCT = 90%.
+ *              EMPTY (0) ends a probe; TOMB (1) does not. Delete stores a
+ *              tombstone, or EMPTY when the next bucket is EMPTY (then
+ *              trailing tombstones before it become EMPTY too: no probe
+ *              can run through them). Insert takes the first non-live
+ *              bucket on the probe. A set probes once: what its own
+ *              allocation changes meanwhile (evictions, compaction) is
+ *              caught by fc__index_revalidate_locked without probing
+ *              again. Rebuild builds the spare array from the live one
+ *              (dropping tombstones) and publishes it by one release
  *              store of hd_ix_sel; the old array is reused only after a
  *              grace period (hd_spare_epoch), so readers never stop.
  *              Removing an item is unlink here, then retire (slab.c);
- *              choosing victims (CLOCK, TTL sweep) is evict.c.
+ *              choosing victims is evict.c (through the eviction policy:
+ *              never by where a bucket is).
  * INVARIANTS   I1 A bucket is EMPTY, TOMB, or tag+offset of a LIVE item
- *                 whose key hashes to that tag.
+ *                 whose key hashes to that tag (fc__bk_tag).
  *              I2 Every byte of an item is written before its offset is
  *                 published (release store; readers load with acquire).
- *              I3 For a live key K at bucket q with home h, no bucket in
- *                 [h, q) is EMPTY.
+ *              I3 For a live key K at bucket q with home h (a line
+ *                 start), no bucket in [h, q) (cyclically) is EMPTY.
  *              I4 One live bucket per key, one bucket per chunk.
  *              I5 hd_ix_used = buckets not EMPTY, hd_ix_tombs = TOMB ones.
  * CONCURRENCY  bucket words  writer, mutex held, release | readers, acquire
  *              hd_ix_sel     writer, release           | readers, acquire
- *              A found item stays intact until all readers leave its
- *              epoch (readers.c).
+ *              A reader never misses a key that is present and not being
+ *              written during its lookup: its word stays in its bucket q
+ *              from publish to unlink (words never move within an array;
+ *              a repoint rewrites the same bucket with the same tag), and
+ *              no bucket in [h, q) is EMPTY at any moment (I3 holds after
+ *              every single store: unlink stores EMPTY at x only when x+1
+ *              is already EMPTY, so never inside [h, q)), so the reader's
+ *              walk from h, whatever order it sees stores in, reaches q
+ *              and loads the word. A rebuild writes only the OTHER array
+ *              and frees the one a reader may be in only a grace period
+ *              after the flip. A found item stays intact until all
+ *              readers leave its epoch (readers.c).
  * CRASHES      Every step is one aligned store, each leaving I1-I3 true:
  *              a killed writer leaves at worst an unreferenced chunk (a
- *              leak, fixed by the repair rebuild) or a half-built spare
- *              array, which nobody reads until a later complete rebuild.
- * LIMITS       A probe visits at most nbuckets buckets. Load (used) is kept
- *              below FC_INDEX_HI_PCT percent by compaction or eviction.
+ *              leak, fixed by the repair rebuild), tombstones that could
+ *              have been EMPTY (harmless), or a half-built spare array,
+ *              which nobody reads until a later complete rebuild.
+ * LIMITS       A probe visits at most nbuckets buckets. Load (used = live
+ *              + TOMB) is kept below FC_INDEX_HI_PCT percent: by a rebuild
+ *              when tombstones fill it, else by evicting items through the
+ *              eviction policy (evict.c).
  */
 #include <string.h>
 
@@ -67,26 +96,32 @@ fc__index_next_live(fc_cache *c, const uint64_t *ix, uint64_t *pos, uint64_t sto
 
 /* ----------------------------------------------------------- writes -- */
 
+/* Which table a probe ran against: a rebuild (or a repair's) changes it. */
+static uint64_t
+table_id(fc_cache *c)
+{
+	return fc__ld_rlx(&c->hdr->hd_rebuilds) << 1 | (fc__ld_rlx(&c->hdr->hd_ix_sel) & 1);
+}
+
 int
 fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 		       uint64_t now, struct fc_probe *p)
 {
 	uint64_t *ix = live_index(c);
-	uint64_t i = fc__bk_home(c, h), tag = h >> FC_BK_TAGSHIFT;
+	uint64_t i = fc__bk_home(c, h), tag = fc__bk_tag(h);
 
 	p->pos = p->ins = UINT64_MAX;
 	p->it = NULL;
 	p->expired = 0;
+	p->word = 0;
+	p->table = table_id(c);
 	for (uint64_t n = 0; n < c->g.nbuckets; n++, i = fc__bk_next(c, i)) {
 		uint64_t w = fc__ld_rlx(&ix[i]);
-		if (w == FC_BK_EMPTY) {
+		if (!fc__bk_live(w)) {
 			if (p->ins == UINT64_MAX)
 				p->ins = i;
-			return FC_OK;
-		}
-		if (w == FC_BK_TOMB) {
-			if (p->ins == UINT64_MAX)
-				p->ins = i;
+			if (w == FC_BK_EMPTY)
+				return FC_OK; /* I3: the key is not further on */
 			continue;
 		}
 		if ((w >> FC_BK_TAGSHIFT) != tag)
@@ -100,9 +135,71 @@ fc__index_probe_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 			p->pos = i;
 			p->it = it;
 			p->expired = fc__expired(fc__item_expiry(c, it), now);
+			p->word = w;
 			return FC_OK;
 		}
 	}
+	return FC_OK;
+}
+
+/* Back from non-live bucket @p i over the non-live buckets right before
+ * it, but not past the home line start @p home. */
+static uint64_t
+earliest_free(fc_cache *c, const uint64_t *ix, uint64_t home, uint64_t i)
+{
+	for (uint64_t n = 0; i != home && n < c->g.nbuckets; n++) {
+		uint64_t j = fc__bk_prev(c, i);
+		if (fc__bk_live(fc__ld_rlx(&ix[j])))
+			break;
+		i = j;
+	}
+	return i;
+}
+
+/*
+ * Between the probe and the publish, the writer itself may have changed
+ * the index (the allocation evicts, compacts, drains), but never by
+ * storing a live word for another key (only this write publishes), so
+ * the key is still absent if it was, or in the same bucket, which holds
+ * the same word, a moved copy (compaction keeps the tag and the bucket:
+ * the only live word that can appear there), or TOMB/EMPTY (evicted).
+ * The buckets [home, ins) were all live when probed; an unlink among them
+ * stored TOMB, or EMPTY only next to an EMPTY bucket, and only through a
+ * run reaching ins (unlink's rule, and its trailing tombstones): so the
+ * EMPTY buckets now before ins, if any, are the run just before it, and
+ * moving ins back over the non-live buckets before it restores "no EMPTY
+ * in [home, ins)" (I3 for the new word). A rebuild (index room) changes
+ * the table: then probe again.
+ */
+int
+fc__index_revalidate_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
+			    uint64_t now, struct fc_probe *p)
+{
+	if (p->table != table_id(c))
+		return fc__index_probe_locked(c, h, key, klen, now, p);
+	const uint64_t *ix = live_index(c);
+	if (p->pos != UINT64_MAX) {
+		uint64_t w = fc__ld_rlx(&ix[p->pos]);
+		if (w == p->word)
+			return FC_OK;
+		if (fc__bk_live(w)) {
+			struct item_shm *it = fc__item_at(c, fc__bk_off(w));
+			if (!it || (w >> FC_BK_TAGSHIFT) != (p->word >> FC_BK_TAGSHIFT)) {
+				c->hdr->hd_needs_repair = 1;
+				return FC_ECORRUPT;
+			}
+			p->it = it; /* compacted: an exact copy */
+			p->word = w;
+			return FC_OK;
+		}
+		p->ins = p->pos; /* evicted by the allocation */
+		p->pos = UINT64_MAX;
+		p->it = NULL;
+		p->expired = 0;
+		p->word = 0;
+	}
+	if (p->ins != UINT64_MAX)
+		p->ins = earliest_free(c, ix, fc__bk_home(c, h), p->ins);
 	return FC_OK;
 }
 
@@ -172,14 +269,14 @@ fc__index_unlink_locked(fc_cache *c, uint64_t pos)
 		FC_CTR_ADD(h->hd_ix_tombs, 1);
 		return;
 	}
-	/* The next bucket is EMPTY, so no chain passes pos (I3): EMPTY it,
+	/* The next bucket is EMPTY, so no probe passes pos (I3): EMPTY it,
 	 * and the tombstones right before it, which now end nowhere. */
 	fc__st_rel(&ix[pos], FC_BK_EMPTY);
 	FC_CTR_SUB(h->hd_ix_used, 1);
 	for (uint64_t j = fc__bk_prev(c, pos), n = 0;
 	     n < c->g.nbuckets && fc__ld_rlx(&ix[j]) == FC_BK_TOMB;
 	     j = fc__bk_prev(c, j), n++) {
-		fc__st_rel(&ix[j], FC_BK_EMPTY);
+		fc__st_rel(&ix[j], FC_BK_EMPTY); /* same ordering as above */
 		FC_CTR_SUB(h->hd_ix_used, 1);
 		FC_CTR_SUB(h->hd_ix_tombs, 1);
 	}
@@ -244,7 +341,7 @@ fc__index_rebuild_locked(fc_cache *c)
 			continue; /* damaged bucket: left behind */
 		uint64_t hh = fc__hash(c, fc__item_key(it), fc__item_klen(it));
 		uint64_t j = fc__bk_home(c, hh);
-		while (nix[j] != FC_BK_EMPTY)
+		while (nix[j] != FC_BK_EMPTY) /* live < B: one exists */
 			j = fc__bk_next(c, j);
 		nix[j] = w;
 		live++;

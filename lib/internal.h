@@ -11,7 +11,8 @@
  *                             selector + writer sequence, and writer state
  *                             (counters, limbo ring cursors, class table)
  *                slots_off    reader slots, one 64-byte line each
- *                index_off[2] two arrays of nbuckets 64-bit bucket words;
+ *                index_off[2] two arrays of nbuckets 64-bit bucket words
+ *                             (nbuckets / 8 lines of 64 bytes);
  *                             hd_ix_sel says which one readers use
  *                pagemap_off  one page_shm (8 bytes) per slab page
  *                limbo_off    ring of limbo_cap (offset, epoch) pairs
@@ -72,8 +73,9 @@
 #define FC_CACHELINE 64
 #define FC_MAGIC "FRKCACHE"
 #define FC_MAGIC_INIT "FRKCINIT" /* magic while a creator formats (S1) */
-#define FC_LAYOUT_VERSION 4u /* 3: slot liveness by lock bytes (readers.c);
-                                4: the 16-byte item header (two words) */
+#define FC_LAYOUT_VERSION 5u /* 3: slot liveness by lock bytes (readers.c);
+                                4: the 16-byte item header (two words);
+                                5: index probed by 64-byte lines (index.c) */
 #define FC_HEADER_BYTES 8192u
 #define FC_CKSUM_BYTES 248u     /* header bytes [0, 248) are checksummed */
 #define FC_MAX_CLASSES 64u
@@ -94,8 +96,11 @@
 #define FC_FREE_RESERVE 64u     /* ... or 1/64 of its chunks, if more */
 #define FC_ITER_SECTION 256u    /* buckets per iterator read section */
 #define FC_LIVENESS_MS 20u      /* min gap between /proc liveness scans */
-#define FC_INDEX_HI_PCT 75u     /* used (live+tomb) buckets that trigger room-making */
-#define FC_INDEX_LO_PCT 60u     /* live buckets kept after index eviction */
+#define FC_INDEX_HI_PCT 90u     /* used (live+tomb) buckets that trigger room-making:
+                                   8-way lines keep probes short up to ~90% */
+#define FC_INDEX_LO_PCT 80u     /* live buckets kept when the index, not the
+                                   slab, bounds the item count (evict.c) */
+#define FC_IX_WAYS 8u           /* bucket words per index line (64 bytes) */
 #define FC_LEASE_PROBE 64u      /* lease entries a key may live in; bounds
                                    the scan of a miss under the mutex */
 #define FC_LEASE_MIN 64u        /* lease table entries, min and max */
@@ -103,7 +108,8 @@
 #define FC_LEASE_AUTO_MAX 16384u /* auto sizing: segment / 16 KiB, capped */
 #define FC_LEASE_MS_DEFAULT 10000u
 
-/* Bucket words: [tag:16 | chunk offset / 8 : 48]. */
+/* Bucket words: [tag:16 | chunk offset / 8 : 48], FC_IX_WAYS to a line;
+ * a key's tag is never 0 (fc__bk_tag), so EMPTY and TOMB match no tag. */
 #define FC_BK_EMPTY 0ull
 #define FC_BK_TOMB 1ull
 #define FC_BK_OFFMASK ((1ull << 48) - 1)
@@ -321,6 +327,7 @@ static_assert(sizeof(struct hdr_shm) <= FC_HEADER_BYTES, "header fits 8 KiB");
 struct fc_geom {                /* derived, validated copy of the geometry */
 	uint64_t segment_bytes, page_bytes, npages, nbuckets, nslots, limbo_cap;
 	uint32_t page_shift;        /* log2(page_bytes): page of an offset */
+	uint64_t nlines;            /* nbuckets / FC_IX_WAYS */
 	uint64_t nleases;
 	uint64_t slots_off, index_off[2], pagemap_off, limbo_off, lease_off, pages_off;
 	uint32_t nclasses;

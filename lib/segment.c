@@ -128,7 +128,7 @@ fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
 	if (segment_bytes < FC_MIN_SEGMENT || segment_bytes > FC_MAX_SEGMENT ||
 	    !is_pow2(page_bytes) || page_bytes < FC_MIN_PAGE ||
 	    page_bytes > FC_MAX_PAGE || nslots < 1 || nslots > FC_SLOTS_MAX ||
-	    nbuckets < 64 || nbuckets > (1ull << 32) || nbuckets % 8 ||
+	    nbuckets < 64 || nbuckets > (1ull << 32) || nbuckets % FC_IX_WAYS ||
 	    nleases < FC_LEASE_MIN || nleases > FC_LEASE_MAX)
 		return FC_EINVAL;
 	int n = fc__classes(page_bytes, g->class_size, g->class_per_page);
@@ -140,6 +140,7 @@ fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
 	g->page_shift = (uint32_t)__builtin_ctzll(page_bytes);
 	g->nslots = nslots;
 	g->nbuckets = nbuckets;
+	g->nlines = nbuckets / FC_IX_WAYS;
 	g->nleases = nleases;
 	g->limbo_cap = nbuckets / 8 < 256 ? 256 : nbuckets / 8;
 	g->slots_off = FC_HEADER_BYTES;
@@ -203,6 +204,7 @@ fc__layout_sig(void)
 		F(hdr_shm, hd_nleases), F(hdr_shm, hd_lease_ms), F(hdr_shm, hd_lease_gen),
 		F(class_shm, cl_victim_age), F(hdr_shm, hd_pages_draining),
 		FC_MIN_CHUNK, FC_GROWTH_NUM, FC_GROWTH_DEN, FC_KEY_MAX,
+		FC_IX_WAYS, FC_BK_TAGSHIFT,
 	};
 #undef F
 	return XXH64(v, sizeof v, FC_LAYOUT_VERSION);
@@ -268,11 +270,11 @@ fc__hash(const fc_cache *c, const void *key, size_t klen)
 static uint64_t
 pick_buckets(uint64_t segment_bytes, uint32_t avg)
 {
-	uint64_t per_item = avg + 16 * 100 / FC_INDEX_HI_PCT + 1;
+	uint64_t per_item = avg + (16 * 100 + FC_INDEX_HI_PCT - 1) / FC_INDEX_HI_PCT;
 	uint64_t items = segment_bytes / per_item;
 	uint64_t b = items * 100 / FC_INDEX_HI_PCT + 8;
 
-	b -= b % 8;
+	b -= b % FC_IX_WAYS;
 	if (b < 64)
 		b = 64;
 	if (b > (1ull << 32))

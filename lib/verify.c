@@ -187,7 +187,7 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 	if (iv.w1 & FC_W1_EXP_MASK)
 		(*ttl)++;
 	uint64_t h = fc__hash(c, iv.key, iv.klen);
-	if ((h >> FC_BK_TAGSHIFT) != (w >> FC_BK_TAGSHIFT))
+	if (fc__bk_tag(h) != (w >> FC_BK_TAGSHIFT))
 		problem(v, "index", ixoff, "bucket %llu: tag does not match the key's hash",
 			(unsigned long long)i);
 	if (!full)

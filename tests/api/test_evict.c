@@ -140,9 +140,10 @@ many_deletes_rebuild_the_index_and_keep_items(void **state)
 	unsigned char val[128], buf[128];
 	char key[32];
 	fc_stats st = fc_test_stats(c);
-	/* live items stay near half the buckets: below the index's eviction
-	 * threshold, while deletes leave tombstones behind */
-	unsigned batch = (unsigned)(st.buckets * 55 / 100) - KEEP;
+	/* live items stay at 78% of the buckets: below the index's eviction
+	 * threshold (80% live), while deletes leave tombstones behind until
+	 * used buckets reach the 90% cap */
+	unsigned batch = (unsigned)(st.buckets * 78 / 100) - KEEP;
 	unsigned *order = malloc(sizeof(unsigned) * batch);
 	unsigned round, next = 0;
 	fc_test_rng r;

@@ -131,7 +131,7 @@ assert_every_live_key_reachable(fc_cache *c)
 				 " is not an item",
 				 i, w);
 		uint64_t h = fc__hash(c, fc__item_key(it), fc__item_klen(it));
-		if ((h >> FC_BK_TAGSHIFT) != (w >> FC_BK_TAGSHIFT))
+		if (fc__bk_tag(h) != (w >> FC_BK_TAGSHIFT))
 			fail_msg("bucket %" PRIu64
 				 ": tag does not match key %.*s (I1)",
 				 i, (int)fc__item_klen(it), fc__item_key(it));
@@ -174,7 +174,7 @@ probe_finds_colliding_keys_in_insertion_order_after_their_home(void **state)
 	fc_cache *c = *state;
 	char k[3][16];
 	unsigned n = 0;
-	uint64_t home = 20;
+	uint64_t home = 16;
 	struct fc_probe p;
 
 	for (int i = 0; i < 3; i++) {
@@ -204,7 +204,7 @@ probe_offers_the_first_tombstone_on_the_way_for_insertion(void **state)
 	fc_cache *c = *state;
 	char a[16], b[16], d[16];
 	unsigned n = 0;
-	uint64_t home = 30;
+	uint64_t home = 24;
 	struct fc_probe p;
 
 	key_with_home(c, "t", home, &n, a, sizeof a);
@@ -233,7 +233,7 @@ unlink_before_a_live_bucket_stores_a_tombstone(void **state)
 	fc_cache *c = *state;
 	char a[16], b[16];
 	unsigned n = 0;
-	uint64_t home = 10;
+	uint64_t home = 8;
 
 	key_with_home(c, "u", home, &n, a, sizeof a);
 	key_with_home(c, "u", home, &n, b, sizeof b);
@@ -276,23 +276,29 @@ static void
 unlink_before_an_empty_bucket_trims_the_tombstones_behind_it(void **state)
 {
 	fc_cache *c = *state;
-	char d[16], k[3][16];
+	char d[16], f[7][16], k[3][16];
 	unsigned n = 0;
-	uint64_t home = 50;
+	uint64_t home = 48;
 
-	/* d sits just before the run and must survive the trim. */
-	key_with_home(c, "r", home - 1, &n, d, sizeof d);
+	/* Homes are line starts: line 40 filled, its last key d sits just
+	 * before the run and must survive the trim. */
+	for (int i = 0; i < 7; i++) {
+		key_with_home(c, "r", home - 8, &n, f[i], sizeof f[i]);
+		set_key(c, f[i]);
+	}
+	key_with_home(c, "r", home - 8, &n, d, sizeof d);
 	set_key(c, d);
 	for (int i = 0; i < 3; i++) {
 		key_with_home(c, "r", home, &n, k[i], sizeof k[i]);
 		set_key(c, k[i]);
 	}
 	uint64_t wd = live_ix(c)[home - 1];
+	assert_int_equal(probe(c, d, NULL), home - 1);
 	delete_key(c, k[0]);
 	delete_key(c, k[1]);
 	assert_int_equal(live_ix(c)[home], FC_BK_TOMB);
 	assert_int_equal(live_ix(c)[home + 1], FC_BK_TOMB);
-	assert_int_equal(c->hdr->hd_ix_used, 4);
+	assert_int_equal(c->hdr->hd_ix_used, 11);
 	assert_int_equal(c->hdr->hd_ix_tombs, 2);
 
 	retire_item(c, unlink_key(c, k[2]));
@@ -303,7 +309,7 @@ unlink_before_an_empty_bucket_trims_the_tombstones_behind_it(void **state)
 				 "left, want EMPTY",
 				 i, live_ix(c)[i]);
 	assert_int_equal(live_ix(c)[home - 1], wd);
-	assert_int_equal(c->hdr->hd_ix_used, 1);
+	assert_int_equal(c->hdr->hd_ix_used, 8);
 	assert_int_equal(c->hdr->hd_ix_tombs, 0);
 	assert_int_equal(probe(c, d, NULL), home - 1);
 	assert_counters_match(c, "after trim");
@@ -314,11 +320,17 @@ static void
 tombstone_trim_wraps_from_bucket_zero_to_the_last_bucket(void **state)
 {
 	fc_cache *c = *state;
-	char k[3][16];
+	char f[7][16], k[3][16];
 	unsigned n = 0;
 
+	/* The last line (home NB - 8) filled up to NB - 2; the run then
+	 * wraps to bucket 0. */
+	for (int i = 0; i < 7; i++) {
+		key_with_home(c, "w", NB - 8, &n, f[i], sizeof f[i]);
+		set_key(c, f[i]);
+	}
 	for (int i = 0; i < 3; i++) {
-		key_with_home(c, "w", NB - 1, &n, k[i], sizeof k[i]);
+		key_with_home(c, "w", NB - 8, &n, k[i], sizeof k[i]);
 		set_key(c, k[i]);
 	}
 	assert_int_equal(probe(c, k[0], NULL), NB - 1);
@@ -332,14 +344,104 @@ tombstone_trim_wraps_from_bucket_zero_to_the_last_bucket(void **state)
 	assert_int_equal(live_ix(c)[1], FC_BK_EMPTY);
 	assert_int_equal(live_ix(c)[0], FC_BK_EMPTY);
 	assert_int_equal(live_ix(c)[NB - 1], FC_BK_EMPTY);
-	assert_int_equal(c->hdr->hd_ix_used, 0);
+	assert_int_equal(c->hdr->hd_ix_used, 7);
 	assert_int_equal(c->hdr->hd_ix_tombs, 0);
+	fc_test_verify(c);
+}
+
+/* ------------------------------------------------- one probe per set -- */
+
+/* Homes are line starts: every key's home is a multiple of FC_IX_WAYS. */
+static void
+homes_are_line_starts(void **state)
+{
+	fc_cache *c = *state;
+	char key[16];
+	int seen[NB / FC_IX_WAYS] = {0};
+
+	for (unsigned i = 0; i < 4096; i++) {
+		fc_test_key(key, sizeof key, "h", i);
+		uint64_t hm = home_of(c, key);
+		assert_true(hm < NB);
+		assert_int_equal(hm % FC_IX_WAYS, 0);
+		seen[hm / FC_IX_WAYS] = 1;
+	}
+	for (unsigned l = 0; l < NB / FC_IX_WAYS; l++)
+		assert_true(seen[l]); /* every line is someone's home */
+}
+
+/*
+ * A set's probe kept across its allocation: the run before the insertion
+ * bucket emptied meanwhile (unlinks next to an EMPTY bucket), so the
+ * insertion bucket moves back to the run's start; storing the word where
+ * the probe first said would leave EMPTY buckets before it (I3 broken:
+ * the key unreachable). The same for a key whose old item was evicted.
+ */
+static void
+revalidate_moves_the_insertion_back_over_a_run_that_emptied(void **state)
+{
+	fc_cache *c = *state;
+	char a[16], b[16], m[16];
+	unsigned n = 0;
+	uint64_t home = 32;
+	struct fc_probe p;
+
+	key_with_home(c, "v", home, &n, a, sizeof a);
+	key_with_home(c, "v", home, &n, b, sizeof b);
+	key_with_home(c, "v", home, &n, m, sizeof m);
+	set_key(c, a);
+	set_key(c, b);
+	uint64_t hm = fc__hash(c, m, strlen(m));
+	assert_int_equal(fc__lock(c), FC_OK);
+	assert_int_equal(fc__index_probe_locked(c, hm, m, strlen(m), fc__now_ms(), &p), FC_OK);
+	fc__unlock(c);
+	assert_int_equal(p.pos, UINT64_MAX);
+	assert_int_equal(p.ins, home + 2);
+	delete_key(c, b); /* next EMPTY: b's bucket EMPTY */
+	delete_key(c, a); /* and a's */
+	assert_int_equal(live_ix(c)[home], FC_BK_EMPTY);
+	assert_int_equal(fc__lock(c), FC_OK);
+	assert_int_equal(fc__index_revalidate_locked(c, hm, m, strlen(m), fc__now_ms(), &p),
+			 FC_OK);
+	fc__unlock(c);
+	assert_int_equal(p.ins, home);
+
+	/* The key's own item evicted meanwhile: its bucket (or the run's
+	 * start) becomes the insertion bucket. */
+	set_key(c, a);
+	set_key(c, b);
+	uint64_t ha = fc__hash(c, b, strlen(b));
+	assert_int_equal(fc__lock(c), FC_OK);
+	assert_int_equal(fc__index_probe_locked(c, ha, b, strlen(b), fc__now_ms(), &p), FC_OK);
+	fc__unlock(c);
+	assert_int_equal(p.pos, home + 1);
+	delete_key(c, b);
+	delete_key(c, a);
+	assert_int_equal(fc__lock(c), FC_OK);
+	assert_int_equal(fc__index_revalidate_locked(c, ha, b, strlen(b), fc__now_ms(), &p),
+			 FC_OK);
+	fc__unlock(c);
+	assert_int_equal(p.pos, UINT64_MAX);
+	assert_null(p.it);
+	assert_int_equal(p.ins, home);
+
+	/* A rebuild in between: probed again (table changed). */
+	set_key(c, a);
+	assert_int_equal(fc__lock(c), FC_OK);
+	uint64_t hh = fc__hash(c, a, strlen(a));
+	assert_int_equal(fc__index_probe_locked(c, hh, a, strlen(a), fc__now_ms(), &p), FC_OK);
+	assert_int_equal(fc__index_rebuild_locked(c), FC_OK);
+	assert_int_equal(fc__index_revalidate_locked(c, hh, a, strlen(a), fc__now_ms(), &p),
+			 FC_OK);
+	fc__unlock(c);
+	assert_int_equal(p.pos, home);
+	assert_int_equal(p.word, live_ix(c)[home]);
 	fc_test_verify(c);
 }
 
 /* ------------------------------------------------------- random mixes -- */
 
-#define MIX_KEYS 40u /* < 48 = 75% of 64: no index eviction, so a model holds */
+#define MIX_KEYS 40u /* < 57 = 90% of 64: no index eviction, so a model holds */
 
 static void
 random_inserts_and_deletes_keep_counters_and_reachability(void **state)
@@ -569,6 +671,8 @@ main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, small_open, fc_test_close)
 	const struct CMUnitTest tests[] = {
 		T(probe_finds_colliding_keys_in_insertion_order_after_their_home),
+		T(homes_are_line_starts),
+		T(revalidate_moves_the_insertion_back_over_a_run_that_emptied),
 		T(probe_offers_the_first_tombstone_on_the_way_for_insertion),
 		T(unlink_before_a_live_bucket_stores_a_tombstone),
 		T(unlink_before_an_empty_bucket_stores_empty_without_touching_live_ones),
