@@ -10,8 +10,8 @@
  *              counters) and the item's frequency bits (item.h,
  *              fc__item_hit: one CAS, none once they saturate).
  *              A write takes the writer mutex (repair.c), does a bounded
- *              amount of housekeeping (reclaim limbo, sweep FC_SWEEP_BUDGET
- *              buckets for expired items: evict.c), allocates (evict.c) and
+ *              amount of housekeeping (reclaim limbo, the time-driven
+ *              expiry sweep over index lines: evict.c), allocates and
  *              fills a new chunk (item.c), and publishes it with one release
  *              store of a bucket word (index.c); the replaced item goes to
  *              limbo (slab.c).
@@ -295,7 +295,10 @@ fc_touch(fc_cache *c, const void *key, size_t klen, uint64_t ttl_ms)
 	if ((rc = fc__lock(c)) != FC_OK)
 		return rc;
 	if ((rc = find_locked(c, key, klen, &p, 0)) == FC_OK) {
-		fc__item_set_expiry_locked(c, p.it, expire_for(ttl_ms, fc__now_ms()));
+		uint64_t e = expire_for(ttl_ms, fc__now_ms());
+		/* I6 (index.c): the line's summary first, then the expiry. */
+		fc__index_exp_note_locked(c, p.pos, e);
+		fc__item_set_expiry_locked(c, p.it, e);
 	}
 	fc__unlock(c);
 	return rc;

@@ -1,7 +1,7 @@
 /*
- * evict.c - choosing what leaves: CLOCK eviction (per size class, and over
- *           the index), the TTL sweep and fc_flush_expired, and the
- *           allocation policy that calls them.
+ * evict.c - choosing what leaves: CLOCK eviction (per size class; also
+ *           when the index is full), the time-driven expiry sweep and
+ *           fc_flush_expired, and the allocation policy that calls them.
  *
  * DESIGN       Allocation (fc__evict_alloc_locked): free list, else a free
  *              page, else reclaim limbo, else wait (bounded) for our own
@@ -18,10 +18,20 @@
  *              writes still find free chunks. When buckets, not chunks,
  *              run out, the same class CLOCK chooses the victims
  *              (fc__evict_index_room_locked), never a bucket sweep.
- *              Expired items leave through one sweep (expire_bucket): a few
- *              buckets per write (hd_sweep cursor), or the whole table in
- *              fc_flush_expired. Every victim is unlinked (index.c), then
- *              retired into limbo (slab.c).
+ *              Expired items leave through one sweep over index LINES
+ *              (expire_line), driven by time, not by write count: each
+ *              write moves the cursor (hd_sweep) by the lines the TTL
+ *              clock owes it at one pass per FC_SWEEP_PERIOD_MS, so an
+ *              expired item waits at most one period (plus a 16 ms tick)
+ *              whatever the write rate. A line whose expiry summary
+ *              (index.c I6) says nothing is due costs one 4-byte read and
+ *              no item access, and while hd_exp_max says nothing is due
+ *              anywhere the sweep reads nothing. Before evicting a live
+ *              item, the allocation removes expired ones first
+ *              (fc__evict_expired_first_locked: the same sweep run ahead
+ *              of the clock); fc_flush_expired is one whole pass. Every
+ *              victim is unlinked (index.c), then retired into limbo
+ *              (slab.c).
  * INVARIANTS   E1 A victim is always unlinked before it is retired, and
  *                 counted once: in hd_expired if past its TTL, else in
  *                 hd_evictions.
@@ -35,8 +45,11 @@
  *              page.drain) leaks the victim: repair (repair.c) frees it.
  * LIMITS       An eviction round examines at most 2 x (chunks of the class)
  *              positions; index room one such round and at most one
- *              rebuild (index.c); a write's sweep
- *              FC_SWEEP_BUDGET buckets; taking an old page evicts at most
+ *              rebuild (index.c); a write's sweep at most
+ *              FC_SWEEP_MAX_LINES lines, the search for expired items
+ *              before an eviction FC_EXPIRE_AHEAD_LINES lines (each line
+ *              8 buckets, its items read only when its summary is due);
+ *              taking an old page evicts at most
  *              one page's worth of its class's items plus that class's
  *              reserve (then compacts the page: rebalance.c).
  */
@@ -171,6 +184,11 @@ evict_ahead(fc_cache *c, unsigned cls)
 	if (take_page(c, cls) == FC_OK) {
 		fc__reclaim_locked(c);
 		return;
+	}
+	if (fc__evict_expired_first_locked(c, FC_EVICT_BATCH) > 0) {
+		fc__reclaim_locked(c);
+		if (cl->cl_nfree + cl->cl_limbo >= fc__slab_reserve(c, cls))
+			return;
 	}
 	evict_class(c, cls, FC_EVICT_BATCH);
 }
@@ -326,6 +344,10 @@ fc__evict_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off)
 		} else if (rc == FC_ECORRUPT || h->hd_needs_repair) {
 			return FC_ECORRUPT;
 		}
+		/* Expired items leave before any live one (fc__evict_
+		 * expired_first_locked); their chunks come back through limbo. */
+		if (fc__evict_expired_first_locked(c, FC_EVICT_BATCH) > 0)
+			continue;
 		if (cl->cl_live && evict_class(c, cls, FC_EVICT_BATCH))
 			continue;
 		rc = steal_page(c, cls);
@@ -383,60 +405,153 @@ fc__evict_index_room_locked(fc_cache *c, unsigned cls)
 
 /* ------------------------------------------------------------ expiry -- */
 
-/* THE sweep step: bucket @p i of the live index; if its item is past its
- * TTL, count it and remove it (unlink, retire). Returns 1 if removed, 0
- * if not, FC_ECORRUPT for a bad item (repair marked); with @p need_room,
- * FC_EBUSY when limbo has no room (nothing done). *retire_rc gets the
- * retire's result. */
-static int
-expire_bucket(fc_cache *c, const uint64_t *ix, uint64_t i, uint64_t now, int need_room,
-	      int *retire_rc)
+/* The sweep's pass maximum takes in a line's summary: at the pass's end
+ * it becomes hd_exp_max, which must cover every line (index.c I6). */
+static void
+pass_max(struct hdr_shm *h, uint32_t s)
 {
-	uint64_t w = fc__ld_rlx(&ix[i]);
-
-	if (!fc__bk_live(w))
-		return 0;
-	struct item_shm *it = fc__item_at(c, fc__bk_off(w));
-	if (!it) {
-		c->hdr->hd_needs_repair = 1;
-		return FC_ECORRUPT;
-	}
-	if (!fc__reclaimable(c, fc__item_expiry(c, it), now))
-		return 0; /* live, or expired but still servable stale */
-	if (need_room && fc__limbo_room_locked(c) != FC_OK)
-		return FC_EBUSY;
-	count_victim(c, 1);
-	*retire_rc = fc__index_remove_locked(c, i, it);
-	return 1;
+	if (s > fc__ld_rlx(&h->hd_exp_pass))
+		FC_CTR_SET(h->hd_exp_pass, s);
 }
 
-void
-fc__evict_sweep_locked(fc_cache *c, unsigned budget, uint64_t now)
+/*
+ * THE expiry step: line @p l of the live array, when its summary (I6)
+ * says something in it may be reclaimable at @p now. Every reclaimable
+ * item in it is counted and removed (unlink, retire); then, if all 8
+ * words were looked at, the summary is lowered to what remains. Returns
+ * the count removed, or FC_ECORRUPT (bad item, repair marked) or FC_EBUSY
+ * (limbo has no room: with @p may_wait after a bounded wait, as
+ * fc_flush_expired may; else at once). Lines not due cost one 4-byte read.
+ */
+static int
+expire_line(fc_cache *c, uint64_t l, uint64_t now, uint32_t now_key, int may_wait)
 {
 	struct hdr_shm *h = c->hdr;
-	const uint64_t *ix = live_index(c);
+	uint64_t *ix = live_index(c);
+	uint32_t *e = &fc__ix_exp(c, (unsigned)fc__ld_rlx(&h->hd_ix_sel))[l];
+	uint32_t s = fc__ld32_rlx(e), m = 0;
+	int n = 0;
 
-	for (unsigned n = 0; n < budget; n++) {
-		uint64_t i = h->hd_sweep % c->g.nbuckets; /* untrusted cursor (E2) */
-		h->hd_sweep = fc__bk_next(c, i);
-		int rrc = FC_OK, r = expire_bucket(c, ix, i, now, 0, &rrc);
-		if (r < 0 || rrc != FC_OK)
-			return;
+	if (s < now_key) {
+		pass_max(h, s);
+		return 0; /* nothing here can be reclaimed yet */
 	}
+	for (unsigned k = 0; k < FC_IX_WAYS; k++) {
+		uint64_t i = l * FC_IX_WAYS + k, w = fc__ld_rlx(&ix[i]);
+		if (!fc__bk_live(w))
+			continue;
+		struct item_shm *it = fc__item_at(c, fc__bk_off(w));
+		if (!it) {
+			h->hd_needs_repair = 1;
+			return FC_ECORRUPT;
+		}
+		uint64_t x = fc__item_expiry(c, it);
+		if (!fc__reclaimable(c, x, now)) {
+			uint32_t ik = fc__exp_item_key(c, x);
+			if (ik > m)
+				m = ik;
+			continue;
+		}
+		if (may_wait ? fc__limbo_room_locked(c) != FC_OK : fc__slab_limbo_free(c) == 0) {
+			pass_max(h, s); /* summary kept: still due */
+			return n ? n : FC_EBUSY;
+		}
+		count_victim(c, 1);
+		/* A failed retire leaks the chunk until repair (marked). */
+		fc__index_remove_locked(c, i, it);
+		n++;
+	}
+	/* All 8 looked at: the summary drops to what remains (I6). Unlinks
+	 * stored no live word, so nothing else in the line needs a key. */
+	fc__st32_rlx(e, m);
+	pass_max(h, m);
+	return n;
+}
+
+/* Up to @p lines lines from the sweep cursor (hd_sweep), stopping once
+ * @p want items were removed (0: no limit). A cursor wrap ends a pass:
+ * hd_exp_max becomes the pass's maximum (every line's summary was seen
+ * during the pass or noted since), so a table with nothing left to expire
+ * stops the sweep's reads altogether. Returns the count removed or a
+ * negative error (expire_line). */
+static int64_t
+sweep_lines(fc_cache *c, uint64_t lines, uint64_t want, uint64_t now, int may_wait)
+{
+	struct hdr_shm *h = c->hdr;
+	uint64_t L = c->g.nlines;
+	uint32_t now_key = fc__exp_key(c, now);
+	int64_t n = 0;
+
+	for (uint64_t v = 0; v < lines && (!want || (uint64_t)n < want); v++) {
+		uint64_t l = h->hd_sweep % L; /* untrusted cursor (E2) */
+		int r = expire_line(c, l, now, now_key, may_wait);
+		if (r < 0)
+			return n ? n : r;
+		n += r;
+		h->hd_sweep = l + 1 < L ? l + 1 : 0;
+		if (!h->hd_sweep) {
+			FC_CTR_SET(h->hd_exp_max, fc__ld_rlx(&h->hd_exp_pass));
+			FC_CTR_SET(h->hd_exp_pass, 0);
+		}
+	}
+	return n;
+}
+
+int64_t
+fc__evict_sweep_lines_locked(fc_cache *c, uint64_t lines, uint64_t now)
+{
+	return sweep_lines(c, lines, 0, now, 0);
+}
+
+/*
+ * The time-driven sweep: every write moves the cursor over as many lines
+ * as the TTL clock advanced since the last one, at one pass per
+ * FC_SWEEP_PERIOD_MS (hd_sweep_clock counts ms x 1024, so small steps
+ * accumulate), at most FC_SWEEP_MAX_LINES per write (an idle gap is
+ * skipped, not caught up). Skipped entirely while hd_exp_max says no
+ * line holds anything reclaimable now.
+ */
+void
+fc__evict_sweep_locked(fc_cache *c, uint64_t now)
+{
+	struct hdr_shm *h = c->hdr;
+	uint64_t L = c->g.nlines;
+	uint64_t per = (uint64_t)FC_SWEEP_PERIOD_MS * 1024 / L, nowu = now * 1024;
+	uint64_t clk = h->hd_sweep_clock;
+
+	if (!per)
+		per = 1;
+	if (clk > nowu + (uint64_t)FC_SWEEP_PERIOD_MS * 1024 ||
+	    nowu - clk > (uint64_t)FC_SWEEP_MAX_LINES * per)
+		clk = nowu - (uint64_t)FC_SWEEP_MAX_LINES * per; /* gap, or clock moved back */
+	if (clk + per > nowu) {
+		h->hd_sweep_clock = clk;
+		return;
+	}
+	uint64_t lines = (nowu - clk) / per;
+	h->hd_sweep_clock = clk + lines * per;
+	if (fc__ld_rlx(&h->hd_exp_max) < fc__exp_key(c, now))
+		return; /* nothing reclaimable anywhere (I6) */
+	sweep_lines(c, lines, 0, now, 0);
+}
+
+int64_t
+fc__evict_expired_first_locked(fc_cache *c, uint64_t want)
+{
+	uint64_t now = fc__now_ms();
+	uint64_t L = c->g.nlines;
+
+	if (fc__ld_rlx(&c->hdr->hd_exp_max) < fc__exp_key(c, now))
+		return 0;
+	return sweep_lines(c, L < FC_EXPIRE_AHEAD_LINES ? L : FC_EXPIRE_AHEAD_LINES, want, now,
+			   0);
 }
 
 int64_t
 fc__evict_flush_expired_locked(fc_cache *c)
 {
-	const uint64_t *ix = live_index(c);
 	uint64_t now = fc__now_ms();
-	int64_t n = 0;
 
-	for (uint64_t i = 0; i < c->g.nbuckets; i++) {
-		int rrc = FC_OK, r = expire_bucket(c, ix, i, now, 1, &rrc);
-		if (r < 0)
-			return r; /* FC_ECORRUPT or FC_EBUSY */
-		n += r; /* a failed retire leaks until repair (marked) */
-	}
-	return n;
+	/* One whole pass from the cursor: every line with something due. */
+	return sweep_lines(c, c->g.nlines, 0, now, 1);
 }

@@ -39,8 +39,18 @@
  *                 start), no bucket in [h, q) (cyclically) is EMPTY.
  *              I4 One live bucket per key, one bucket per chunk.
  *              I5 hd_ix_used = buckets not EMPTY, hd_ix_tombs = TOMB ones.
+ *              I6 Expiry summaries: for each line of the live array, its
+ *                 uint32 summary >= fc__exp_item_key of every live item
+ *                 in the line (the key of its expiry + stale window: larger
+ *                 is sooner, 0 = no expiry), and hd_exp_max >= every line
+ *                 summary. Raised before the store that needs it (publish,
+ *                 fc_touch); lowered only by the line's sweep after it
+ *                 looked at all 8 words (evict.c). So a line whose summary
+ *                 is below the key of now holds nothing to reclaim, and
+ *                 the sweep skips it with one 4-byte read.
  * CONCURRENCY  bucket words  writer, mutex held, release | readers, acquire
  *              hd_ix_sel     writer, release           | readers, acquire
+ *              summaries     writer only (relaxed: fc_verify reads them)
  *              A reader never misses a key that is present and not being
  *              written during its lookup: its word stays in its bucket q
  *              from publish to unlink (words never move within an array;
@@ -210,6 +220,9 @@ fc__index_publish_locked(fc_cache *c, const struct fc_probe *p, uint64_t h, uint
 	uint64_t *ix = live_index(c);
 	uint64_t word = fc__bk_word(h, off);
 
+	/* I6 before the word: the summary may be early, never late. */
+	fc__index_exp_note_locked(c, p->pos != UINT64_MAX ? p->pos : p->ins,
+				  fc__item_expiry(c, fc__ptr(c, off)));
 	if (p->pos != UINT64_MAX) {
 		/*
 		 * Publish over the old item: one store replaces it.
@@ -330,8 +343,13 @@ fc__index_rebuild_locked(fc_cache *c)
 	uint64_t *old = fc__index(c, sel), *nix = fc__index(c, sel ^ 1u);
 	uint64_t live = 0;
 
-	/* No reader is in the spare array (grace period above). */
+	uint32_t *nexp = fc__ix_exp(c, sel ^ 1u), hi = 0;
+
+	/* No reader is in the spare array (grace period above); nobody but
+	 * the writer reads summaries. */
 	memset(nix, 0, B * sizeof *nix);
+	for (uint64_t l = 0; l < c->g.nlines; l++)
+		fc__st32_rlx(&nexp[l], 0); /* relaxed: fc_verify's snapshot reads */
 	for (uint64_t i = 0; i < B; i++) {
 		uint64_t w = fc__ld_rlx(&old[i]);
 		if (!fc__bk_live(w))
@@ -344,6 +362,11 @@ fc__index_rebuild_locked(fc_cache *c)
 		while (nix[j] != FC_BK_EMPTY) /* live < B: one exists */
 			j = fc__bk_next(c, j);
 		nix[j] = w;
+		uint32_t k = fc__exp_item_key(c, fc__item_expiry(c, it));
+		if (k > fc__ld32_rlx(&nexp[j / FC_IX_WAYS]))
+			fc__st32_rlx(&nexp[j / FC_IX_WAYS], k);
+		if (k > hi)
+			hi = k;
 		live++;
 		if (i == B / 2)
 			FC_FAULT(REBUILD_HALF);
@@ -365,5 +388,54 @@ fc__index_rebuild_locked(fc_cache *c)
 	FC_CTR_SET(h->hd_ix_used, live);
 	FC_CTR_SET(h->hd_ix_tombs, 0);
 	FC_CTR_ADD(h->hd_rebuilds, 1);
+	/* The new array's summaries: a killed writer leaves hd_exp_max high
+	 * (early: harmless); the next pass lowers it. */
+	FC_CTR_SET(h->hd_exp_max, hi);
+	FC_CTR_SET(h->hd_exp_pass, hi);
 	return FC_OK;
+}
+
+/* ----------------------------------------------------- expiry summary -- */
+
+void
+fc__index_exp_note_locked(fc_cache *c, uint64_t pos, uint64_t expire_ms)
+{
+	struct hdr_shm *h = c->hdr;
+	uint32_t k = fc__exp_item_key(c, expire_ms);
+
+	if (!k || pos >= c->g.nbuckets)
+		return;
+	uint32_t *e = &fc__ix_exp(c, (unsigned)fc__ld_rlx(&h->hd_ix_sel))[pos / FC_IX_WAYS];
+	/* relaxed: writer-only words; fc_verify may read them lock-free. */
+	if (k > fc__ld32_rlx(e))
+		fc__st32_rlx(e, k);
+	if (k > fc__ld_rlx(&h->hd_exp_max))
+		FC_CTR_SET(h->hd_exp_max, k);
+	if (k > fc__ld_rlx(&h->hd_exp_pass))
+		FC_CTR_SET(h->hd_exp_pass, k);
+}
+
+void
+fc__index_exp_rebuild_locked(fc_cache *c)
+{
+	struct hdr_shm *h = c->hdr;
+	unsigned sel = (unsigned)(fc__ld_rlx(&h->hd_ix_sel) & 1);
+	const uint64_t *ix = fc__index(c, sel);
+	uint32_t *exp = fc__ix_exp(c, sel), hi = 0;
+
+	for (uint64_t l = 0; l < c->g.nlines; l++) {
+		uint32_t m = 0;
+		for (unsigned k = 0; k < FC_IX_WAYS; k++) {
+			uint64_t w = fc__ld_rlx(&ix[l * FC_IX_WAYS + k]);
+			struct item_shm *it = fc__bk_live(w) ? fc__item_at(c, fc__bk_off(w)) : NULL;
+			uint32_t e = it ? fc__exp_item_key(c, fc__item_expiry(c, it)) : 0;
+			if (e > m)
+				m = e;
+		}
+		fc__st32_rlx(&exp[l], m);
+		if (m > hi)
+			hi = m;
+	}
+	FC_CTR_SET(h->hd_exp_max, hi);
+	FC_CTR_SET(h->hd_exp_pass, hi);
 }

@@ -115,6 +115,45 @@ fc__index_find(fc_cache *c, uint64_t h, const void *key, size_t klen,
 int fc__index_next_live(fc_cache *c, const uint64_t *ix, uint64_t *pos, uint64_t stop,
 			struct fc_iview *out);
 
+/* --- expiry summaries (writer side; index.c I6) --- */
+
+/* Summary words of array @p which: one uint32 per line. */
+static inline uint32_t *
+fc__ix_exp(const fc_cache *c, unsigned which)
+{
+	return (uint32_t *)(c->base + c->g.exp_off[which & 1]);
+}
+/* The summary key of TTL-clock time @p ms: larger is sooner, >= 1 (16 ms
+ * ticks since the segment's creation, counted down from UINT32_MAX, so
+ * 0 can mean "nothing expires" and a fresh zeroed array is right). */
+static inline uint32_t
+fc__exp_key(const fc_cache *c, uint64_t ms)
+{
+	uint64_t t0 = c->created_ms; /* validated copy of hd_created_ms */
+	uint64_t t = ms > t0 ? (ms - t0) >> FC_EXP_TICK_SHIFT : 0;
+
+	if (t > UINT32_MAX - 1)
+		t = UINT32_MAX - 1;
+	return (uint32_t)(UINT32_MAX - t);
+}
+/* The key of when an item with expiry @p expire_ms may be reclaimed (its
+ * stale window passed); 0 for no expiry. */
+static inline uint32_t
+fc__exp_item_key(const fc_cache *c, uint64_t expire_ms)
+{
+	if (!expire_ms)
+		return 0;
+	uint64_t r = expire_ms + c->stale_ms;
+	return fc__exp_key(c, r < expire_ms ? UINT64_MAX : r);
+}
+/* Raise the summary of the line holding bucket @p pos of the live array
+ * to cover an item expiring at @p expire_ms: call BEFORE the store that
+ * publishes the item or its new expiry (a crash in between leaves the
+ * summary early, which costs one visit, never late). */
+void fc__index_exp_note_locked(fc_cache *c, uint64_t pos, uint64_t expire_ms);
+/* Recompute every summary of the live array from its items (repair). */
+void fc__index_exp_rebuild_locked(fc_cache *c);
+
 /* --- writer side: writer mutex held --- */
 
 struct fc_probe {

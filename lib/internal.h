@@ -14,6 +14,8 @@
  *                index_off[2] two arrays of nbuckets 64-bit bucket words
  *                             (nbuckets / 8 lines of 64 bytes);
  *                             hd_ix_sel says which one readers use
+ *                exp_off[2]   per array, one uint32 expiry summary per
+ *                             line (writer only; index.c I6)
  *                pagemap_off  one page_shm (8 bytes) per slab page
  *                limbo_off    ring of limbo_cap (offset, epoch) pairs
  *                lease_off    nleases lease entries (lease.c), 320 B each
@@ -75,7 +77,8 @@
 #define FC_MAGIC_INIT "FRKCINIT" /* magic while a creator formats (S1) */
 #define FC_LAYOUT_VERSION 5u /* 3: slot liveness by lock bytes (readers.c);
                                 4: the 16-byte item header (two words);
-                                5: index probed by 64-byte lines (index.c) */
+                                5: index probed by 64-byte lines, expiry
+                                summaries per line (index.c) */
 #define FC_HEADER_BYTES 8192u
 #define FC_CKSUM_BYTES 248u     /* header bytes [0, 248) are checksummed */
 #define FC_MAX_CLASSES 64u
@@ -88,7 +91,17 @@
 #define FC_MAX_SEGMENT FC_SEGMENT_MAX
 #define FC_MIN_PAGE FC_PAGE_MIN
 #define FC_MAX_PAGE FC_PAGE_MAX
-#define FC_SWEEP_BUDGET 8u      /* buckets examined per write; bounds cost */
+#define FC_SWEEP_PERIOD_MS 100u /* the expiry sweep passes over every index
+                                   line once per this many ms of TTL clock:
+                                   an item is reclaimed <= 100 ms (+ one
+                                   16 ms tick) after its stale window ends */
+#define FC_SWEEP_MAX_LINES 512u /* lines one write's sweep examines at most
+                                   (an idle gap is not caught up); bounds
+                                   cost: one 4-byte summary read per line
+                                   with nothing due */
+#define FC_EXP_TICK_SHIFT 4u    /* expiry summaries count 16 ms ticks */
+#define FC_EXPIRE_AHEAD_LINES 4096u /* lines an eviction searches for
+                                   expired items before evicting live ones */
 #define FC_RECLAIM_BATCH 32u    /* limbo entries before a write reclaims */
 #define FC_EVICT_BATCH 8u       /* victims per eviction round */
 #define FC_GRACE_WAIT_MS 100u   /* longest one write waits for readers, in all */
@@ -276,8 +289,8 @@ struct hdr_shm {
 	uint64_t hd_expired;
 	uint64_t hd_ix_used;        /* live index buckets not EMPTY */
 	uint64_t hd_ix_tombs;
-	uint64_t hd_ix_hand;        /* index CLOCK hand */
-	uint64_t hd_sweep;          /* TTL sweep cursor */
+	uint64_t hd_ix_hand;        /* unused since layout 5 (zero) */
+	uint64_t hd_sweep;          /* expiry sweep cursor: a line */
 	uint64_t hd_spare_epoch;    /* spare index retired at; 0 = reusable */
 	uint64_t hd_limbo_head;     /* ring cursors, monotonic */
 	uint64_t hd_limbo_tail;
@@ -290,7 +303,13 @@ struct hdr_shm {
 	uint64_t hd_folded_hits;    /* counters of released slots; atomic FAA */
 	uint64_t hd_folded_misses;
 	uint64_t hd_pages_draining; /* pages DRAINING (slab.c; repair: 0) */
-	uint64_t hd_pad2[5];
+	uint64_t hd_sweep_clock;    /* expiry sweep: TTL clock (ms x 1024) up
+	                               to which lines are swept (evict.c) */
+	uint64_t hd_exp_max;        /* >= every line summary of the live
+	                               array (index.c I6): 0 = nothing expires */
+	uint64_t hd_exp_pass;       /* max of the summaries seen in the
+	                               sweep's current pass, and notes */
+	uint64_t hd_pad2[2];
 	/* lease counters: hd_lease_gen, _grants, _takeovers under hd_mutex;
 	 * _waits, _timeouts, _stale, _full by FAA from any caller */
 	alignas(FC_CACHELINE) uint64_t hd_lease_gen;
@@ -329,7 +348,8 @@ struct fc_geom {                /* derived, validated copy of the geometry */
 	uint32_t page_shift;        /* log2(page_bytes): page of an offset */
 	uint64_t nlines;            /* nbuckets / FC_IX_WAYS */
 	uint64_t nleases;
-	uint64_t slots_off, index_off[2], pagemap_off, limbo_off, lease_off, pages_off;
+	uint64_t slots_off, index_off[2], exp_off[2], pagemap_off, limbo_off, lease_off,
+		pages_off;
 	uint32_t nclasses;
 	uint32_t class_size[FC_MAX_CLASSES];
 	uint32_t class_per_page[FC_MAX_CLASSES];

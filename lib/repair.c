@@ -228,10 +228,11 @@ fc__repair_rebuild_locked(fc_cache *c, int drop_index)
 	 * its fill and the counter's store, or a damaged counter). */
 	if (maxahead != UINT64_MAX)
 		h->hd_cas_next += maxahead + 1;
-	if (h->hd_ix_hand >= B)
-		h->hd_ix_hand = 0;
-	if (h->hd_sweep >= B)
+	h->hd_ix_hand = 0; /* unused since layout 5 */
+	if (h->hd_sweep >= c->g.nlines)
 		h->hd_sweep = 0;
+	/* Expiry summaries (index.c I6) from the items the index keeps. */
+	fc__index_exp_rebuild_locked(c);
 	if (h->hd_page_hand >= c->g.npages)
 		h->hd_page_hand = 0;
 	h->hd_needs_repair = 0;

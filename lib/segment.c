@@ -146,7 +146,9 @@ fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
 	g->slots_off = FC_HEADER_BYTES;
 	g->index_off[0] = align_up(g->slots_off + nslots * sizeof(struct slot_shm), 4096);
 	g->index_off[1] = g->index_off[0] + nbuckets * 8;
-	g->pagemap_off = align_up(g->index_off[1] + nbuckets * 8, 4096);
+	g->exp_off[0] = g->index_off[1] + nbuckets * 8;
+	g->exp_off[1] = g->exp_off[0] + g->nlines * 4;
+	g->pagemap_off = align_up(g->exp_off[1] + g->nlines * 4, 4096);
 	uint64_t max_pages = segment_bytes / page_bytes;
 	g->limbo_off = align_up(g->pagemap_off + max_pages * sizeof(struct page_shm), 64);
 	g->lease_off = align_up(g->limbo_off + g->limbo_cap * sizeof(struct limbo_shm), 64);
@@ -203,6 +205,8 @@ fc__layout_sig(void)
 		F(lease_shm, ls_waiters), F(lease_shm, ls_klen), F(lease_shm, ls_key),
 		F(hdr_shm, hd_nleases), F(hdr_shm, hd_lease_ms), F(hdr_shm, hd_lease_gen),
 		F(class_shm, cl_victim_age), F(hdr_shm, hd_pages_draining),
+		F(hdr_shm, hd_sweep_clock), F(hdr_shm, hd_exp_max), F(hdr_shm, hd_exp_pass),
+		FC_EXP_TICK_SHIFT,
 		FC_MIN_CHUNK, FC_GROWTH_NUM, FC_GROWTH_DEN, FC_KEY_MAX,
 		FC_IX_WAYS, FC_BK_TAGSHIFT,
 	};
@@ -265,12 +269,12 @@ fc__hash(const fc_cache *c, const void *key, size_t klen)
 
 /* Enough buckets that the slab can fill with items of the hinted mean
  * chunk size while the index stays under FC_INDEX_HI_PCT: each item also
- * costs 2 x 8 bytes / (HI_PCT/100) of index (two arrays). Rounded up to a
- * cache line of buckets. */
+ * costs (2 x 8 + 1) bytes / (HI_PCT/100) of index (two arrays, and their
+ * 4-byte expiry summary per 8-bucket line). Rounded to a line of buckets. */
 static uint64_t
 pick_buckets(uint64_t segment_bytes, uint32_t avg)
 {
-	uint64_t per_item = avg + (16 * 100 + FC_INDEX_HI_PCT - 1) / FC_INDEX_HI_PCT;
+	uint64_t per_item = avg + (17 * 100 + FC_INDEX_HI_PCT - 1) / FC_INDEX_HI_PCT;
 	uint64_t items = segment_bytes / per_item;
 	uint64_t b = items * 100 / FC_INDEX_HI_PCT + 8;
 

@@ -184,8 +184,25 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 		return;
 	}
 	(*live)++;
-	if (iv.w1 & FC_W1_EXP_MASK)
+	uint64_t x = fc__w1_expiry(c, iv.w1);
+	if (x)
 		(*ttl)++;
+	if (full) {
+		/* I6: the line's summary covers the item's reclaim time. */
+		unsigned sel = (unsigned)(fc__ld_rlx(&c->hdr->hd_ix_sel) & 1);
+		uint32_t k = fc__exp_item_key(c, x);
+		uint32_t s = fc__ld32_rlx(&fc__ix_exp(c, sel)[i / FC_IX_WAYS]);
+		if (k > s)
+			problem(v, "index", c->g.exp_off[sel] + i / FC_IX_WAYS * 4,
+				"bucket %llu: its line's expiry summary %u is later than its "
+				"item's reclaim time (key %u): the sweep would skip it",
+				(unsigned long long)i, s, k);
+		if (k > fc__ld_rlx(&c->hdr->hd_exp_max))
+			problem(v, "header", offsetof(struct hdr_shm, hd_exp_max),
+				"bucket %llu: hd_exp_max %llu is below its item's reclaim key %u",
+				(unsigned long long)i,
+				(unsigned long long)fc__ld_rlx(&c->hdr->hd_exp_max), k);
+	}
 	uint64_t h = fc__hash(c, iv.key, iv.klen);
 	if (fc__bk_tag(h) != (w >> FC_BK_TAGSHIFT))
 		problem(v, "index", ixoff, "bucket %llu: tag does not match the key's hash",

@@ -1,8 +1,9 @@
 /*
  * tests/unit/test_ttl_clock.c - white-box tests of the TTL clock
  * (lib/clock.c) and of expiry bookkeeping (lib/item.c, lib/evict.c): the
- * test offset, the amortized sweep (fc__evict_sweep_locked) and hd_ttl_items,
- * the gate that lets writes skip the sweep while no item has a TTL.
+ * test offset, the time-driven sweep over index lines (fc__evict_sweep_locked,
+ * the per-line expiry summaries of index.c I6) and hd_ttl_items, the gates
+ * that let writes skip the sweep, and eviction taking expired items first.
  */
 #include "fc_test.h"
 #include "fc_internal.h"
@@ -71,11 +72,12 @@ pos_of(fc_cache *c, const char *key, struct item_shm **it)
 	return p.pos;
 }
 
+/* Sweep @p lines index lines from the cursor at time @p now. */
 static void
-sweep(fc_cache *c, unsigned budget, uint64_t now)
+sweep(fc_cache *c, uint64_t lines, uint64_t now)
 {
 	assert_int_equal(fc__lock(c), FC_OK);
-	fc__evict_sweep_locked(c, budget, now);
+	assert_true(fc__evict_sweep_lines_locked(c, lines, now) >= 0);
 	fc__unlock(c);
 }
 
@@ -154,7 +156,7 @@ sweep_retires_only_expired_items_and_counts_them(void **state)
 	uint64_t limbo = h->hd_limbo_tail - h->hd_limbo_head;
 
 	fc_test_clock_advance_ms(2000);
-	sweep(c, (unsigned)c->g.nbuckets, fc__now_ms());
+	sweep(c, c->g.nlines, fc__now_ms());
 	assert_int_equal(h->hd_expired, 10);
 	assert_int_equal(h->hd_items, 20);
 	assert_int_equal(h->hd_ttl_items, 10);
@@ -180,10 +182,10 @@ sweep_treats_an_item_as_expired_from_its_expiry_millisecond_on(void **state)
 	set_ttl(c, "k", 1000);
 	assert_true(pos_of(c, "k", &it) != UINT64_MAX);
 	uint64_t e = fc__item_expiry(c, it);
-	sweep(c, (unsigned)c->g.nbuckets, e - 1);
+	sweep(c, c->g.nlines, e - 1);
 	assert_true(pos_of(c, "k", NULL) != UINT64_MAX);
 	assert_int_equal(c->hdr->hd_expired, 0);
-	sweep(c, (unsigned)c->g.nbuckets, e);
+	sweep(c, c->g.nlines, e);
 	assert_int_equal(pos_of(c, "k", NULL), UINT64_MAX);
 	assert_int_equal(c->hdr->hd_expired, 1);
 	assert_int_equal(c->hdr->hd_ttl_items, 0);
@@ -191,64 +193,118 @@ sweep_treats_an_item_as_expired_from_its_expiry_millisecond_on(void **state)
 }
 
 static void
-sweep_examines_exactly_its_budget_of_buckets_from_the_cursor(void **state)
+sweep_examines_exactly_its_lines_from_the_cursor(void **state)
 {
 	fc_cache *c = *state;
 	struct hdr_shm *h = c->hdr;
-	uint64_t x, y;
+	char y[16];
+	uint64_t x, yp = UINT64_MAX, L = c->g.nlines;
 
 	set_ttl(c, "x", 1000);
-	set_ttl(c, "y", 1000);
 	x = pos_of(c, "x", NULL);
-	y = pos_of(c, "y", NULL);
-	assert_true(x != y);
-	uint64_t later = fc__now_ms() + 5000;
+	for (unsigned i = 0; yp == UINT64_MAX || yp / FC_IX_WAYS == x / FC_IX_WAYS; i++) {
+		if (yp != UINT64_MAX)
+			assert_int_equal(fc_delete(c, y, strlen(y)), FC_OK);
+		fc_test_key(y, sizeof y, "y", i);
+		set_ttl(c, y, 1000);
+		yp = pos_of(c, y, NULL);
+	}
+	uint64_t later = fc__now_ms() + 5000, xl = x / FC_IX_WAYS, yl = yp / FC_IX_WAYS;
 
-	h->hd_sweep = x;
-	sweep(c, 1, later); /* x's bucket only */
-	assert_int_equal(h->hd_sweep, fc__bk_next(c, x));
+	h->hd_sweep = xl;
+	sweep(c, 1, later); /* x's line only */
+	assert_int_equal(h->hd_sweep, (xl + 1) % L);
 	assert_int_equal(pos_of(c, "x", NULL), UINT64_MAX);
-	assert_int_equal(pos_of(c, "y", NULL), y);
+	assert_int_equal(pos_of(c, y, NULL), yp);
 	assert_int_equal(h->hd_expired, 1);
 
-	h->hd_sweep = fc__bk_next(c, y);
-	sweep(c, (unsigned)c->g.nbuckets - 1, later); /* every bucket but y's */
-	assert_int_equal(h->hd_sweep, y);
-	assert_int_equal(pos_of(c, "y", NULL), y);
+	h->hd_sweep = (yl + 1) % L;
+	sweep(c, L - 1, later); /* every line but y's */
+	assert_int_equal(h->hd_sweep, yl);
+	assert_int_equal(pos_of(c, y, NULL), yp);
 	sweep(c, 1, later);
-	assert_int_equal(pos_of(c, "y", NULL), UINT64_MAX);
+	assert_int_equal(pos_of(c, y, NULL), UINT64_MAX);
 	assert_int_equal(h->hd_expired, 2);
 
-	h->hd_sweep = c->g.nbuckets - 1; /* wraps */
+	h->hd_sweep = L - 1; /* wraps */
 	sweep(c, 3, later);
 	assert_int_equal(h->hd_sweep, 2);
-	h->hd_sweep = 5 * c->g.nbuckets + 7; /* untrusted cursor: reduced */
+	h->hd_sweep = 5 * L + 7; /* untrusted cursor: reduced */
 	sweep(c, 1, later);
-	assert_int_equal(h->hd_sweep, 8);
+	assert_int_equal(h->hd_sweep, 8 % L);
 	assert_ttl_items(c, "partial sweeps");
 	fc_test_verify(c);
 }
 
+/* A line whose summary says nothing is due is skipped without reading its
+ * items: planting a summary of 0 (the damage fc_verify reports) hides an
+ * expired item from the sweep; the repair's rebuild of the summaries
+ * brings it back. */
 static void
-writes_sweep_only_while_some_item_has_a_ttl(void **state)
+sweep_skips_lines_whose_summary_says_nothing_is_due(void **state)
 {
 	fc_cache *c = *state;
 	struct hdr_shm *h = c->hdr;
 
+	set_ttl(c, "k", 100);
+	uint64_t pos = pos_of(c, "k", NULL);
+	uint32_t *e = &fc__ix_exp(c, (unsigned)(h->hd_ix_sel & 1))[pos / FC_IX_WAYS];
+	assert_true(*e >= fc__exp_item_key(c, fc__now_ms() + 100));
+	uint32_t saved = *e;
+	*e = 0;
+	uint64_t later = fc__now_ms() + 1000;
+	sweep(c, c->g.nlines, later);
+	assert_int_equal(pos_of(c, "k", NULL), pos); /* skipped */
+	assert_int_equal(h->hd_expired, 0);
+	*e = saved;
+	sweep(c, c->g.nlines, later);
+	assert_int_equal(pos_of(c, "k", NULL), UINT64_MAX);
+	assert_int_equal(h->hd_expired, 1);
+	assert_int_equal(*e, 0); /* lowered: nothing left in the line */
+	fc_test_verify(c);
+}
+
+/*
+ * The sweep is driven by the TTL clock, not by the write count: writes
+ * that each advance the clock by 1 ms reclaim an expired item within two
+ * sweep periods, whatever the index size; without a TTL item writes do
+ * not sweep; once nothing is due anywhere, the cursor stops.
+ */
+static void
+writes_sweep_by_time_only_while_something_is_due(void **state)
+{
+	fc_cache *c = *state;
+	struct hdr_shm *h = c->hdr;
+	char key[16];
+
 	set_ttl(c, "a", 0);
 	set_ttl(c, "b", 0);
-	assert_int_equal(h->hd_sweep, 0); /* gate closed: no bucket read */
-	set_ttl(c, "t", 60000);
-	assert_int_equal(h->hd_ttl_items, 1);
+	assert_int_equal(h->hd_sweep_clock, 0); /* gate closed: no TTL item */
+	assert_int_equal(h->hd_sweep, 0);
+	set_ttl(c, "t", 600000);
+	set_ttl(c, "e", 10);
+	unsigned n;
+	for (n = 0; n < 2 * FC_SWEEP_PERIOD_MS + 40 && h->hd_expired == 0; n++) {
+		fc_test_clock_advance_ms(1);
+		fc_test_key(key, sizeof key, "w", n % 8);
+		set_ttl(c, key, 0);
+	}
+	if (h->hd_expired != 1)
+		fail_msg("expired item still held after %u writes 1 ms apart", n);
+	/* Nothing due now ("t" is far off): after at most a pass more the
+	 * cursor stops moving. */
+	for (n = 0; n < 4 * FC_SWEEP_PERIOD_MS; n++) {
+		fc_test_clock_advance_ms(1);
+		set_ttl(c, "w", 0);
+	}
 	uint64_t s = h->hd_sweep;
-	set_ttl(c, "c", 0);
-	assert_int_equal(h->hd_sweep, (s + FC_SWEEP_BUDGET) % c->g.nbuckets);
-	/* The delete sweeps first, then removes the last TTL item. */
-	assert_int_equal(fc_delete(c, "t", 1), FC_OK);
-	assert_int_equal(h->hd_ttl_items, 0);
-	s = h->hd_sweep;
-	set_ttl(c, "d", 0);
+	for (n = 0; n < FC_SWEEP_PERIOD_MS; n++) {
+		fc_test_clock_advance_ms(1);
+		set_ttl(c, "w", 0);
+	}
 	assert_int_equal(h->hd_sweep, s);
+	assert_true(h->hd_exp_max < fc__exp_key(c, fc__now_ms()));
+	fc_test_clock_reset();
 	fc_test_verify(c);
 }
 
@@ -307,7 +363,7 @@ ttl_items_matches_a_recount_through_set_touch_delete_and_expiry(void **state)
 	assert_ttl_items(c, "touch of an expired item");
 	set_ttl(c, "e3", 0);
 	assert_ttl_items(c, "set over an expired item");
-	sweep(c, (unsigned)c->g.nbuckets, fc__now_ms());
+	sweep(c, c->g.nlines, fc__now_ms());
 	assert_ttl_items(c, "a full sweep");
 	assert_int_equal(h->hd_ttl_items, 0);
 	assert_int_equal(h->hd_expired, 5);
@@ -385,8 +441,9 @@ main(void)
 		T(item_expiry_is_set_from_the_offset_clock),
 		T(sweep_retires_only_expired_items_and_counts_them),
 		T(sweep_treats_an_item_as_expired_from_its_expiry_millisecond_on),
-		T(sweep_examines_exactly_its_budget_of_buckets_from_the_cursor),
-		T(writes_sweep_only_while_some_item_has_a_ttl),
+		T(sweep_examines_exactly_its_lines_from_the_cursor),
+		T(sweep_skips_lines_whose_summary_says_nothing_is_due),
+		T(writes_sweep_by_time_only_while_something_is_due),
 		T(ttl_items_matches_a_recount_through_set_touch_delete_and_expiry),
 		T(random_ttl_operations_keep_ttl_items_equal_to_a_recount),
 	};

@@ -224,6 +224,30 @@ item_and_ttl_counters_are_checked(void **state)
 	expect_both(c, "header", "with a TTL, header says");
 }
 
+/* index.c I6: key "vk0" has a TTL (every third key does); a line summary
+ * below its reclaim time would let the sweep skip it forever. */
+static void
+expiry_summary_below_an_item_is_reported(void **state)
+{
+	fc_cache *c = *state;
+	uint64_t pos = bucket_of(c, 0);
+	uint32_t *e = &fc__ix_exp(c, (unsigned)(c->hdr->hd_ix_sel & 1))[pos / FC_IX_WAYS];
+
+	assert_true(*e > 0);
+	*e = 0;
+	expect_both(c, "index", "expiry summary");
+}
+
+static void
+expiry_maximum_below_an_item_is_reported(void **state)
+{
+	fc_cache *c = *state;
+
+	assert_true(c->hdr->hd_exp_max > 0);
+	c->hdr->hd_exp_max = 1;
+	expect_both(c, "header", "hd_exp_max");
+}
+
 /* ------------------------------------------------------------- freelist -- */
 
 static void
@@ -494,6 +518,8 @@ main(void)
 		T(live_item_not_in_state_live_is_reported),
 		T(index_counters_are_checked),
 		T(item_and_ttl_counters_are_checked),
+		T(expiry_summary_below_an_item_is_reported),
+		T(expiry_maximum_below_an_item_is_reported),
 		T(free_chunk_not_free_is_reported),
 		T(free_list_entry_outside_the_class_is_reported),
 		T(free_list_loop_is_reported),
