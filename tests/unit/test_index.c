@@ -349,6 +349,30 @@ tombstone_trim_wraps_from_bucket_zero_to_the_last_bucket(void **state)
 	fc_test_verify(c);
 }
 
+/* The read path's inline key compare (fc__key_eq) against memcmp: every
+ * length 1..FC_KEY_MAX at odd alignments, equal and differing in each
+ * byte (also in the high bit, where a signed-char slip would show). */
+static void
+key_eq_agrees_with_memcmp(void **state)
+{
+	char a[FC_KEY_MAX + 8], b[FC_KEY_MAX + 8];
+
+	(void)state;
+	for (size_t n = 1; n <= FC_KEY_MAX; n++) {
+		for (size_t i = 0; i < n; i++)
+			a[3 + i] = b[1 + i] = (char)(i * 37 + n);
+		assert_true(fc__key_eq(a + 3, b + 1, n));
+		for (size_t i = 0; i < n; i++) {
+			b[1 + i] ^= (char)0x80;
+			assert_false(fc__key_eq(a + 3, b + 1, n));
+			b[1 + i] ^= (char)0x81;
+			assert_false(fc__key_eq(a + 3, b + 1, n));
+			b[1 + i] ^= (char)0x01;
+		}
+		assert_int_equal(memcmp(a + 3, b + 1, n), 0);
+	}
+}
+
 /* ------------------------------------------------- one probe per set -- */
 
 /* Homes are line starts: every key's home is a multiple of FC_IX_WAYS. */
@@ -672,6 +696,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(probe_finds_colliding_keys_in_insertion_order_after_their_home),
 		T(homes_are_line_starts),
+		T(key_eq_agrees_with_memcmp),
 		T(revalidate_moves_the_insertion_back_over_a_run_that_emptied),
 		T(probe_offers_the_first_tombstone_on_the_way_for_insertion),
 		T(unlink_before_a_live_bucket_stores_a_tombstone),
