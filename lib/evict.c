@@ -43,6 +43,9 @@
  *              costs a hint).
  * CRASHES      A writer killed between unlink and retire (evict.unlinked,
  *              page.drain) leaks the victim: repair (repair.c) frees it.
+ *              One killed inside a line's sweep (sweep.line) leaves the
+ *              line's summary early (it is lowered last): harmless (I6),
+ *              and repair recomputes every summary anyway.
  * LIMITS       An eviction round examines at most 2 x (chunks of the class)
  *              positions; index room one such round and at most one
  *              rebuild (index.c); a write's sweep at most
@@ -459,6 +462,7 @@ expire_line(fc_cache *c, uint64_t l, uint64_t now, uint32_t now_key, int may_wai
 		count_victim(c, 1);
 		/* A failed retire leaks the chunk until repair (marked). */
 		fc__index_remove_locked(c, i, it);
+		FC_FAULT(SWEEP_LINE); /* killed: the summary is only early */
 		n++;
 	}
 	/* All 8 looked at: the summary drops to what remains (I6). Unlinks

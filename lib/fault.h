@@ -41,6 +41,8 @@
 	X(RECLAIM, "reclaim.freeing")     /* midway through freeing limbo */ \
 	X(REBUILD_HALF, "rebuild.half")   /* spare index half built */       \
 	X(REBUILD_FLIPPED, "rebuild.flipped") /* selector flipped */         \
+	X(SWEEP_LINE, "sweep.line")       /* expired item of a line unlinked, \
+					     line's summary not yet lowered */ \
 	X(PAGE_GRAB, "page.grab")         /* free page being carved */       \
 	X(PAGE_DRAIN, "page.drain")       /* page half drained */            \
 	X(PAGE_MOVE, "page.move")         /* page half compacted: items copied \

@@ -38,7 +38,7 @@
  *   stats    fc_stat, fc_class_stat, fc_slot_stat
  *   lease    the lease table: single-flight grants, takeover, futex waits
  *   repair   the writer section (fc__lock: mutex + repair), rebuild from index
- *   evict    CLOCK (per class and over the index), TTL sweep, flush-expired,
+ *   evict    CLOCK (per class), time-driven expiry sweep, flush-expired,
  *            the allocation policy (free list, page, wait, evict, steal)
  *   rebalance  page moves between classes: which page, compaction
  *   index    the table: lock-free find, writer probe/publish/unlink, rebuild

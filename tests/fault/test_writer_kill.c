@@ -31,6 +31,8 @@ enum workload {
 	W_REBUILD,  /* batches of new keys set then deleted: tombstones */
 	W_NEWCLASS, /* sets of new keys in ever new size classes */
 	W_FLUSH,    /* a few replaces then fc_flush */
+	W_EXPIRE,   /* sets of new keys with a 1 ms TTL, the clock moving 2 ms
+		     * per set: the time-driven sweep removes them */
 	W_COMPACT,  /* small values fill every page, 3 of 4 are deleted, then
 		     * big values take pages by compaction (page moves that
 		     * evict nothing): pre and the kept x keys must survive */
@@ -236,6 +238,15 @@ child_workload(fc_cache *c, enum workload w, uint64_t seed)
 		}
 		break;
 	}
+	case W_EXPIRE:
+		for (op = 0; op < BUDGET / 10; op++) {
+			kl = fc_test_key(key, sizeof key, "x:", op);
+			fc_test_value_make(val, 100, key, kl, 2, op);
+			fc_test_clock_advance_ms(2);
+			note_op(op);
+			CHILD_OK(fc_set(c, key, kl, val, 100, 1));
+		}
+		break;
 	case W_FLUSH:
 		for (op = 0; op < 10; op++) {
 			size_t vl = pre_len(op, op + 1);
@@ -389,6 +400,7 @@ check_model(fc_cache *c, enum workload w, const char *point)
 		case W_REBUILD:
 		case W_NEWCLASS:
 		case W_COMPACT:
+		case W_EXPIRE:
 			check_pre(c, i, 0, -2, 0, point);
 			break;
 		case W_FLUSH:
@@ -398,7 +410,7 @@ check_model(fc_cache *c, enum workload w, const char *point)
 			break;
 		}
 	}
-	if (w == W_CHURN || w == W_NEWCLASS || w == W_REBUILD)
+	if (w == W_CHURN || w == W_NEWCLASS || w == W_REBUILD || w == W_EXPIRE)
 		check_x_keys(c, k < 300000 ? k : 300000,
 			     point); /* x:n, n <= op */
 	if (w == W_COMPACT) {
@@ -515,6 +527,7 @@ CRASH_TEST(writer_killed_at_rebuild_half_is_repaired, "rebuild.half", W_REBUILD,
 	   1)
 CRASH_TEST(writer_killed_at_rebuild_flipped_is_repaired, "rebuild.flipped",
 	   W_REBUILD, 1)
+CRASH_TEST(writer_killed_at_sweep_line_is_repaired, "sweep.line", W_EXPIRE, 1)
 CRASH_TEST(writer_killed_at_page_grab_is_repaired, "page.grab", W_NEWCLASS, 1)
 CRASH_TEST(writer_killed_at_page_drain_is_repaired, "page.drain", W_CHURN, 1)
 CRASH_TEST(writer_killed_at_flush_half_is_repaired, "flush.half", W_FLUSH, 0)
@@ -677,6 +690,7 @@ every_writer_point_is_covered_by_a_test(void **state)
 		"set.published",   "set.retired",     "delete.tomb",
 		"evict.unlinked",  "reclaim.freeing", "rebuild.half",
 		"rebuild.flipped", "page.grab",       "page.drain",
+		"sweep.line",
 		"page.move",
 		"flush.half",      "repair.half",     "repair.last",
 		"read.inside",
@@ -726,6 +740,7 @@ main(void)
 		cmocka_unit_test(writer_killed_at_evict_unlinked_is_repaired),
 		cmocka_unit_test(writer_killed_at_reclaim_freeing_is_repaired),
 		cmocka_unit_test(writer_killed_at_rebuild_half_is_repaired),
+		cmocka_unit_test(writer_killed_at_sweep_line_is_repaired),
 		cmocka_unit_test(writer_killed_at_rebuild_flipped_is_repaired),
 		cmocka_unit_test(writer_killed_at_page_grab_is_repaired),
 		cmocka_unit_test(writer_killed_at_page_drain_is_repaired),
