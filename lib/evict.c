@@ -371,7 +371,8 @@ fc__evict_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off)
  * Make room for one more key in the index (used = live + TOMB buckets
  * below FC_INDEX_HI_PCT). Tombstones are dropped by a rebuild; live items
  * are never removed by where their bucket is: if live items fill the
- * index (small items: the index, not the slab, bounds the count), a batch
+ * index (small items: the index, not the slab, bounds the count), expired
+ * items leave first (fc__evict_expired_first_locked), else a batch
  * leaves through the class eviction policy (evict_class: the item's own
  * class if it has items, else the class with the most), and once live
  * items are down to FC_INDEX_LO_PCT a rebuild drops their tombstones. A
@@ -392,7 +393,9 @@ fc__evict_index_room_locked(fc_cache *c, unsigned cls)
 			for (unsigned k = 0; k < c->g.nclasses; k++)
 				if (h->hd_class[k].cl_live > h->hd_class[v].cl_live)
 					v = k;
-		evict_class(c, v, FC_EVICT_BATCH);
+		/* Expired items first, as in the allocation. */
+		if (fc__evict_expired_first_locked(c, FC_EVICT_BATCH) <= 0)
+			evict_class(c, v, FC_EVICT_BATCH);
 		if (h->hd_needs_repair)
 			return FC_ECORRUPT;
 		if (h->hd_ix_used < hi)

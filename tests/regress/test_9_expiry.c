@@ -50,6 +50,7 @@ no_live_item_is_evicted_while_expired_items_hold_memory(void **state)
 	fc_test_default_options(&o);
 	o.segment_bytes = 4u << 20;
 	o.page_bytes = 64u << 10;
+	o.avg_item_bytes = 128; /* buckets to spare: the slab is the bound */
 	fc_cache *c = fc_test_create(&o);
 
 	/* Long-lived items, and one short-TTL item per 9 of them (expired
