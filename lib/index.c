@@ -351,6 +351,14 @@ fc__index_rebuild_locked(fc_cache *c)
 	for (uint64_t l = 0; l < c->g.nlines; l++)
 		fc__st32_rlx(&nexp[l], 0); /* relaxed: fc_verify's snapshot reads */
 	for (uint64_t i = 0; i < B; i++) {
+		/* Memory-bound (one random item read per live bucket, to hash
+		 * its key): prefetch the item 16 buckets ahead, as repair does. */
+		if (i + 16 < B) {
+			uint64_t wa = fc__ld_rlx(&old[i + 16]);
+			if (fc__bk_live(wa) && fc__bk_off(wa) >= c->g.pages_off &&
+			    fc__bk_off(wa) < fc__pages_end(c))
+				__builtin_prefetch(fc__ptr(c, fc__bk_off(wa)));
+		}
 		uint64_t w = fc__ld_rlx(&old[i]);
 		if (!fc__bk_live(w))
 			continue;
