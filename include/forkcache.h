@@ -208,7 +208,10 @@ typedef struct fc_options {
 	uint32_t lease_slots;   /* lease table entries of a new segment
 	                           (keys leased at once, see fc_lease_get);
 	                           0 (default) = auto: segment_bytes / 16 KiB
-	                           rounded down to a power of two, 64..16384;
+	                           rounded down to a power of two, but no
+	                           more than the first power of two >= 2 x
+	                           reader_slots, 64..16384 (512 with the
+	                           default 256 slots from 8 MiB up);
 	                           else 64..1048576 (each costs 320 bytes) */
 	uint64_t lease_ms;      /* how long a leader may hold a lease before
 	                           a waiter may take it over; default 10000;

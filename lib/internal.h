@@ -121,7 +121,8 @@
                                    the scan of a miss under the mutex */
 #define FC_LEASE_MIN 64u        /* lease table entries, min and max */
 #define FC_LEASE_MAX (1u << 20)
-#define FC_LEASE_AUTO_MAX 16384u /* auto sizing: segment / 16 KiB, capped */
+#define FC_LEASE_AUTO_MAX 16384u /* auto sizing: segment / 16 KiB, at most
+                                    2 x reader slots, capped */
 #define FC_LEASE_MS_DEFAULT 10000u
 
 /* Bucket words: [tag:16 | chunk offset / 8 : 48], FC_IX_WAYS to a line;

@@ -186,7 +186,7 @@ check_options(const fc_options *o)
 		if (fc__geometry(o->segment_bytes,
 				 o->page_bytes ? o->page_bytes : fc__auto_page_bytes(o->segment_bytes),
 				 o->reader_slots, 64,
-				 o->lease_slots ? o->lease_slots : fc__auto_lease_slots(o->segment_bytes),
+				 o->lease_slots ? o->lease_slots : fc__auto_lease_slots(o->segment_bytes, o->reader_slots),
 				 &g) != FC_OK)
 			return FC_EINVAL;
 	}

@@ -24,7 +24,7 @@ uint64_t fc__hash(const fc_cache *c, const void *key, size_t klen);
 /* The page size fc_open picks when fc_options.page_bytes is 0. */
 uint64_t fc__auto_page_bytes(uint64_t segment_bytes);
 /* The lease table size fc_open picks when fc_options.lease_slots is 0. */
-uint64_t fc__auto_lease_slots(uint64_t segment_bytes);
+uint64_t fc__auto_lease_slots(uint64_t segment_bytes, uint64_t nslots);
 
 /* Creation, in three steps that fc_open (open.c) runs under LOCK_EX with
  * the other modules' init between them: lay out the header (in-progress

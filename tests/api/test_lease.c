@@ -518,7 +518,24 @@ lease_options_are_the_creators_and_bad_ones_are_einval(void **state)
 	st = fc_test_stats(c);
 	assert_int_equal(st.lease_ms, 10000);
 	assert_int_equal(st.stale_ms, 0);
-	assert_int_equal(st.lease_slots, 512); /* 8 MiB / 16 KiB */
+	/* 8 MiB / 16 KiB = 512, but at most 2 x the test's 64 slots */
+	assert_int_equal(st.lease_slots, 128);
+	fc_test_destroy(c);
+	/* fc_options_init's 256 slots: 512, whatever the segment above 8 MiB
+	 * (segment / 16 KiB alone gave 4096 = 1.3 MB for 64 MiB) */
+	fc_options_init(&o);
+	o.segment_bytes = 64u << 20;
+	o.flags = FC_CREATE;
+	c = fc_test_create(&o);
+	st = fc_test_stats(c);
+	assert_int_equal(st.lease_slots, 512);
+	fc_test_destroy(c);
+	fc_options_init(&o);
+	o.segment_bytes = 4u << 20; /* 4 MiB / 16 KiB = 256 < 2 x 256 */
+	o.flags = FC_CREATE;
+	c = fc_test_create(&o);
+	st = fc_test_stats(c);
+	assert_int_equal(st.lease_slots, 256);
 	fc_test_destroy(c);
 
 	char name[64];
