@@ -4,7 +4,8 @@
  *
  * DESIGN       A read hashes the key (XXH3, per-segment seed: segment.c),
  *              enters a read section on its thread's reader slot
- *              (readers.c), finds the item in the live index (index.c),
+ *              (readers.c; inline from a one-word thread-local cache,
+ *              readers.h), finds the item in the live index (index.c),
  *              checks the TTL against the coarse clock and copies the value
  *              out (item.c), and leaves. It writes only its slot (epoch,
  *              counters) and the item's frequency bits (item.h,
@@ -69,9 +70,15 @@ count(uint64_t *ctr)
 	fc__st_rlx(ctr, fc__ld_rlx(ctr) + 1);
 }
 
-static int
-get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
-	   uint64_t *cas, fc_item *meta)
+/*
+ * The whole read, for every case: bad arguments, the first read of a
+ * thread (slot claim), a nested read (a signal handler inside a read),
+ * armed fault points. Out of line: get_common's fast path comes here only
+ * when it cannot do the read itself.
+ */
+__attribute__((noinline)) static int
+get_slow(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
+	 uint64_t *cas, fc_item *meta)
 {
 	int rc = check_key(c, key, klen);
 	if (rc)
@@ -100,6 +107,43 @@ get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 	}
 	fc__read_exit(t, outer);
 	count(rc == FC_OK || rc == FC_ETRUNC ? &t->slot->rs_hits : &t->slot->rs_misses);
+	return rc;
+}
+
+/*
+ * The read path, inlined into each public get: the same steps as
+ * get_slow with none of its cases. One test sends bad arguments and armed
+ * fault points to get_slow (which checks them one by one), and
+ * fc__read_enter_fast sends everything about the thread's slot there.
+ */
+static inline __attribute__((always_inline)) int
+get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
+	   uint64_t *cas, fc_item *meta)
+{
+	if (__builtin_expect(!c || !key || klen - 1 >= FC_KEY_MAX || !vlen ||
+				     (!buf && *vlen > 0) || fc__fault_armed,
+			     0))
+		return get_slow(c, key, klen, buf, vlen, cas, meta);
+	uint64_t h = fc__hash(c, key, klen);
+	struct slot_shm *s = fc__read_enter_fast(c);
+	if (__builtin_expect(!s, 0))
+		return get_slow(c, key, klen, buf, vlen, cas, meta);
+	struct fc_iview v;
+	int rc = fc__index_find(c, h, key, klen, &v);
+	if (rc == FC_OK) {
+		uint64_t e = fc__w1_expiry(c, v.w1);
+		uint64_t now = e ? fc__now_ms() : 0;
+		if (fc__expired(e, now)) {
+			rc = FC_ENOTFOUND;
+		} else {
+			rc = fc__item_copy_out(c, &v, e, now, 0, buf, *vlen, vlen, cas, meta);
+			if (meta)
+				meta->key = key;
+			fc__item_hit(&v);
+		}
+	}
+	fc__read_exit_fast(s);
+	count(rc == FC_OK || rc == FC_ETRUNC ? &s->rs_hits : &s->rs_misses);
 	return rc;
 }
 

@@ -380,6 +380,9 @@ struct fc_cache {
 	                               -1 until the first claim (and after a
 	                               fork, whose child closes its copy) */
 	char *name;                 /* to reopen lockfd where /proc is absent */
+	uint64_t tls_id;            /* this handle's number in this process
+	                               (never 0, never reused): a thread's
+	                               fc__tls_last matches it (readers.h) */
 	int is_file;                /* FC_FILE */
 	struct cds_list_head reg_node; /* in readers.c's handle registry */
 	pthread_key_t tls_key;
@@ -396,7 +399,13 @@ struct fc_cache {
 };
 
 struct fc_tls {
-	struct cds_list_head node;  /* in c->tls_list */
+	/* id and thread first: the read path's check loads them (readers.h).
+	 * Records are type-stable (readers.c): never given back to malloc,
+	 * so a stale fc__tls_last may still load these two. */
+	uint64_t id;                /* c->tls_id while in use, 0 when free;
+	                               stored last (release) */
+	uint64_t thread;            /* &fc__tls_last of the owning thread */
+	struct cds_list_head node;  /* in c->tls_list, or the free records */
 	fc_cache *c;
 	struct slot_shm *slot;
 	unsigned long forkgen;      /* fc__forkgen when the slot was claimed */

@@ -20,8 +20,13 @@
  *                       with E < min (all of them if no slot is active).
  *
  *              A slot is claimed once per (thread, handle) by CAS on its
- *              owner word and cached in a pthread key; a fork() (seen as a
- *              new fc__forkgen) makes the child claim its own. Slots hold
+ *              owner word and its record kept in a pthread key; a fork()
+ *              (seen as a new fc__forkgen) makes the child claim its own.
+ *              In front of the key, each thread caches the record it used
+ *              last in one __thread word (fc__tls_last, initial-exec: a
+ *              load relative to the thread pointer), which the read path
+ *              checks inline against the handle (readers.h); records are
+ *              type-stable so a stale cache is harmless. Slots hold
  *              per-thread hit/miss counters (owner-only writes), summed by
  *              fc_stat().
  *
@@ -54,7 +59,11 @@
  *              Process-local: a handle's tls_lock serializes its claims,
  *              releases and reaps (two threads locking through one open
  *              file description would both succeed); the fork handlers
- *              hold every tls_lock across fork() (reg_lock, then each).
+ *              hold every tls_lock across fork() (reg_lock, then each,
+ *              then rec_lock, the record free list's leaf lock).
+ *              fc_tls.id: rec_take release | other threads' stale caches,
+ *              acquire (fc__tls_last is only ever read by its own thread
+ *              and its signal handlers).
  * CRASHES      Reader killed inside a read: its slot keeps an epoch and
  *              holds back reclamation until a writer (or fc_reap, or a
  *              claimer facing a full table) takes its free lock byte and
@@ -97,6 +106,74 @@ static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static CDS_LIST_HEAD(reg_list);
 
+/*
+ * Thread records (struct fc_tls) are type-stable: once allocated they are
+ * never given back to malloc, only to rec_free, from which rec_take
+ * recycles them. So the read path's cache (fc__tls_last, one word per
+ * thread) may keep pointing at a record that its handle's fc_close()
+ * freed, and still load its id and thread safely: it just does not match
+ * (readers.h). rec_lock is a leaf lock (reg_lock, then tls_lock, then
+ * rec_lock), also held across fork() by the handlers.
+ */
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static CDS_LIST_HEAD(rec_free);
+static struct fc_tls rec_none; /* id 0: matches no handle */
+static uint64_t next_tls_id;   /* handle numbers; uatomic */
+__thread struct fc_tls *fc__tls_last __attribute__((tls_model("initial-exec"))) = &rec_none;
+
+static uint64_t
+self_token(void)
+{
+	return (uint64_t)(uintptr_t)&fc__tls_last; /* per live thread */
+}
+
+/* A record for (this thread, @p c), zeroed but for id and thread; NULL if
+ * out of memory. */
+static struct fc_tls *
+rec_take(fc_cache *c)
+{
+	struct fc_tls *t = NULL;
+
+	pthread_mutex_lock(&rec_lock);
+	if (!cds_list_empty(&rec_free)) {
+		t = cds_list_first_entry(&rec_free, struct fc_tls, node);
+		cds_list_del(&t->node);
+	}
+	pthread_mutex_unlock(&rec_lock);
+	if (!t && !(t = calloc(1, sizeof *t)))
+		return NULL;
+	fc__st_rlx(&t->thread, self_token());
+	t->c = c;
+	t->slot = NULL;
+	t->forkgen = 0;
+	t->owner = 0;
+	/*
+	 * Orders:       our thread token before the id that makes the record
+	 *               match.
+	 * Pairs with:   the acquire load of t->id in fc__read_enter_fast and
+	 *               tls_lookup (a thread whose stale cache points here).
+	 * If reordered: that thread could see our handle's id next to its own
+	 *               old token and take our record (and slot) for its own.
+	 */
+	fc__st_rel(&t->id, c->tls_id);
+	return t;
+}
+
+/* Give record @p t back (off every list already). */
+static void
+rec_give(struct fc_tls *t)
+{
+	if (fc__tls_last == t)
+		fc__tls_last = &rec_none;
+	/* relaxed: rec_lock orders them before a recycling rec_take, and a
+	 * stale cache that reads either no longer matches. */
+	fc__st_rlx(&t->id, 0);
+	fc__st_rlx(&t->thread, 0);
+	pthread_mutex_lock(&rec_lock);
+	cds_list_add(&t->node, &rec_free);
+	pthread_mutex_unlock(&rec_lock);
+}
+
 static void
 atfork_prepare(void)
 {
@@ -105,6 +182,7 @@ atfork_prepare(void)
 	pthread_mutex_lock(&reg_lock);
 	cds_list_for_each_entry(c, &reg_list, reg_node)
 		pthread_mutex_lock(&c->tls_lock);
+	pthread_mutex_lock(&rec_lock);
 }
 
 static void
@@ -112,6 +190,7 @@ atfork_parent(void)
 {
 	fc_cache *c;
 
+	pthread_mutex_unlock(&rec_lock);
 	cds_list_for_each_entry(c, &reg_list, reg_node)
 		pthread_mutex_unlock(&c->tls_lock);
 	pthread_mutex_unlock(&reg_lock);
@@ -128,6 +207,10 @@ atfork_child(void)
 	 * the parent's open file descriptions, and with them the parent's
 	 * slot locks: close our references (the parent keeps its own), so
 	 * the parent's slots die with the parent, and reopen lazily. */
+	pthread_mutex_unlock(&rec_lock);
+	/* The read path's cache names the parent's record (its slot is the
+	 * parent's): empty it, so our first read claims our own. */
+	fc__tls_last = &rec_none;
 	cds_list_for_each_entry(c, &reg_list, reg_node) {
 		if (c->lockfd >= 0)
 			close(c->lockfd);
@@ -321,8 +404,8 @@ tls_destroy(void *p)
 	if (t->slot && t->forkgen == uatomic_read(&fc__forkgen))
 		slot_release(c, t->slot, t->owner);
 	cds_list_del(&t->node);
+	rec_give(t);
 	pthread_mutex_unlock(&c->tls_lock);
-	free(t);
 }
 
 int
@@ -330,6 +413,7 @@ fc__tls_init(fc_cache *c)
 {
 	CDS_INIT_LIST_HEAD(&c->tls_list);
 	c->lockfd = -1;
+	c->tls_id = uatomic_add_return(&next_tls_id, 1);
 	if (pthread_mutex_init(&c->tls_lock, NULL) != 0)
 		return FC_ESYS;
 	if (pthread_key_create(&c->tls_key, tls_destroy) != 0) {
@@ -362,7 +446,7 @@ fc__tls_fini(fc_cache *c)
 		if (t->slot && t->forkgen == gen)
 			slot_release(c, t->slot, t->owner);
 		cds_list_del(&t->node);
-		free(t);
+		rec_give(t); /* other threads' caches may still name it */
 	}
 	if (c->lockfd >= 0)
 		close(c->lockfd);
@@ -449,21 +533,20 @@ tls_slow(fc_cache *c, struct fc_tls *t, int *err)
 		if (t->forkgen == gen && t->slot && c->lockfd >= 0)
 			byte_lock(c->lockfd, slot_byte(c, (uint64_t)(t->slot - c->slots)), F_UNLCK);
 		cds_list_del(&t->node);
-		free(t);
+		rec_give(t);
 		pthread_setspecific(c->tls_key, NULL);
 	}
-	t = calloc(1, sizeof *t);
+	t = rec_take(c);
 	if (!t) {
 		pthread_mutex_unlock(&c->tls_lock);
 		*err = FC_ESYS;
 		return NULL;
 	}
-	t->c = c;
 	t->forkgen = gen;
 	t->slot = slot_claim(c, &t->owner, err);
 	if (!t->slot) {
 		pthread_mutex_unlock(&c->tls_lock);
-		free(t);
+		rec_give(t);
 		return NULL;
 	}
 	cds_list_add(&t->node, &c->tls_list);
@@ -472,30 +555,39 @@ tls_slow(fc_cache *c, struct fc_tls *t, int *err)
 	return t;
 }
 
-struct fc_tls *
-fc__tls_self(fc_cache *c, int *err)
+/* This thread's record for @p c, its slot still ours: from the cache, or
+ * the pthread key, or claimed anew (tls_slow); the cache then names it. */
+static struct fc_tls *
+tls_lookup(fc_cache *c, int *err)
 {
-	struct fc_tls *t = pthread_getspecific(c->tls_key);
+	struct fc_tls *t = fc__tls_last;
 
+	/* Acquire: as in fc__read_enter_fast (pairs with rec_take). */
+	if (fc__ld_acq(&t->id) != c->tls_id || fc__ld_rlx(&t->thread) != self_token())
+		t = pthread_getspecific(c->tls_key);
+	/* relaxed owner load: our own slot's line; a mismatch means it was
+	 * taken from us: never read under it. */
 	if (!t || t->forkgen != uatomic_read(&fc__forkgen) ||
 	    fc__ld_rlx(&t->slot->rs_owner) != t->owner)
 		t = tls_slow(c, t, err);
+	if (t)
+		fc__tls_last = t;
 	return t;
+}
+
+struct fc_tls *
+fc__tls_self(fc_cache *c, int *err)
+{
+	return tls_lookup(c, err);
 }
 
 struct fc_tls *
 fc__read_enter(fc_cache *c, int *err, int *outer)
 {
-	struct fc_tls *t = pthread_getspecific(c->tls_key);
+	struct fc_tls *t = tls_lookup(c, err);
 
-	/* relaxed owner load: our own slot's line (we store to it next);
-	 * a mismatch means it was taken from us: never read under it. */
-	if (__builtin_expect(!t || t->forkgen != uatomic_read(&fc__forkgen) ||
-				     fc__ld_rlx(&t->slot->rs_owner) != t->owner, 0)) {
-		t = tls_slow(c, t, err);
-		if (!t)
-			return NULL;
-	}
+	if (!t)
+		return NULL;
 	/*
 	 * Nesting is decided by the slot's epoch, not by a counter, so that a
 	 * signal handler that reads is safe wherever it interrupts this
@@ -525,22 +617,6 @@ fc__read_enter(fc_cache *c, int *err, int *outer)
 		fc__fas_sc(&t->slot->rs_epoch, e);
 	}
 	return t;
-}
-
-void
-fc__read_exit(struct fc_tls *t, int outer)
-{
-	if (outer) {
-		/*
-		 * Leave the read section.
-		 * Orders:       every load from items and buckets above before
-		 *               the slot goes idle.
-		 * Pairs with:   the acquire load of rs_epoch in
-		 *               fc__min_active_epoch.
-		 * If reordered: a writer could reuse a chunk we are still copying.
-		 */
-		fc__st_rel(&t->slot->rs_epoch, 0);
-	}
 }
 
 void

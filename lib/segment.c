@@ -37,9 +37,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include "clock.h"
 #include "fault.h"
 #include "segment.h"
@@ -259,12 +256,6 @@ fc__read_boot_id(char out[40])
 		if (out[i] == '\n')
 			out[i] = 0;
 	return 0;
-}
-
-uint64_t
-fc__hash(const fc_cache *c, const void *key, size_t klen)
-{
-	return XXH3_64bits_withSeed(key, klen, c->seed);
 }
 
 /* Enough buckets that the slab can fill with items of the hinted mean

@@ -544,6 +544,145 @@ slot_taken_from_a_reader_makes_it_claim_anew(void **state)
 	fc_test_verify(c);
 }
 
+/* ------------------------------------------- the read path's cache -- */
+
+static struct slot_shm *
+my_slot(fc_cache *c)
+{
+	int err = FC_OK;
+	struct fc_tls *t = fc__tls_self(c, &err);
+
+	assert_non_null(t);
+	return t->slot;
+}
+
+static void
+reads_through_two_handles_in_one_thread_use_each_handles_slot(void **state)
+{
+	fc_cache *c = *state, *c2 = NULL;
+
+	assert_int_equal(fc_set(c, "hit", 3, "v", 1, 0), FC_OK);
+	assert_int_equal(fc_open(fc_test_cur_name(), NULL, &c2), FC_OK);
+	/* Alternate, so the one-word cache changes handle on every call. */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(get_key(c, "hit"), FC_OK);
+		assert_int_equal(get_key(c2, "nope"), FC_ENOTFOUND);
+		assert_int_equal(get_key(c2, "nope"), FC_ENOTFOUND);
+	}
+	struct slot_shm *s = my_slot(c), *s2 = my_slot(c2);
+	assert_int_not_equal(s - c->slots, s2 - c2->slots);
+	assert_int_equal(s->rs_hits, 3);
+	assert_int_equal(s->rs_misses, 0);
+	assert_int_equal(s2->rs_hits, 0);
+	assert_int_equal(s2->rs_misses, 6);
+	assert_int_equal(fc_close(c2), FC_OK);
+	/* The closed handle's record is free; reads through c go on. */
+	assert_int_equal(get_key(c, "hit"), FC_OK);
+	assert_int_equal(my_slot(c)->rs_hits, 4);
+	fc_test_verify(c);
+}
+
+struct stale {
+	fc_cache *c, *c1;
+	pthread_barrier_t step;
+	struct fc_tls *old;         /* its record for c1 */
+	struct slot_shm *slot;      /* its slot for c after its last read */
+	int rc1, rc;
+};
+
+static void *
+stale_thread(void *arg)
+{
+	struct stale *st = arg;
+	int err = FC_OK;
+
+	st->rc1 = get_key(st->c1, "hit"); /* the cache now names this record */
+	st->old = fc__tls_self(st->c1, &err);
+	pthread_barrier_wait(&st->step);
+	pthread_barrier_wait(&st->step); /* c1 closed; its record recycled */
+	st->rc = get_key(st->c, "hit");
+	st->slot = fc__tls_self(st->c, &err)->slot;
+	pthread_barrier_wait(&st->step);
+	pthread_barrier_wait(&st->step); /* exit releases the slot: not yet */
+	return NULL;
+}
+
+/*
+ * A thread's cache still names its record of a handle that another thread
+ * closed; the main thread then takes that very record for the fixture's
+ * handle. The first thread's next read through that handle finds its cache
+ * pointing at a record with the right handle id but the main thread's
+ * token: it must claim a slot of its own, not read under (and count into)
+ * the main thread's.
+ */
+static void
+a_record_recycled_for_another_thread_is_not_taken_for_ours(void **state)
+{
+	fc_cache *c = *state;
+	struct stale st = {.c = c};
+	pthread_t th;
+	int err = FC_OK;
+
+	assert_int_equal(fc_set(c, "hit", 3, "v", 1, 0), FC_OK);
+	assert_int_equal(fc_open(fc_test_cur_name(), NULL, &st.c1), FC_OK);
+	assert_int_equal(pthread_barrier_init(&st.step, NULL, 2), 0);
+	assert_int_equal(pthread_create(&th, NULL, stale_thread, &st), 0);
+	pthread_barrier_wait(&st.step);
+	assert_int_equal(st.rc1, FC_OK);
+	assert_int_equal(fc_close(st.c1), FC_OK); /* its record freed */
+
+	assert_int_equal(get_key(c, "hit"), FC_OK); /* our first read on c */
+	struct fc_tls *mine = fc__tls_self(c, &err);
+	assert_ptr_equal(mine, st.old); /* recycled: the case under test */
+	assert_int_equal(mine->id, c->tls_id);
+
+	pthread_barrier_wait(&st.step);
+	pthread_barrier_wait(&st.step); /* it has read through c */
+	assert_int_equal(st.rc, FC_OK);
+	assert_ptr_not_equal(st.slot, mine->slot);
+	assert_int_equal(mine->slot->rs_hits, 1);
+	assert_int_equal(st.slot->rs_hits, 1);
+	pthread_barrier_wait(&st.step);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	pthread_barrier_destroy(&st.step);
+	fc_test_verify(c);
+}
+
+static int
+child_reads_twice(void *arg)
+{
+	fc_cache *c = arg;
+
+	FC_CHILD_CHECK_RC(get_key(c, "hit"), FC_OK);
+	FC_CHILD_CHECK_RC(get_key(c, "nope"), FC_ENOTFOUND);
+	return 0; /* _exit: its slot stays, dead, with its counters */
+}
+
+/* The forking thread's cache names the parent's record (the parent's
+ * slot, still owned by the live parent): the child's reads must claim a
+ * slot of their own, and leave the parent's slot and counters alone. */
+static void
+a_child_forked_after_a_read_claims_its_own_slot(void **state)
+{
+	fc_cache *c = *state;
+
+	assert_int_equal(fc_set(c, "hit", 3, "v", 1, 0), FC_OK);
+	assert_int_equal(get_key(c, "hit"), FC_OK); /* our cache names our record */
+	unsigned mine = slot_of(c, getpid());
+	pid_t pid = fc_test_spawn(child_reads_twice, c);
+	fc_test_assert_exit(pid, 0);
+	unsigned theirs = slot_of(c, pid);
+	assert_int_not_equal(theirs, mine);
+	assert_int_equal(c->slots[theirs].rs_hits, 1);
+	assert_int_equal(c->slots[theirs].rs_misses, 1);
+	assert_int_equal(c->slots[mine].rs_hits, 1);
+	assert_int_equal(c->slots[mine].rs_misses, 0);
+	assert_int_equal(get_key(c, "hit"), FC_OK); /* ours is still ours */
+	assert_int_equal(c->slots[mine].rs_hits, 2);
+	assert_int_equal(fc_reap(c), 1);
+	fc_test_verify(c);
+}
+
 int
 main(void)
 {
@@ -562,6 +701,9 @@ main(void)
 		T(reclaim_with_nothing_to_do_leaves_the_epoch_alone),
 		T(nested_read_sections_keep_the_outer_epoch_until_the_outermost_exit),
 		T(slot_taken_from_a_reader_makes_it_claim_anew),
+		T(reads_through_two_handles_in_one_thread_use_each_handles_slot),
+		T(a_record_recycled_for_another_thread_is_not_taken_for_ours),
+		T(a_child_forked_after_a_read_claims_its_own_slot),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
