@@ -49,6 +49,9 @@
 #include <xxhash.h>
 
 #include "forkcache.h"
+#include "sup_clock.h"
+#include "sup_rng.h"
+#include "sup_size.h"
 #include "bench_build.h"  /* FC_BENCH_FLAGS, FC_BENCH_BUILD_TYPE */
 #include "bench_commit.h" /* FC_BENCH_COMMIT */
 #include "lease_herd.h"
@@ -130,32 +133,11 @@ struct summary {
 	double mops, ns_op, spread;
 };
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* xorshift64: the cheapest decent PRNG; state must not be 0. */
-static inline uint64_t
-xorshift64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 /* A key number in [0, n) from the top 32 random bits (Lemire's reduction). */
 static inline uint32_t
 pick(uint64_t *s, uint32_t n)
 {
-	return (uint32_t)(((xorshift64(s) >> 32) * n) >> 32);
+	return (uint32_t)(((sup_xorshift64(s) >> 32) * n) >> 32);
 }
 
 /* "k:00000000001234": a tag, a colon, the number right-aligned in zeros. */
@@ -313,19 +295,19 @@ child_main(const struct bench_ctx *x, enum bench_kind kind, unsigned me,
 	if (buf == NULL)
 		return 1;
 	/* Warm-up: caches, TLB, and the child's first fc_get claims a slot. */
-	t0 = now_ns();
+	t0 = sup_mono_ns();
 	do {
 		rc = run_batch(x, kind, &rng, buf, &sink);
-	} while (rc == FC_OK && now_ns() - t0 < warm_ns);
+	} while (rc == FC_OK && sup_mono_ns() - t0 < warm_ns);
 	/* Check in (a locked add: a full barrier), then wait for go. */
 	ck_pr_inc_32(&pg->sp_ready);
 	while (ck_pr_load_32(&pg->sp_go) == 0)
 		sched_yield(); /* leave the CPU to the parent and sibling */
-	t0 = t = now_ns();
+	t0 = t = sup_mono_ns();
 	while (rc == FC_OK && t - t0 < dur_ns) {
 		rc = run_batch(x, kind, &rng, buf, &sink);
 		ops += BENCH_BATCH;
-		t = now_ns();
+		t = sup_mono_ns();
 	}
 	r->ops = ops;
 	r->start_ns = t0;
@@ -633,7 +615,7 @@ setup_data(struct bench_ctx *x)
 		make_key(x->miss_keys + i * kb, cfg->key_bytes, 'm', i);
 	}
 	for (size_t i = 0; i < (size_t)cfg->keys * vb; i++)
-		x->values[i] = (unsigned char)xorshift64(&rng);
+		x->values[i] = (unsigned char)sup_xorshift64(&rng);
 	return local_build(x);
 }
 
@@ -705,31 +687,6 @@ usage(FILE *f)
 }
 
 static int
-parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t mul = 1;
-
-	errno = 0;
-	if (*s == '-' || *s == '\0')
-		return -1;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s)
-		return -1;
-	switch (*end) {
-	case 'K': case 'k': mul = 1ull << 10; end++; break;
-	case 'M': case 'm': mul = 1ull << 20; end++; break;
-	case 'G': case 'g': mul = 1ull << 30; end++; break;
-	default: break;
-	}
-	if (*end != '\0' || v > max / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
-}
-
-static int
 parse_args(int argc, char **argv, struct bench_config *cfg)
 {
 	static const struct option opts[] = {
@@ -764,7 +721,7 @@ parse_args(int argc, char **argv, struct bench_config *cfg)
 			have_secs = 1;
 			break;
 		case 'r':
-			if (parse_u64(optarg, BENCH_REPS_MAX, &v) || v == 0)
+			if (sup_parse_size_max(optarg, BENCH_REPS_MAX, &v) || v == 0)
 				goto bad;
 			cfg->reps = (unsigned)v;
 			have_reps = 1;
@@ -779,21 +736,21 @@ parse_args(int argc, char **argv, struct bench_config *cfg)
 			cfg->name = optarg;
 			break;
 		case 'S':
-			if (parse_u64(optarg, 1ull << 40, &cfg->segment_bytes))
+			if (sup_parse_size_max(optarg, 1ull << 40, &cfg->segment_bytes))
 				goto bad;
 			break;
 		case 'n':
-			if (parse_u64(optarg, 100000000, &v) || v == 0)
+			if (sup_parse_size_max(optarg, 100000000, &v) || v == 0)
 				goto bad;
 			cfg->keys = (uint32_t)v;
 			break;
 		case 'k':
-			if (parse_u64(optarg, FC_KEY_MAX, &v) || v < 4)
+			if (sup_parse_size_max(optarg, FC_KEY_MAX, &v) || v < 4)
 				goto bad;
 			cfg->key_bytes = (uint32_t)v;
 			break;
 		case 'v':
-			if (parse_u64(optarg, 64u << 20, &v))
+			if (sup_parse_size_max(optarg, 64u << 20, &v))
 				goto bad;
 			cfg->val_bytes = (uint32_t)v;
 			break;
@@ -804,12 +761,12 @@ parse_args(int argc, char **argv, struct bench_config *cfg)
 			cfg->lease_pair = 1;
 			break;
 		case 'H':
-			if (parse_u64(optarg, 64, &v) || v < 2)
+			if (sup_parse_size_max(optarg, 64, &v) || v < 2)
 				goto bad;
 			cfg->herd = (unsigned)v;
 			break;
 		case 'C':
-			if (parse_u64(optarg, 60000, &v))
+			if (sup_parse_size_max(optarg, 60000, &v))
 				goto bad;
 			cfg->compute_ms = (unsigned)v;
 			break;

@@ -68,6 +68,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "sup_rng.h"
 #include "bench_commit.h" /* FC_BENCH_COMMIT */
 
 #define MEM_MIB (1024ull * 1024ull)
@@ -146,26 +147,9 @@ fail(const char *what, int rc)
 /* ---- randomness, keys, time ---- */
 
 static uint64_t
-rnd(uint64_t *s)
-{
-	/* splitmix64: full period, good enough for workloads. */
-	uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
-static double
-rnd01(uint64_t *s)
-{
-	return (double)(rnd(s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static uint64_t
 rnd_below(uint64_t *s, uint64_t n)
 {
-	return (uint64_t)(((unsigned __int128)rnd(s) * n) >> 64);
+	return (uint64_t)(((unsigned __int128)sup_splitmix64(s) * n) >> 64);
 }
 
 /*
@@ -272,10 +256,10 @@ draw_size(enum dist d, uint64_t *s)
 
 	switch (d) {
 	case D_LOGUNI:
-		return (size_t)exp(log(16.0) + rnd01(s) * (log(16384.0) - log(16.0)));
+		return (size_t)exp(log(16.0) + sup_unit(s) * (log(16384.0) - log(16.0)));
 	case D_LOGNORM: {
 		/* Box-Muller; median 200 B, sigma 0.8 */
-		double u1 = rnd01(s) + 1e-300, u2 = rnd01(s);
+		double u1 = sup_unit(s) + 1e-300, u2 = sup_unit(s);
 
 		v = 200.0 * exp(0.8 * sqrt(-2.0 * log(u1)) * cos(2 * M_PI * u2));
 		if (v < 8)
@@ -628,7 +612,7 @@ zipf_free(struct zipf *z)
 static uint32_t
 zipf_draw(const struct zipf *z, uint64_t *s)
 {
-	double u = rnd01(s);
+	double u = sup_unit(s);
 	uint32_t lo = 0, hi = z->n - 1;
 
 	while (lo < hi) {
@@ -1139,7 +1123,7 @@ main(int argc, char **argv)
 	cfg.ttl_seconds = cfg.quick ? 1.2 : 4.0;
 	cfg.lat_sets = cfg.quick ? 2000 : 20000;
 	for (size_t i = 0; i < sizeof valbuf; i++)
-		valbuf[i] = (unsigned char)rnd(&s);
+		valbuf[i] = (unsigned char)sup_splitmix64(&s);
 	rec_begin("header");
 	rec_str("commit", FC_BENCH_COMMIT);
 	rec_str("mode", cfg.quick ? "quick" : "full");

@@ -96,6 +96,7 @@
 #endif
 
 #include "forkcache.h"
+#include "sup_rng.h"
 #include "bench_build.h"  /* FC_BENCH_FLAGS, FC_BENCH_BUILD_TYPE */
 #include "bench_commit.h" /* FC_BENCH_COMMIT */
 
@@ -335,27 +336,16 @@ make_key(char *dst, char tag, uint32_t n)
 		*p-- = (char)('0' + n % 10);
 }
 
-static inline uint64_t
-xorshift64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 static inline uint32_t
 pick(uint64_t *s, uint32_t n)
 {
-	return (uint32_t)(((xorshift64(s) >> 32) * n) >> 32);
+	return (uint32_t)(((sup_xorshift64(s) >> 32) * n) >> 32);
 }
 
 static inline double
 unit(uint64_t *s)
 {
-	return (double)(xorshift64(s) >> 11) * 0x1p-53;
+	return (double)(sup_xorshift64(s) >> 11) * 0x1p-53;
 }
 
 /*

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "sup_clock.h"
 #include "lease_herd.h"
 
 #define HERD_MAX 64
@@ -41,15 +42,6 @@ struct herd_page {
 	uint64_t ret_ns[HERD_MAX];      /* members: fc_lease_get returned */
 	int32_t rc[HERD_MAX];
 };
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -78,13 +70,13 @@ herd_member(fc_cache *c, struct herd_page *pg, unsigned me, const char *key,
 	while (!__atomic_load_n(&pg->go, __ATOMIC_ACQUIRE))
 		sched_yield();
 	int rc = fc_lease_get(c, key, strlen(key), buf, &n, 10000, &l);
-	pg->ret_ns[me] = mono_ns();
+	pg->ret_ns[me] = sup_mono_ns();
 	pg->rc[me] = rc;
 	if (rc == FC_LEADER) {
 		__atomic_add_fetch(&pg->computes, 1, __ATOMIC_SEQ_CST);
 		__atomic_add_fetch(&pg->leaders, 1, __ATOMIC_SEQ_CST);
 		usleep(compute_ms * 1000u);
-		__atomic_store_n(&pg->fill_ns, mono_ns(), __ATOMIC_SEQ_CST);
+		__atomic_store_n(&pg->fill_ns, sup_mono_ns(), __ATOMIC_SEQ_CST);
 		return fc_lease_fill(c, &l, want, strlen(want), 0) == FC_OK ? 0 : 1;
 	}
 	if (rc != FC_OK || n != strlen(want) || memcmp(buf, want, n) != 0) {
@@ -128,7 +120,7 @@ run_herd(fc_cache *c, struct herd_page *pg, unsigned herd, unsigned compute_ms,
 	}
 	while (__atomic_load_n(&pg->ready, __ATOMIC_SEQ_CST) < herd)
 		usleep(1000);
-	uint64_t t_go = mono_ns();
+	uint64_t t_go = sup_mono_ns();
 	__atomic_store_n(&pg->go, 1, __ATOMIC_RELEASE);
 	int failed = wait_all(pids, herd);
 	uint64_t total_max = 0;
@@ -169,7 +161,7 @@ takeover_waiter(fc_cache *c, struct herd_page *pg, unsigned me, const char *key)
 	fc_lease l;
 	int rc = fc_lease_get(c, key, strlen(key), buf, &n, 10000, &l);
 
-	pg->ret_ns[me] = mono_ns();
+	pg->ret_ns[me] = sup_mono_ns();
 	pg->rc[me] = rc;
 	if (rc == FC_LEADER) {
 		__atomic_add_fetch(&pg->leaders, 1, __ATOMIC_SEQ_CST);
@@ -221,7 +213,7 @@ run_takeover(fc_cache *c, struct herd_page *pg, unsigned reps, int json)
 				return 1;
 		} while (st.lease_waits < waits0 + TAKEOVER_WAITERS);
 		usleep(20000); /* all asleep on the futex */
-		uint64_t t_kill = mono_ns();
+		uint64_t t_kill = sup_mono_ns();
 		kill(leader, SIGKILL);
 		waitpid(leader, NULL, 0);
 		failed = wait_all(w, TAKEOVER_WAITERS) || pg->leaders != 1;

@@ -53,6 +53,10 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "sup_clock.h"
+#include "sup_rng.h"
+#include "sup_size.h"
+#include "sup_zipf.h"
 
 #define DEMO_WORKERS_MAX 256     /* a counter line each; plenty for a demo */
 #define DEMO_KEY_BYTES 32        /* "obj:" + up to 10 digits, NUL */
@@ -97,72 +101,11 @@ struct mode_result {
 	uint64_t segments, segment_bytes; /* segments and bytes of each */
 };
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* splitmix64: a seeded, cheap, well-mixed PRNG (one 64-bit word of state). */
-static uint64_t
-rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1) with 53 random bits. */
-static double
-rng_unit(uint64_t *state)
-{
-	return (double)(rng_next(state) >> 11) * 0x1.0p-53;
-}
-
-/*
- * Zipf CDF over ranks 0..n-1: P(rank i) proportional to 1/(i+1)^alpha.
- * Precomputed once in the master (the workers inherit it), so a draw is one
- * uniform number and a binary search.
- */
-static double *
-zipf_cdf_new(uint32_t n, double alpha)
-{
-	double *cdf = malloc((size_t)n * sizeof *cdf);
-	double sum = 0;
-
-	if (cdf == NULL)
-		return NULL;
-	for (uint32_t i = 0; i < n; i++) {
-		sum += 1.0 / pow((double)i + 1, alpha);
-		cdf[i] = sum;
-	}
-	for (uint32_t i = 0; i < n; i++)
-		cdf[i] /= sum;
-	cdf[n - 1] = 1.0;
-	return cdf;
-}
-
 /* Smallest rank whose CDF reaches u. */
 static uint32_t
 zipf_draw(const double *cdf, uint32_t n, uint64_t *rng)
 {
-	double u = rng_unit(rng);
-	uint32_t lo = 0, hi = n - 1;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (cdf[mid] < u)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return sup_zipf_rank(cdf, n, sup_unit(rng));
 }
 
 static uint32_t
@@ -208,7 +151,7 @@ backend_lookup(uint32_t key, uint64_t rounds, unsigned char *val, size_t vlen)
 	}
 	for (size_t i = DEMO_VAL_HDR; i < vlen; i++) {
 		if ((i - DEMO_VAL_HDR) % 8 == 0)
-			x = rng_next(&x);
+			x = sup_splitmix64(&x);
 		val[i] = (unsigned char)(x >> (8 * ((i - DEMO_VAL_HDR) % 8)));
 	}
 	put32(val, key);
@@ -233,10 +176,10 @@ calibrate_backend(uint32_t backend_us, size_t vlen)
 	if (val == NULL)
 		return 0;
 	for (int t = 0; t < 3; t++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = sup_mono_ns();
 
 		backend_lookup((uint32_t)t, DEMO_CALIBRATE_ROUNDS, val, vlen);
-		t0 = now_ns() - t0;
+		t0 = sup_mono_ns() - t0;
 		if (t0 < best)
 			best = t0;
 	}
@@ -281,7 +224,7 @@ serve(const struct demo_config *cfg, const double *cdf, fc_cache *c,
 	unsigned char *buf = malloc(cfg->val_bytes);
 	uint64_t rng = cfg->seed * 0x9e3779b97f4a7c15u + w + 1;
 	char key[DEMO_KEY_BYTES], who[32];
-	uint64_t t0 = now_ns();
+	uint64_t t0 = sup_mono_ns();
 	int rc = FC_OK;
 
 	snprintf(who, sizeof who, "worker %u", w);
@@ -315,7 +258,7 @@ serve(const struct demo_config *cfg, const double *cdf, fc_cache *c,
 			break;
 		}
 	}
-	ctr->elapsed_ns = now_ns() - t0;
+	ctr->elapsed_ns = sup_mono_ns() - t0;
 	free(buf);
 	if (rc != FC_OK && rc != FC_ENOTFOUND)
 		return 1;
@@ -465,7 +408,7 @@ run_mode(const struct demo_config *cfg, const double *cdf, enum demo_mode mode,
 		for (unsigned w = 0; w < started; w++)
 			kill(pids[w], SIGTERM);
 	}
-	t0 = now_ns();
+	t0 = sup_mono_ns();
 	close(go[1]); /* go: every worker's read returns 0 */
 	for (unsigned w = 0; w < started; w++) {
 		int st;
@@ -481,7 +424,7 @@ run_mode(const struct demo_config *cfg, const double *cdf, enum demo_mode mode,
 			failed = 1;
 		}
 	}
-	res->wall_ns = now_ns() - t0;
+	res->wall_ns = sup_mono_ns() - t0;
 	for (unsigned w = 0; w < cfg->workers; w++) {
 		res->hits += ctr[w].hits;
 		res->misses += ctr[w].misses;
@@ -602,32 +545,6 @@ usage(FILE *f)
 	      "exit: 0 ok, 1 failure, 2 usage\n", f);
 }
 
-/* Parse an unsigned decimal with an optional K, M or G (binary) suffix. */
-static int
-parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t mul = 1;
-
-	errno = 0;
-	if (*s == '-' || *s == '\0')
-		return -1;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s)
-		return -1;
-	switch (*end) {
-	case 'K': case 'k': mul = 1ull << 10; end++; break;
-	case 'M': case 'm': mul = 1ull << 20; end++; break;
-	case 'G': case 'g': mul = 1ull << 30; end++; break;
-	default: break;
-	}
-	if (*end != '\0' || v > max / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
-}
-
 static int
 parse_args(int argc, char **argv, struct demo_config *cfg)
 {
@@ -653,17 +570,17 @@ parse_args(int argc, char **argv, struct demo_config *cfg)
 	while ((ch = getopt_long(argc, argv, "", opts, &li)) != -1) {
 		switch (ch) {
 		case 'w':
-			if (parse_u64(optarg, DEMO_WORKERS_MAX, &v) || v == 0)
+			if (sup_parse_size_max(optarg, DEMO_WORKERS_MAX, &v) || v == 0)
 				goto bad;
 			cfg->workers = (unsigned)v;
 			break;
 		case 'k':
-			if (parse_u64(optarg, UINT32_MAX / 2, &v) || v == 0)
+			if (sup_parse_size_max(optarg, UINT32_MAX / 2, &v) || v == 0)
 				goto bad;
 			cfg->keys = (uint32_t)v;
 			break;
 		case 'r':
-			if (parse_u64(optarg, UINT64_MAX / DEMO_WORKERS_MAX,
+			if (sup_parse_size_max(optarg, UINT64_MAX / DEMO_WORKERS_MAX,
 				      &cfg->requests))
 				goto bad;
 			break;
@@ -675,26 +592,26 @@ parse_args(int argc, char **argv, struct demo_config *cfg)
 				goto bad;
 			break;
 		case 't':
-			if (parse_u64(optarg, UINT32_MAX, &cfg->ttl_ms))
+			if (sup_parse_size_max(optarg, UINT32_MAX, &cfg->ttl_ms))
 				goto bad;
 			break;
 		case 'b':
-			if (parse_u64(optarg, 1000000, &v))
+			if (sup_parse_size_max(optarg, 1000000, &v))
 				goto bad;
 			cfg->backend_us = (uint32_t)v;
 			break;
 		case 'v':
-			if (parse_u64(optarg, FC_VALUE_MAX, &v) ||
+			if (sup_parse_size_max(optarg, FC_VALUE_MAX, &v) ||
 			    v < DEMO_VAL_HDR)
 				goto bad;
 			cfg->val_bytes = (uint32_t)v;
 			break;
 		case 's':
-			if (parse_u64(optarg, 1ull << 40, &cfg->segment_bytes))
+			if (sup_parse_size_max(optarg, 1ull << 40, &cfg->segment_bytes))
 				goto bad;
 			break;
 		case 'p':
-			if (parse_u64(optarg, 1ull << 26, &v))
+			if (sup_parse_size_max(optarg, 1ull << 26, &v))
 				goto bad;
 			cfg->page_bytes = (uint32_t)v;
 			break;
@@ -704,7 +621,7 @@ parse_args(int argc, char **argv, struct demo_config *cfg)
 			cfg->keep = optarg;
 			break;
 		case 'S':
-			if (parse_u64(optarg, UINT64_MAX, &cfg->seed))
+			if (sup_parse_size_max(optarg, UINT64_MAX, &cfg->seed))
 				goto bad;
 			break;
 		case 'h':
@@ -757,7 +674,7 @@ main(int argc, char **argv)
 			cfg.workers);
 		return 2;
 	}
-	if ((cdf = zipf_cdf_new(cfg.keys, cfg.alpha)) == NULL) {
+	if ((cdf = sup_zipf_cdf(cfg.keys, cfg.alpha)) == NULL) {
 		fprintf(stderr, "forkcache-demo: out of memory\n");
 		return 1;
 	}

@@ -70,6 +70,9 @@
 
 #include "lease_stress.h"
 #include "forkcache.h"
+#include "sup_clock.h"
+#include "sup_rng.h"
+#include "sup_zipf.h"
 #include "fault.h"
 
 /* ------------------------------------------------------------ config -- */
@@ -234,50 +237,6 @@ static const char *const op_names[] = {"?",       "get", "gets",   "set", "add",
 
 /* ------------------------------------------------------------- utils -- */
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
-splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t
-mix64(uint64_t z)
-{
-	return splitmix(&z);
-}
-
-/* Uniform in [0, n). */
-static uint64_t
-rnd_below(uint64_t *s, uint64_t n)
-{
-	return n ? splitmix(s) % n : 0;
-}
-
-static uint64_t
-rnd_range(uint64_t *s, uint64_t lo, uint64_t hi)
-{
-	return lo + rnd_below(s, hi - lo + 1);
-}
-
-static double
-rnd_unit(uint64_t *s)
-{
-	return (double)(splitmix(s) >> 11) / 9007199254740992.0;
-}
-
 /* Write one line to stderr with a single write(): children share it. */
 static void
 say(const char *fmt, ...)
@@ -364,7 +323,7 @@ make_key(uint32_t id, char *out)
 		out[n++] = dig[--nd];
 	out[n++] = '.';
 	size_t want =
-	        cfg.kmin + (size_t)(mix64(id) % (cfg.kmax - cfg.kmin + 1));
+	        cfg.kmin + (size_t)(sup_mix64(id) % (cfg.kmax - cfg.kmin + 1));
 	for (size_t i = 0; n < want; i++)
 		out[n++] = (char)('a' + (id * 7u + i) % 26u);
 	return n;
@@ -416,7 +375,7 @@ vsum(const unsigned char *p, size_t n)
 	w = 0;
 	memcpy(&w, p, n);
 	h = (h ^ w ^ ((uint64_t)n << 56)) * 0xC4CEB9FE1A85EC53ull;
-	return mix64(h);
+	return sup_mix64(h);
 }
 
 static void
@@ -434,11 +393,11 @@ make_value(unsigned char *buf, uint32_t key, uint32_t wid, uint64_t ver,
 
 	memcpy(buf, &h, sizeof h);
 	for (; i + 8 <= len; i += 8) {
-		uint64_t r = splitmix(&s);
+		uint64_t r = sup_splitmix64(&s);
 		memcpy(buf + i, &r, 8);
 	}
 	if (i < len) {
-		uint64_t r = splitmix(&s);
+		uint64_t r = sup_splitmix64(&s);
 		memcpy(buf + i, &r, len - i);
 	}
 	h.v_sum = vsum(buf + 8, len - 8);
@@ -477,17 +436,8 @@ static uint32_t
 pick_key(uint64_t *rng)
 {
 	if (!cfg.zipf)
-		return (uint32_t)rnd_below(rng, cfg.nkeys);
-	double u = rnd_unit(rng);
-	uint32_t lo = 0, hi = cfg.nkeys - 1;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (zipf_cdf[mid] < u)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+		return (uint32_t)sup_below(rng, cfg.nkeys);
+	return sup_zipf_rank(zipf_cdf, cfg.nkeys, sup_unit(rng));
 }
 
 /* A key owned by writer id @p wid, drawn from the same distribution. */
@@ -526,7 +476,7 @@ op_begin(struct worker *w, enum opkind kind, uint32_t key, uint64_t *t0)
 {
 	atomic_store(&w->ts->ts_seq, ++w->seq);
 	atomic_store(&w->ts->ts_what, (uint64_t)kind << 32 | key);
-	*t0 = mono_ns();
+	*t0 = sup_mono_ns();
 	atomic_store(&w->ts->ts_start_ns, *t0);
 }
 
@@ -535,7 +485,7 @@ op_begin(struct worker *w, enum opkind kind, uint32_t key, uint64_t *t0)
 static uint64_t
 op_end(struct worker *w, uint64_t t0, int is_write)
 {
-	uint64_t t1 = mono_ns(), lat = t1 - t0;
+	uint64_t t1 = sup_mono_ns(), lat = t1 - t0;
 
 	atomic_store(&w->ts->ts_start_ns, 0);
 	if (lat > atomic_load_explicit(&w->ts->ts_max_ns, memory_order_relaxed))
@@ -777,7 +727,7 @@ reader_op(struct worker *w)
 		return;
 	}
 	uint32_t k = pick_key(&w->rng);
-	do_read(w, k, (int)(splitmix(&w->rng) & 1), NULL, NULL);
+	do_read(w, k, (int)(sup_splitmix64(&w->rng) & 1), NULL, NULL);
 }
 
 static void
@@ -806,7 +756,7 @@ write_op(struct worker *w)
 	int sure = atomic_load(&kr->kr_fuzz) == 0;
 	int present =
 	        a && EFF(a) != EFF_DEL; /* believed; VOL may have expired */
-	unsigned r = (unsigned)rnd_below(&w->rng, 100);
+	unsigned r = (unsigned)sup_below(&w->rng, 100);
 	enum opkind op = OP_SET;
 	uint64_t cas = 0;
 
@@ -828,10 +778,10 @@ write_op(struct worker *w)
 	}
 
 	/* the new value */
-	int vol = op != OP_DELETE && rnd_below(&w->rng, 100) < cfg.ttl_pct;
-	uint64_t ttl = vol ? rnd_range(&w->rng, cfg.ttl_min, cfg.ttl_max)
-	                   : (rnd_below(&w->rng, 2) ? DURABLE_TTL_MS : 0);
-	uint32_t len = (uint32_t)rnd_range(&w->rng, cfg.vmin, cfg.vmax);
+	int vol = op != OP_DELETE && sup_below(&w->rng, 100) < cfg.ttl_pct;
+	uint64_t ttl = vol ? sup_range(&w->rng, cfg.ttl_min, cfg.ttl_max)
+	                   : (sup_below(&w->rng, 2) ? DURABLE_TTL_MS : 0);
+	uint32_t len = (uint32_t)sup_range(&w->rng, cfg.vmin, cfg.vmax);
 	uint64_t v = atomic_load(&kr->kr_vnext) + 1;
 	unsigned eff = op == OP_DELETE ? EFF_DEL : vol ? EFF_VOL : EFF_DUR;
 
@@ -927,14 +877,14 @@ write_op(struct worker *w)
 	 * do_read's checks against the log (just updated) demand exactly
 	 * version v: older is lost, newer was never written, a miss of a
 	 * durable set is lost (unless evicted), a hit after a delete is lost. */
-	if (rc == FC_OK && rnd_below(&w->rng, 100) < cfg.raw_pct)
+	if (rc == FC_OK && sup_below(&w->rng, 100) < cfg.raw_pct)
 		do_read(w, k, 0, NULL, NULL);
 }
 
 static void
 writer_op(struct worker *w)
 {
-	if (rnd_below(&w->rng, 100) < cfg.write_pct)
+	if (sup_below(&w->rng, 100) < cfg.write_pct)
 		write_op(w);
 	else
 		reader_op(w);
@@ -1133,14 +1083,14 @@ child_main(struct child *ch, unsigned idx)
 		w->wid = w->role == ROLE_WRITER
 		                 ? ch->first_wid + (i - ch->nreaders)
 		                 : 0;
-		w->rng = mix64(cfg.seed ^ ((uint64_t)w->slot << 20) ^
+		w->rng = sup_mix64(cfg.seed ^ ((uint64_t)w->slot << 20) ^
 		               ((uint64_t)ch->spawns << 40));
 		w->seq = atomic_load(&w->ts->ts_seq);
 		w->cap = cfg.vmax + 64;
 		w->buf = malloc(w->cap);
 		w->vbuf = malloc(w->cap);
 		w->last = calloc(cfg.nkeys, sizeof *w->last);
-		w->reads_since_iter = rnd_below(&w->rng, cfg.iter_every + 1);
+		w->reads_since_iter = sup_below(&w->rng, cfg.iter_every + 1);
 		if (!w->buf || !w->vbuf || !w->last)
 			_exit(4);
 	}
@@ -1207,18 +1157,18 @@ choose_arm(char *out, size_t cap)
 		out[0] = 0;
 		return;
 	}
-	const char *pt = pts[rnd_below(&master_rng, np)];
+	const char *pt = pts[sup_below(&master_rng, np)];
 	uint64_t nth = 1;
 	/* 70%: a point every write passes, so the writer surely dies soon */
-	if (rnd_below(&master_rng, 100) < 70) {
-		const char *c = common[rnd_below(
+	if (sup_below(&master_rng, 100) < 70) {
+		const char *c = common[sup_below(
 		        &master_rng, sizeof common / sizeof common[0])];
 		for (unsigned i = 0; i < np; i++)
 			if (strcmp(pts[i], c) == 0)
 				pt = c;
-		nth = rnd_range(&master_rng, 1, 64);
+		nth = sup_range(&master_rng, 1, 64);
 	} else if (strcmp(pt, "evict.unlinked") == 0) {
-		nth = rnd_range(&master_rng, 1, 16);
+		nth = sup_range(&master_rng, 1, 16);
 	}
 	snprintf(out, cap, "%s:%" PRIu64 ":kill", pt, nth);
 }
@@ -1281,7 +1231,7 @@ handle_death(unsigned idx, int status, int stopping)
 	struct child *ch = &children[idx];
 	int killed9 = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 	int respawn_armed = 0;
-	uint64_t now = mono_ns();
+	uint64_t now = sup_mono_ns();
 
 	if (killed9 && ch->kill_sent) {
 		respawn_armed = cfg.kill_in_lock;
@@ -1351,7 +1301,7 @@ reap_children(int stopping)
 static void
 chaos_kill(void)
 {
-	unsigned idx = (unsigned)rnd_below(&master_rng, cfg.nchildren);
+	unsigned idx = (unsigned)sup_below(&master_rng, cfg.nchildren);
 	struct child *ch = &children[idx];
 	int status;
 
@@ -1368,7 +1318,7 @@ chaos_kill(void)
 static void
 settle_recoveries(int final)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = sup_mono_ns();
 
 	for (unsigned i = 0; i < npending;) {
 		struct recov *r = &pending[i];
@@ -1911,7 +1861,7 @@ parse(int argc, char **argv)
 		    "synchronization through other processes and would report false races");
 #endif
 	if (!cfg.seed_given)
-		cfg.seed = mix64(mono_ns() ^ ((uint64_t)getpid() << 32));
+		cfg.seed = sup_mix64(sup_mono_ns() ^ ((uint64_t)getpid() << 32));
 
 	/* rerun hint: the options that matter, with the seed */
 	char *p = rerun;
@@ -2002,7 +1952,7 @@ main(int argc, char **argv)
 			return fc_stress_lease(argc, argv); /* stress/lease.c */
 	parse(argc, argv);
 	master_pid = getpid();
-	master_rng = mix64(cfg.seed ^ 0x5EED);
+	master_rng = sup_mix64(cfg.seed ^ 0x5EED);
 	out = cfg.json ? stderr : stdout;
 	if (cfg.progress < 0)
 		cfg.progress = isatty(cfg.json ? STDERR_FILENO : STDOUT_FILENO);
@@ -2030,15 +1980,9 @@ main(int argc, char **argv)
 		atomic_store(&side->sd_detail_left[i], DETAIL_LINES);
 
 	if (cfg.zipf) {
-		zipf_cdf = malloc(sizeof *zipf_cdf * cfg.nkeys);
+		zipf_cdf = sup_zipf_cdf(cfg.nkeys, cfg.zipf_s);
 		if (!zipf_cdf)
 			return 1;
-		double sum = 0;
-		for (uint32_t i = 0; i < cfg.nkeys; i++)
-			zipf_cdf[i] =
-			        (sum += 1.0 / pow((double)i + 1, cfg.zipf_s));
-		for (uint32_t i = 0; i < cfg.nkeys; i++)
-			zipf_cdf[i] /= sum;
 	}
 
 	fc_options_init(&o);
@@ -2117,7 +2061,7 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	uint64_t t_start = mono_ns();
+	uint64_t t_start = sup_mono_ns();
 	for (unsigned i = 0; i < cfg.nchildren; i++)
 		if (spawn(i, 0) != 0)
 			return 1;
@@ -2126,7 +2070,7 @@ main(int argc, char **argv)
 	uint64_t next_kill =
 	        cfg.kill_every_ms
 	                ? t_start + (uint64_t)((double)cfg.kill_every_ms * 1e6 *
-	                                       (0.5 + rnd_unit(&master_rng)))
+	                                       (0.5 + sup_unit(&master_rng)))
 	                : UINT64_MAX;
 	uint64_t next_progress = t_start + 1000000000ull,
 	         last_progress_t = t_start;
@@ -2138,7 +2082,7 @@ main(int argc, char **argv)
 	for (;;) {
 		struct timespec ts = {0, TICK_MS * 1000000L};
 		nanosleep(&ts, NULL);
-		uint64_t now = mono_ns();
+		uint64_t now = sup_mono_ns();
 		if (now >= t_end || interrupted)
 			break;
 		reap_children(0);
@@ -2146,9 +2090,9 @@ main(int argc, char **argv)
 			chaos_kill();
 			next_kill = now +
 			            (uint64_t)((double)cfg.kill_every_ms * 1e6 *
-			                       (0.5 + rnd_unit(&master_rng)));
+			                       (0.5 + sup_unit(&master_rng)));
 		}
-		now = mono_ns();
+		now = sup_mono_ns();
 		settle_recoveries(0);
 		watch_ops(now);
 		sum_slots(&t);
@@ -2176,19 +2120,19 @@ main(int argc, char **argv)
 			next_progress += 1000000000ull;
 		}
 	}
-	double elapsed = (double)(mono_ns() - t_start) / 1e9;
+	double elapsed = (double)(sup_mono_ns() - t_start) / 1e9;
 
 	/* ---- end of run: stop or kill every child ---- */
 	atomic_store(&side->sd_stop, 1);
 	if (cfg.end_mode == END_STOP) {
-		uint64_t dl = mono_ns() +
+		uint64_t dl = sup_mono_ns() +
 		              (uint64_t)(cfg.op_bound_ms + 2000) * 1000000ull;
 		for (;;) {
 			reap_children(1);
 			unsigned alive = 0;
 			for (unsigned i = 0; i < cfg.nchildren; i++)
 				alive += children[i].pid > 0;
-			if (!alive || mono_ns() > dl)
+			if (!alive || sup_mono_ns() > dl)
 				break;
 			struct timespec ts = {0, 2000000L};
 			nanosleep(&ts, NULL);

@@ -47,6 +47,9 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "sup_clock.h"
+#include "sup_rng.h"
+#include "sup_value.h"
 #include "lease_stress.h"
 
 #define LS_MAX_PROCS 64
@@ -84,19 +87,7 @@ static char segname[64];
 static uint64_t
 mono_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static uint64_t
-mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
+	return sup_mono_ns() / 1000u;
 }
 
 static void
@@ -105,29 +96,27 @@ add(uint64_t *ctr, uint64_t n)
 	__atomic_add_fetch(ctr, n, __ATOMIC_RELAXED);
 }
 
-/* "lk:<i>|<writer>|<check>" padded: whole or not. */
+/* A self-checking value (support/sup_value.h) of key "lk:<i>" by
+ * @p writer: whole, of this key, or not. */
 static void
 make_value(char *v, unsigned key, uint32_t writer)
 {
-	uint64_t chk = mix(((uint64_t)key << 32) ^ writer);
+	char k[24];
+	int kl = snprintf(k, sizeof k, "lk:%u", key);
 
-	memset(v, '.', LS_VLEN);
-	snprintf(v, LS_VLEN, "lk:%u|%u|%016" PRIx64, key, writer, chk);
+	sup_value_make(v, LS_VLEN, k, (size_t)kl, writer, key);
 }
 
 static int
 value_ok(const char *v, size_t n, unsigned key)
 {
-	char want[LS_VLEN];
-	unsigned k;
-	uint32_t w;
+	char k[24];
+	int kl = snprintf(k, sizeof k, "lk:%u", key);
+	uint64_t seq;
 
-	if (n != LS_VLEN || sscanf(v, "lk:%u|%u|", &k, &w) != 2 || k != key)
-		return 0;
-	make_value(want, key, w);
-	return memcmp(v, want, LS_VLEN) == 0;
+	return sup_value_check(v, n, k, (size_t)kl, NULL, &seq) == 0 &&
+	       seq == key;
 }
-
 static int
 was_killed(uint32_t pid)
 {
@@ -154,11 +143,11 @@ holder_alive(uint32_t h, uint32_t me)
 static void
 worker(fc_cache *c, uint32_t me, uint64_t seed)
 {
-	uint64_t rng = mix(seed ^ me);
+	uint64_t rng = sup_mix64(seed ^ me);
 	char buf[LS_VLEN + 8], val[LS_VLEN];
 
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
-		rng = mix(rng);
+		rng = sup_mix64(rng);
 		unsigned k = (unsigned)(rng % cfg.keys);
 		char key[24];
 		int kl = snprintf(key, sizeof key, "lk:%u", k);
@@ -395,12 +384,12 @@ fc_stress_lease(int argc, char **argv)
 			pids[i] = spawn(c, gen++);
 	}
 	uint64_t end = mono_us() + (uint64_t)(cfg.seconds * 1e6);
-	uint64_t rng = mix(cfg.seed ^ 0xc4a05);
+	uint64_t rng = sup_mix64(cfg.seed ^ 0xc4a05);
 	while (mono_us() < end) {
 		usleep(cfg.kill_every_ms ? cfg.kill_every_ms * 1000u : 50000u);
 		if (!cfg.kill_every_ms || cfg.threads)
 			continue;
-		rng = mix(rng);
+		rng = sup_mix64(rng);
 		unsigned v = (unsigned)(rng % cfg.procs);
 		uint32_t slot = __atomic_load_n(&sh->nkilled, __ATOMIC_RELAXED);
 		if (slot < LS_KILLED_RING) {

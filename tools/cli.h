@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sup_size.h"
+
 /* ---------------------------------------------------------------- text.c */
 
 /** A growable byte buffer. Zero-initialize; cli_buf_free() releases. */
@@ -68,14 +70,8 @@ int cli_base64_decode(cli_buf *out, const char *s, size_t n);
  */
 bool cli_glob_match(const char *pat, const void *key, size_t klen);
 
-/** Parse a decimal uint64 (digits only). @return 0, or -1. */
-int cli_parse_u64(const char *s, uint64_t *out);
-/**
- * Parse a size: decimal with optional suffix K, M, G, T (powers of 1024),
- * optionally followed by "iB" or "B" ("64M", "64MiB", "1048576").
- * @return 0, or -1 (syntax or overflow).
- */
-int cli_parse_size(const char *s, uint64_t *out);
+/* Decimal uint64 and sizes ("64M", "64MiB", "1048576"): support/sup_size.h
+ * (sup_parse_u64, sup_parse_size). */
 /** Parse non-negative decimal seconds ("1", "0.25") into ms. */
 int cli_parse_seconds_ms(const char *s, uint64_t *out_ms);
 

@@ -138,13 +138,13 @@ cli_cmd_invalidate(int argc, char **argv)
 		case O_FILE: flags = FC_FILE; break;
 		case O_NOLOCAL: no_local = true; break;
 		case O_DB:
-			if (cli_parse_u64(optarg, &v) < 0 || v > INT32_MAX)
+			if (sup_parse_u64(optarg, &v) < 0 || v > INT32_MAX)
 				return inv_usage("--db wants a number, not "
 						 "'%s'", optarg);
 			ro.db = (uint32_t)v;
 			break;
 		case O_TIMEOUT:
-			if (cli_parse_u64(optarg, &v) < 0 || v < 1 ||
+			if (sup_parse_u64(optarg, &v) < 0 || v < 1 ||
 			    v > 3600000)
 				return inv_usage("--timeout wants milliseconds"
 						 " 1..3600000, not '%s'",

@@ -1648,25 +1648,25 @@ resolve(struct args *a)
 		a->name = a->shmname;
 	}
 	if (a->seen[O_LIMIT] &&
-	    (cli_parse_u64(a->val[O_LIMIT], &a->limit) < 0 || a->limit == 0))
+	    (sup_parse_u64(a->val[O_LIMIT], &a->limit) < 0 || a->limit == 0))
 		return usage_error(cmd, "--limit wants a count >= 1, not '%s'",
 				   a->val[O_LIMIT]);
-	if (a->seen[O_TTL] && cli_parse_u64(a->val[O_TTL], &a->ttl_ms) < 0)
+	if (a->seen[O_TTL] && sup_parse_u64(a->val[O_TTL], &a->ttl_ms) < 0)
 		return usage_error(cmd, "--ttl wants milliseconds (a whole "
 				   "number >= 0), not '%s'", a->val[O_TTL]);
-	if (a->seen[O_SIZE] && cli_parse_size(a->val[O_SIZE], &a->size) < 0)
+	if (a->seen[O_SIZE] && sup_parse_size(a->val[O_SIZE], &a->size) < 0)
 		return usage_error(cmd, "--size wants a size like 64M, not "
 				   "'%s'", a->val[O_SIZE]);
-	if (a->seen[O_PAGE] && (cli_parse_size(a->val[O_PAGE], &a->page) < 0 ||
+	if (a->seen[O_PAGE] && (sup_parse_size(a->val[O_PAGE], &a->page) < 0 ||
 				a->page > UINT32_MAX))
 		return usage_error(cmd, "--page-size wants a size like 2M, not "
 				   "'%s'", a->val[O_PAGE]);
 	if (a->seen[O_SLOTS] &&
-	    (cli_parse_u64(a->val[O_SLOTS], &a->slots) < 0 ||
+	    (sup_parse_u64(a->val[O_SLOTS], &a->slots) < 0 ||
 	     a->slots > UINT32_MAX))
 		return usage_error(cmd, "--slots wants a count, not '%s'",
 				   a->val[O_SLOTS]);
-	if (a->seen[O_AVG] && (cli_parse_size(a->val[O_AVG], &a->avg) < 0 ||
+	if (a->seen[O_AVG] && (sup_parse_size(a->val[O_AVG], &a->avg) < 0 ||
 			       a->avg > UINT32_MAX))
 		return usage_error(cmd, "--avg-item wants a size, not '%s'",
 				   a->val[O_AVG]);
@@ -1691,7 +1691,7 @@ resolve(struct args *a)
 	if (a->seen[O_INTERVAL])
 		a->interval_ms = v;
 	if (a->seen[O_COUNT] &&
-	    (cli_parse_u64(a->val[O_COUNT], &a->count) < 0 || a->count == 0))
+	    (sup_parse_u64(a->val[O_COUNT], &a->count) < 0 || a->count == 0))
 		return usage_error(cmd, "--count wants a count >= 1, not '%s'",
 				   a->val[O_COUNT]);
 	return EX_OK;

@@ -481,7 +481,7 @@ cli_json_uint(const cli_json *v, uint64_t *out)
 {
 	if (v == NULL || v->type != CLI_JSON_NUMBER)
 		return -1;
-	return cli_parse_u64(v->text, out);
+	return sup_parse_u64(v->text, out);
 }
 
 int
@@ -492,13 +492,13 @@ cli_json_int(const cli_json *v, int64_t *out)
 	if (v == NULL || v->type != CLI_JSON_NUMBER)
 		return -1;
 	if (v->text[0] == '-') {
-		if (cli_parse_u64(v->text + 1, &u) < 0 ||
+		if (sup_parse_u64(v->text + 1, &u) < 0 ||
 		    u > (uint64_t)INT64_MAX + 1)
 			return -1;
 		*out = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
 		return 0;
 	}
-	if (cli_parse_u64(v->text, &u) < 0 || u > INT64_MAX)
+	if (sup_parse_u64(v->text, &u) < 0 || u > INT64_MAX)
 		return -1;
 	*out = (int64_t)u;
 	return 0;

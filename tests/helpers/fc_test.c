@@ -2,6 +2,9 @@
  * fc_test.c - helpers shared by the forkcache test programs (fc_test.h).
  */
 #include "fc_test.h"
+#include "sup_clock.h"
+#include "sup_rng.h"
+#include "sup_value.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -204,12 +207,7 @@ fc_test_rng_init(fc_test_rng *r, uint64_t seed)
 uint64_t
 fc_test_rand(fc_test_rng *r)
 {
-	/* splitmix64 */
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return sup_splitmix64(&r->s);
 }
 
 uint64_t
@@ -339,104 +337,25 @@ fc_test_shared_free(void *p, size_t bytes)
 uint64_t
 fc_test_mono_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return sup_mono_ns();
 }
 
-/* ---- self-verifying values ---- */
+/* ---- self-verifying values: support/sup_value.c ---- */
 
-#define VALUE_MAGIC 0x56544346u /* "FCTV" */
-
-static uint64_t
-fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-static uint64_t
-key_hash(const void *key, size_t klen)
-{
-	return fnv1a(0xcbf29ce484222325ull, key, klen);
-}
-
-/* Layout (byte offsets, unaligned fields copied with memcpy): magic u32,
- * writer u32, seq u64, total length u32, key hash u64, checksum u64 over
- * every other byte, then payload from a PRNG seeded by key, seq, writer. */
-enum {
-	V_MAGIC = 0,
-	V_WRITER = 4,
-	V_SEQ = 8,
-	V_LEN = 16,
-	V_KEY = 20,
-	V_SUM = 28,
-	V_PAYLOAD = 36
-};
-
-static uint64_t
-value_sum(const unsigned char *v, size_t len)
-{
-	uint64_t h = fnv1a(0xcbf29ce484222325ull, v, V_SUM);
-
-	return fnv1a(h, v + V_PAYLOAD, len - V_PAYLOAD);
-}
+_Static_assert(FC_TEST_VALUE_MIN == SUP_VALUE_MIN, "value header");
 
 void
 fc_test_value_make(void *buf, size_t len, const void *key, size_t klen,
 		   uint32_t writer, uint64_t seq)
 {
-	unsigned char *v = buf;
-	uint32_t magic = VALUE_MAGIC, len32 = (uint32_t)len;
-	uint64_t kh = key_hash(key, klen), sum;
-	fc_test_rng r;
-
-	if (len < FC_TEST_VALUE_MIN)
-		abort();
-	memcpy(v + V_MAGIC, &magic, 4);
-	memcpy(v + V_WRITER, &writer, 4);
-	memcpy(v + V_SEQ, &seq, 8);
-	memcpy(v + V_LEN, &len32, 4);
-	memcpy(v + V_KEY, &kh, 8);
-	fc_test_rng_init(&r, kh ^ seq ^ ((uint64_t)writer << 40));
-	fc_test_fill_random(&r, v + V_PAYLOAD, len - V_PAYLOAD);
-	sum = value_sum(v, len);
-	memcpy(v + V_SUM, &sum, 8);
+	sup_value_make(buf, len, key, klen, writer, seq);
 }
 
 int
 fc_test_value_check(const void *val, size_t vlen, const void *key, size_t klen,
 		    uint32_t *writer, uint64_t *seq)
 {
-	const unsigned char *v = val;
-	uint32_t magic, len32;
-	uint64_t kh, sum;
-
-	if (vlen < FC_TEST_VALUE_MIN)
-		return 1;
-	memcpy(&magic, v + V_MAGIC, 4);
-	if (magic != VALUE_MAGIC)
-		return 2;
-	memcpy(&len32, v + V_LEN, 4);
-	if (len32 != vlen)
-		return 3;
-	memcpy(&kh, v + V_KEY, 8);
-	if (kh != key_hash(key, klen))
-		return 4;
-	memcpy(&sum, v + V_SUM, 8);
-	if (sum != value_sum(v, vlen))
-		return 5;
-	if (writer != NULL)
-		memcpy(writer, v + V_WRITER, 4);
-	if (seq != NULL)
-		memcpy(seq, v + V_SEQ, 8);
-	return 0;
+	return sup_value_check(val, vlen, key, klen, writer, seq);
 }
 
 size_t
