@@ -1,7 +1,8 @@
 /*
  * cli.h - helpers shared by the forkcache CLI's source files.
  *
- * DESIGN       The CLI (tools/forkcache.c) uses the public API only. These
+ * DESIGN       The CLI (tools/cli_main.c and the files cli_args.h lists)
+ *              uses the public API only. These
  *              helpers are plain byte-string utilities with no knowledge of
  *              the segment: escaping for text output (text.c), JSON writing
  *              and parsing (json.c), and the dump formats (dump.c).
@@ -19,6 +20,16 @@
 #include <stdio.h>
 
 #include "sup_size.h"
+
+/* Exit codes of every command (forkcache(1)). */
+#define EX_OK 0
+#define EX_FAIL 1
+#define EX_USAGE 2
+#define EX_CORRUPT 3
+
+/* cli_common.c: the exit code for a library answer (FC_ECORRUPT and
+ * FC_EINCOMPAT are EX_CORRUPT, other errors EX_FAIL). */
+int exit_for(int err);
 
 /* ---------------------------------------------------------------- text.c */
 

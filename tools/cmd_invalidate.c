@@ -26,11 +26,6 @@
 #include "cli.h"
 #include "redis_internal.h"
 
-#define EX_OK 0
-#define EX_FAIL 1
-#define EX_USAGE 2
-#define EX_CORRUPT 3
-
 static const char invalidate_usage[] =
 	"usage: forkcache invalidate NAME KEY --redis ADDR [--namespace NS]\n"
 	"       forkcache invalidate NAME --prefix P --redis ADDR "
@@ -66,14 +61,6 @@ inv_usage(const char *msg, const char *arg)
 	fprintf(stderr, msg, arg);
 	fputs("\nTry 'forkcache invalidate --help'.\n", stderr);
 	return EX_USAGE;
-}
-
-static int
-exit_for_rc(int rc)
-{
-	if (rc == FC_ECORRUPT || rc == FC_EINCOMPAT)
-		return EX_CORRUPT;
-	return rc == FC_OK ? EX_OK : EX_FAIL;
 }
 
 /* KEY or P: raw bytes, or with --escaped the text-output escapes. */
@@ -210,7 +197,7 @@ cli_cmd_invalidate(int argc, char **argv)
 				"no such segment" : fc_strerror(rc),
 				rc == FC_ENOTFOUND ? " (--no-local publishes"
 				" without one)" : "");
-			code = exit_for_rc(rc);
+			code = exit_for(rc);
 			goto out;
 		}
 	}
@@ -237,7 +224,7 @@ cli_cmd_invalidate(int argc, char **argv)
 				r ? fc_redis_error(r) : "");
 		fputc('\n', stderr);
 	}
-	code = exit_for_rc(rc);
+	code = exit_for(rc);
 out:
 	fc_redis_close(r);
 	if (c != NULL)
