@@ -260,19 +260,11 @@ extern struct master_tot tot;
 extern const char *const op_names[];
 
 /* stress_master.c */
-void on_signal(int sig);
 int spawn(unsigned idx, int armed);
-void handle_death(unsigned idx, int status, int stopping);
-void reap_children(int stopping);
-void chaos_kill(void);
-void settle_recoveries(int final);
-void watch_ops(uint64_t now);
 void plan_children(void);
 int master_run(FILE *out, struct totals *tp, double *elapsed_out);
 
 /* stress_worker.c */
-void count(_Atomic uint64_t *ctr);
-void unexpected(struct worker *w, const char *call, uint32_t key, int rc);
 void child_main(struct child *ch, unsigned idx);
 
 /* stress_check.c */
@@ -284,7 +276,6 @@ uint32_t pick_key(uint64_t *rng);
 uint32_t pick_owned(uint64_t *rng, unsigned wid);
 uint64_t check_hit(struct worker *w, uint32_t k, const unsigned char *val, size_t n, uint64_t a, uint64_t now_ms_before, const char *how);
 void check_miss(uint32_t k, uint64_t a, const char *how);
-void verify_cb(void *arg, const char *region, uint64_t off, const char *problem);
 void final_check(uint64_t *checked);
 uint64_t class_leaks(const fc_stats *st);
 void post_run_checks(FILE *out, struct outcome *r);

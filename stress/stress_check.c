@@ -248,7 +248,7 @@ check_miss(uint32_t k, uint64_t a, const char *how)
 }
 
 
-void
+static void
 verify_cb(void *arg, const char *region, uint64_t off, const char *problem)
 {
 	struct vprint *vp = arg;

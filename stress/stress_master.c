@@ -25,7 +25,7 @@
 #include "sup_rng.h"
 #include "fault.h"
 
-void
+static void
 on_signal(int sig)
 {
 	(void)sig;
@@ -118,7 +118,7 @@ first_write_after(uint64_t t)
 	return best;
 }
 
-void
+static void
 handle_death(unsigned idx, int status, int stopping)
 {
 	struct child *ch = &children[idx];
@@ -178,7 +178,7 @@ child_of(pid_t pid)
 	return -1;
 }
 
-void
+static void
 reap_children(int stopping)
 {
 	int status;
@@ -191,7 +191,7 @@ reap_children(int stopping)
 	}
 }
 
-void
+static void
 chaos_kill(void)
 {
 	unsigned idx = (unsigned)sup_below(&master_rng, cfg.nchildren);
@@ -208,7 +208,7 @@ chaos_kill(void)
 		handle_death(idx, status, 0);
 }
 
-void
+static void
 settle_recoveries(int final)
 {
 	uint64_t now = sup_mono_ns();
@@ -249,7 +249,7 @@ settle_recoveries(int final)
 
 /* Flag ops running past the bound (once each, shared with the worker's own
  * check through ts_claim). */
-void
+static void
 watch_ops(uint64_t now)
 {
 	uint64_t bound = (uint64_t)cfg.op_bound_ms * 1000000ull;

@@ -70,13 +70,13 @@ op_end(struct worker *w, uint64_t t0, int is_write)
 	return t1;
 }
 
-void
+static void
 count(_Atomic uint64_t *ctr)
 {
 	atomic_fetch_add_explicit(ctr, 1, memory_order_relaxed);
 }
 
-void
+static void
 unexpected(struct worker *w, const char *call, uint32_t key, int rc)
 {
 	violation(&side->sd_errors, V_ERROR,
