@@ -52,50 +52,59 @@
 #include "sup_clock.h"
 #include "sup_rng.h"
 #include "sup_size.h"
-#include "bench_build.h"  /* FC_BENCH_FLAGS, FC_BENCH_BUILD_TYPE */
+#include "bench_build.h" /* FC_BENCH_FLAGS, FC_BENCH_BUILD_TYPE */
 #include "bench_commit.h" /* FC_BENCH_COMMIT */
 #include "lease_herd.h"
 
-#define BENCH_PROCS_MAX 2      /* procs=1 and procs=2 */
-#define BENCH_REPS_MAX 101     /* samples kept per (bench, procs) */
-#define BENCH_BATCH 256        /* ops between two clock reads (~20 ns each) */
+#define BENCH_PROCS_MAX 2 /* procs=1 and procs=2 */
+#define BENCH_REPS_MAX 101 /* samples kept per (bench, procs) */
+#define BENCH_BATCH 256 /* ops between two clock reads (~20 ns each) */
 #define BENCH_WARMUP_NS 50000000u /* 50 ms of warm-up per child, at most */
-#define BENCH_CACHELINE 64     /* bytes; one result block per line */
-#define BENCH_EFOUND 1         /* not an FC_E*: get_miss found its key */
+#define BENCH_CACHELINE 64 /* bytes; one result block per line */
+#define BENCH_EFOUND 1 /* not an FC_E*: get_miss found its key */
 
-enum bench_kind { B_LOCAL_GET, B_GET_HIT, B_LEASE_HIT, B_GET_MISS, B_SET, B_KINDS };
+enum bench_kind { B_LOCAL_GET,
+		  B_GET_HIT,
+		  B_LEASE_HIT,
+		  B_GET_MISS,
+		  B_SET,
+		  B_KINDS };
 static const char *const bench_name[B_KINDS] = {
-	"local_get", "get_hit", "lease_get_hit", "get_miss", "set",
+	"local_get",
+	"get_hit",
+	"lease_get_hit",
+	"get_miss",
+	"set",
 };
 
 struct bench_config {
-	double seconds;         /* measured time per rep and child */
+	double seconds; /* measured time per rep and child */
 	unsigned reps;
 	int json;
 	uint64_t segment_bytes;
-	uint32_t keys;          /* items prefilled; as many absent keys */
+	uint32_t keys; /* items prefilled; as many absent keys */
 	uint32_t key_bytes;
 	uint32_t val_bytes;
-	const char *name;       /* --name: keep this shm name while running */
-	int lease_herd;         /* --lease-herd: run lease_herd.c instead */
-	int lease_pair;         /* --lease-hit-pair: get_hit vs lease_get_hit */
-	unsigned herd;          /* --herd N processes */
-	unsigned compute_ms;    /* --compute-ms */
+	const char *name; /* --name: keep this shm name while running */
+	int lease_herd; /* --lease-herd: run lease_herd.c instead */
+	int lease_pair; /* --lease-hit-pair: get_hit vs lease_get_hit */
+	unsigned herd; /* --herd N processes */
+	unsigned compute_ms; /* --compute-ms */
 };
 
 /* Process-local baseline: open addressing over indexes into the key array. */
 struct local_table {
-	uint64_t *hash;         /* per bucket; meaningful when idx != EMPTY */
-	uint32_t *idx;          /* key number + 1; 0 = empty */
-	uint64_t mask;          /* buckets - 1 */
+	uint64_t *hash; /* per bucket; meaningful when idx != EMPTY */
+	uint32_t *idx; /* key number + 1; 0 = empty */
+	uint64_t mask; /* buckets - 1 */
 };
 
 struct bench_ctx {
 	struct bench_config cfg;
 	fc_cache *c;
-	char *hit_keys;         /* keys * key_bytes, all present */
-	char *miss_keys;        /* keys * key_bytes, all absent */
-	unsigned char *values;  /* keys * val_bytes, the prefilled values */
+	char *hit_keys; /* keys * key_bytes, all present */
+	char *miss_keys; /* keys * key_bytes, all absent */
+	unsigned char *values; /* keys * val_bytes, the prefilled values */
 	struct local_table lt;
 };
 
@@ -105,10 +114,10 @@ struct bench_ctx {
  */
 struct proc_result {
 	alignas(BENCH_CACHELINE) uint64_t ops;
-	uint64_t start_ns;      /* CLOCK_MONOTONIC: comparable across procs */
+	uint64_t start_ns; /* CLOCK_MONOTONIC: comparable across procs */
 	uint64_t end_ns;
-	uint64_t sink;          /* folded value bytes: the copies are used */
-	int32_t err;            /* FC_OK, or the first unexpected return */
+	uint64_t sink; /* folded value bytes: the copies are used */
+	int32_t err; /* FC_OK, or the first unexpected return */
 };
 
 /*
@@ -125,8 +134,8 @@ struct shared_page {
 };
 
 struct sample {
-	double mops;            /* aggregate: sum of ops / wall */
-	double ns_op;           /* per process: mean of own time / own ops */
+	double mops; /* aggregate: sum of ops / wall */
+	double ns_op; /* per process: mean of own time / own ops */
 };
 
 struct summary {
@@ -354,14 +363,14 @@ run_once(const struct bench_ctx *x, enum bench_kind kind, unsigned procs,
 	}
 	/* Wait for every child to check in, or for one to die early. */
 	while (!failed && ck_pr_load_32(&pg->sp_ready) < started) {
-		struct timespec nap = { 0, 100000 }; /* 0.1 ms */
+		struct timespec nap = {0, 100000}; /* 0.1 ms */
 
 		for (unsigned i = 0; i < started; i++) {
 			int st;
 
 			if (waitpid(pids[i], &st, WNOHANG) == pids[i]) {
 				fprintf(stderr, "forkcache-bench: %s: child "
-					"died during warm-up\n",
+						"died during warm-up\n",
 					bench_name[kind]);
 				pids[i] = -1;
 				failed = 1;
@@ -383,16 +392,18 @@ run_once(const struct bench_ctx *x, enum bench_kind kind, unsigned procs,
 
 			if (WIFEXITED(st) && r->err == BENCH_EFOUND)
 				fprintf(stderr, "forkcache-bench: %s procs=%u: "
-					"an absent key was found\n",
+						"an absent key was found\n",
 					bench_name[kind], procs);
 			else if (WIFEXITED(st) && r->err != FC_OK)
 				fprintf(stderr, "forkcache-bench: %s procs=%u: "
-					"%s: %s\n", bench_name[kind], procs,
+						"%s: %s\n",
+					bench_name[kind], procs,
 					fc_errname(r->err),
 					fc_strerror(r->err));
 			else
 				fprintf(stderr, "forkcache-bench: %s procs=%u: "
-					"child %s %d\n", bench_name[kind],
+						"child %s %d\n",
+					bench_name[kind],
 					procs,
 					WIFEXITED(st) ? "exited"
 						      : "killed by signal",
@@ -576,16 +587,16 @@ setup_cache(struct bench_ctx *x, char *name, size_t name_len)
 		if (rc != FC_OK || len != vb ||
 		    memcmp(buf, x->values + i * vb, vb) != 0) {
 			fprintf(stderr, "forkcache-bench: prefilled key "
-				"%" PRIu32 " does not read back (%s); "
-				"--segment-bytes too small?\n", i,
+					"%" PRIu32 " does not read back (%s); "
+					"--segment-bytes too small?\n",
+				i,
 				fc_errname(rc));
 			goto fail;
 		}
 		len = vb;
 		rc = fc_get(x->c, x->miss_keys + i * kb, kb, buf, &len);
 		if (rc != FC_ENOTFOUND) {
-			fprintf(stderr, "forkcache-bench: absent key %" PRIu32
-				" reads as %s\n", i, fc_errname(rc));
+			fprintf(stderr, "forkcache-bench: absent key %" PRIu32 " reads as %s\n", i, fc_errname(rc));
 			goto fail;
 		}
 	}
@@ -646,8 +657,7 @@ finish_cache(const struct bench_ctx *x)
 		       st.limbo, st.reclaim_waits, st.index_rebuilds,
 		       st.readers_dead, problems);
 	if (problems > 0) {
-		fprintf(stderr, "forkcache-bench: fc_verify found %" PRId64
-			" problems\n", problems);
+		fprintf(stderr, "forkcache-bench: fc_verify found %" PRId64 " problems\n", problems);
 		return 1;
 	}
 	return 0;
@@ -683,28 +693,29 @@ usage(FILE *f)
 		"                     without drift between them)\n"
 		"  --compute-ms N     the leader's compute time (default 200)\n"
 		"  --help\n"
-		"exit: 0 ok, 1 failure, 2 usage\n", FC_KEY_MAX);
+		"exit: 0 ok, 1 failure, 2 usage\n",
+		FC_KEY_MAX);
 }
 
 static int
 parse_args(int argc, char **argv, struct bench_config *cfg)
 {
 	static const struct option opts[] = {
-		{ "seconds", required_argument, NULL, 's' },
-		{ "reps", required_argument, NULL, 'r' },
-		{ "quick", no_argument, NULL, 'q' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "segment-bytes", required_argument, NULL, 'S' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "keys", required_argument, NULL, 'n' },
-		{ "key-bytes", required_argument, NULL, 'k' },
-		{ "val-bytes", required_argument, NULL, 'v' },
-		{ "lease-herd", no_argument, NULL, 'L' },
-		{ "lease-hit-pair", no_argument, NULL, 'P' },
-		{ "herd", required_argument, NULL, 'H' },
-		{ "compute-ms", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"seconds", required_argument, NULL, 's'},
+		{"reps", required_argument, NULL, 'r'},
+		{"quick", no_argument, NULL, 'q'},
+		{"json", no_argument, NULL, 'j'},
+		{"segment-bytes", required_argument, NULL, 'S'},
+		{"name", required_argument, NULL, 'N'},
+		{"keys", required_argument, NULL, 'n'},
+		{"key-bytes", required_argument, NULL, 'k'},
+		{"val-bytes", required_argument, NULL, 'v'},
+		{"lease-herd", no_argument, NULL, 'L'},
+		{"lease-hit-pair", no_argument, NULL, 'P'},
+		{"herd", required_argument, NULL, 'H'},
+		{"compute-ms", required_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	uint64_t v, digits = 1;
 	char *end;
@@ -793,8 +804,7 @@ parse_args(int argc, char **argv, struct bench_config *cfg)
 	for (uint32_t i = 2; i < cfg->key_bytes && digits <= cfg->keys; i++)
 		digits *= 10;
 	if (digits < cfg->keys) {
-		fprintf(stderr, "forkcache-bench: --key-bytes %" PRIu32
-			" too short for %" PRIu32 " distinct keys\n",
+		fprintf(stderr, "forkcache-bench: --key-bytes %" PRIu32 " too short for %" PRIu32 " distinct keys\n",
 			cfg->key_bytes, cfg->keys);
 		return -1;
 	}
@@ -819,8 +829,8 @@ main(int argc, char **argv)
 		},
 	};
 	static struct sample samples[B_KINDS][BENCH_PROCS_MAX][BENCH_REPS_MAX];
-	double local_ns[BENCH_PROCS_MAX + 1] = { 0 };
-	double get_ns[BENCH_PROCS_MAX + 1] = { 0 };
+	double local_ns[BENCH_PROCS_MAX + 1] = {0};
+	double get_ns[BENCH_PROCS_MAX + 1] = {0};
 	struct shared_page *pg;
 	char name[64];
 	int failed = 0;

@@ -73,15 +73,15 @@
 
 #define MEM_MIB (1024ull * 1024ull)
 #define MEM_VAL_MAX (64u * 1024u) /* largest value any test writes */
-#define MEM_KEY_FIXED 24          /* key length where sizes must be equal */
+#define MEM_KEY_FIXED 24 /* key length where sizes must be equal */
 
 struct mem_config {
 	int quick;
 	int json;
-	const char *only;       /* run only this test (NULL = all) */
-	uint64_t seg;           /* segment bytes of the payload/shift/ttl/churn tests */
-	uint32_t keys;          /* universe of the hit-ratio traces */
-	uint32_t requests;      /* requests per hit-ratio trace */
+	const char *only; /* run only this test (NULL = all) */
+	uint64_t seg; /* segment bytes of the payload/shift/ttl/churn tests */
+	uint32_t keys; /* universe of the hit-ratio traces */
+	uint32_t requests; /* requests per hit-ratio trace */
 	double ttl_seconds;
 	uint32_t lat_sets;
 };
@@ -247,7 +247,9 @@ present(fc_cache *c, const char *k, size_t klen)
 
 /* ---- payload at full ---- */
 
-enum dist { D_LOGUNI, D_LOGNORM, D_FIXED64 };
+enum dist { D_LOGUNI,
+	    D_LOGNORM,
+	    D_FIXED64 };
 
 static size_t
 draw_size(enum dist d, uint64_t *s)
@@ -470,9 +472,9 @@ struct fifo {
 
 struct s3 {
 	struct fifo s, m;
-	uint8_t *where;         /* 0 absent, 1 in S, 2 in M */
-	uint8_t *freq;          /* 0..3 */
-	uint64_t *ghost;        /* ghost insertion stamp; 0 = never */
+	uint8_t *where; /* 0 absent, 1 in S, 2 in M */
+	uint8_t *freq; /* 0..3 */
+	uint64_t *ghost; /* ghost insertion stamp; 0 = never */
 	uint64_t ghost_ctr, ghost_cap, s_cap, size, cap;
 };
 
@@ -573,7 +575,7 @@ s3_access(struct s3 *q, int32_t id)
 
 struct zipf {
 	double *cdf;
-	uint32_t *rank_id;      /* rank -> key id (a shuffle) */
+	uint32_t *rank_id; /* rank -> key id (a shuffle) */
 	uint32_t n;
 };
 
@@ -857,8 +859,8 @@ expired_held(fc_cache *c, double *frac)
 	if (fc_stat(c, &st) != FC_OK || resident(c, &bytes, &items))
 		return 1;
 	*frac = st.data_bytes > bytes
-			? (double)(st.data_bytes - bytes) / (double)cfg.seg
-			: 0;
+		? (double)(st.data_bytes - bytes) / (double)cfg.seg
+		: 0;
 	return 0;
 }
 
@@ -1044,7 +1046,7 @@ test_setlat(void)
 			goto close;
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		lat[i] = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u +
-			 (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
+			(uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
 		sum += lat[i];
 	}
 	if (fc_stat(c, &st) != FC_OK)
@@ -1095,22 +1097,32 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "quick", no_argument, NULL, 'q' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "only", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"quick", no_argument, NULL, 'q'},
+		{"json", no_argument, NULL, 'j'},
+		{"only", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	uint64_t s = 3;
 	int ch, bad = 0;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'q': cfg.quick = 1; break;
-		case 'j': cfg.json = 1; break;
-		case 'o': cfg.only = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'q':
+			cfg.quick = 1;
+			break;
+		case 'j':
+			cfg.json = 1;
+			break;
+		case 'o':
+			cfg.only = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
@@ -1140,8 +1152,8 @@ main(int argc, char **argv)
 	if (want("shift"))
 		bad |= test_shift();
 	if (want("hitratio")) {
-		static const double alphas[] = { 0.9, 0.99 };
-		static const unsigned pcts[] = { 1, 10 };
+		static const double alphas[] = {0.9, 0.99};
+		static const unsigned pcts[] = {1, 10};
 
 		for (int a = 0; a < 2; a++)
 			for (int p = 0; p < 2; p++)

@@ -97,62 +97,88 @@
 
 #include "forkcache.h"
 #include "sup_rng.h"
-#include "bench_build.h"  /* FC_BENCH_FLAGS, FC_BENCH_BUILD_TYPE */
+#include "bench_build.h" /* FC_BENCH_FLAGS, FC_BENCH_BUILD_TYPE */
 #include "bench_commit.h" /* FC_BENCH_COMMIT */
 
-#define KEY_BYTES 16          /* "k:00000000001234" */
-#define PROCS_MAX 8           /* workers per point, plus one setter */
-#define SEQ_MIN (1u << 16)    /* ops in a worker's key sequence: at least */
-#define SEQ_MAX (1u << 22)    /* at most (16 MiB); else 2 x keys, so every
+#define KEY_BYTES 16 /* "k:00000000001234" */
+#define PROCS_MAX 8 /* workers per point, plus one setter */
+#define SEQ_MIN (1u << 16) /* ops in a worker's key sequence: at least */
+#define SEQ_MAX (1u << 22) /* at most (16 MiB); else 2 x keys, so every
                                  key can come up */
-#define SEQ_SET 0x80000000u   /* sequence entry: a set, not a get */
-#define BLOCK 64              /* ops between two deadline checks */
-#define SAMPLE_MASK 15u       /* time every 16th op (~10 ns per timing) */
-#define HIST_SUB 32u          /* histogram steps per power of two */
+#define SEQ_SET 0x80000000u /* sequence entry: a set, not a get */
+#define BLOCK 64 /* ops between two deadline checks */
+#define SAMPLE_MASK 15u /* time every 16th op (~10 ns per timing) */
+#define HIST_SUB 32u /* histogram steps per power of two */
 #define HIST_BUCKETS (64u + HIST_SUB * 58u) /* 0..63 exact, then 2^6..2^63 */
 #define DATA_BUDGET (64ull << 20) /* bytes of values at most, per store */
-#define SERVER_WAIT_MS 5000   /* for a started server's socket */
+#define SERVER_WAIT_MS 5000 /* for a started server's socket */
 #define ZIPF_S 0.99
 #define MISS_PCT 10
 #define REPS_MAX 15
 
-enum wl { W_GET_UNIFORM, W_GET_ZIPF, W_MIX90, W_MIX50, W_UNDER_SET, W_N };
+enum wl { W_GET_UNIFORM,
+	  W_GET_ZIPF,
+	  W_MIX90,
+	  W_MIX50,
+	  W_UNDER_SET,
+	  W_N };
 static const char *const wl_op[W_N] = {
-	"get", "get", "get90_set10", "get50_set50", "get_under_set",
+	"get",
+	"get",
+	"get90_set10",
+	"get50_set50",
+	"get_under_set",
 };
 static const char *const wl_dist[W_N] = {
-	"uniform", "zipf", "zipf", "zipf", "uniform",
+	"uniform",
+	"zipf",
+	"zipf",
+	"zipf",
+	"uniform",
 };
 static const char *const wl_key[W_N] = {
-	"get", "zipf", "mix90", "mix50", "under_set",
+	"get",
+	"zipf",
+	"mix90",
+	"mix50",
+	"under_set",
 };
 
-enum sysid { S_FC, S_MEMCACHED, S_REDIS, S_LMDB, S_RWTABLE, S_N };
+enum sysid { S_FC,
+	     S_MEMCACHED,
+	     S_REDIS,
+	     S_LMDB,
+	     S_RWTABLE,
+	     S_N };
 static const char *const sys_name[S_N] = {
-	"forkcache", "memcached", "redis", "lmdb", "rwlock_table",
+	"forkcache",
+	"memcached",
+	"redis",
+	"lmdb",
+	"rwlock_table",
 };
 
 struct config {
 	double seconds;
-	unsigned reps;          /* per point; the median rep is printed */
+	unsigned reps; /* per point; the median rep is printed */
 	int json;
 	int quick;
 	unsigned sys_mask, wl_mask;
 	unsigned vsizes[8], nvsizes;
 	unsigned procs[8], nprocs;
-	uint32_t keys;          /* 0 = auto */
-	uint64_t segment_mb;    /* forkcache segment; 0 = auto */
-	const char *fc_file;    /* forkcache: FC_FILE path instead of shm */
-	const char *dir;        /* parent of the temp dir */
+	uint32_t keys; /* 0 = auto */
+	uint64_t segment_mb; /* forkcache segment; 0 = auto */
+	const char *fc_file; /* forkcache: FC_FILE path instead of shm */
+	const char *dir; /* parent of the temp dir */
 };
 
 /* One store under test, set up by the parent for one value size. */
 struct store {
 	enum sysid sys;
 	uint32_t vsize, keys;
-	char tmp[320];          /* temp dir of this run */
-	char sock[340];         /* server socket */
-	pid_t server;           /* started server, or 0 */
+	char tmp[320]; /* temp dir of this run */
+	char sock[340]; /* server socket */
+	pid_t server; /* started server, or 0 */
 	fc_cache *fc;
 	char fc_name[300];
 	struct rw_table *rw;
@@ -180,9 +206,9 @@ struct conn {
 /* One worker's result, written by it before exit, read after waitpid(). */
 struct res {
 	alignas(64) uint64_t ops, hits, misses, sets;
-	uint64_t busy;          /* sets refused FC_EBUSY (not an error) */
-	uint64_t t0, t1;        /* ticks */
-	uint64_t sink;          /* folded value bytes: the copies are used */
+	uint64_t busy; /* sets refused FC_EBUSY (not an error) */
+	uint64_t t0, t1; /* ticks */
+	uint64_t sink; /* folded value bytes: the copies are used */
 	int32_t failed;
 	char err[160];
 	uint64_t hist[HIST_BUCKETS];
@@ -204,11 +230,11 @@ struct shared {
 };
 
 static struct config cfg;
-static char *hit_keys, *miss_keys;   /* keys * KEY_BYTES each */
-static unsigned char *value_src;     /* a value of the largest size */
+static char *hit_keys, *miss_keys; /* keys * KEY_BYTES each */
+static unsigned char *value_src; /* a value of the largest size */
 static double ticks_per_ns = 1.0;
 static pid_t main_pid;
-static struct store *live_store;     /* for the atexit cleanup */
+static struct store *live_store; /* for the atexit cleanup */
 static char run_dir[256];
 
 /* ---------------------------------------------------------------- time */
@@ -357,7 +383,8 @@ build_seq(uint32_t *seq, uint32_t len, enum wl w, uint32_t keys, uint64_t seed)
 {
 	uint64_t rng = seed | 1;
 	double *cdf = NULL;
-	unsigned set_pct = w == W_MIX90 ? 10 : w == W_MIX50 ? 50 : 0;
+	unsigned set_pct = w == W_MIX90 ? 10 : w == W_MIX50 ? 50
+							    : 0;
 
 	if (w == W_GET_ZIPF || w == W_MIX90 || w == W_MIX50) {
 		double sum = 0;
@@ -390,7 +417,7 @@ build_seq(uint32_t *seq, uint32_t len, enum wl w, uint32_t keys, uint64_t seed)
 			k = lo;
 		}
 		if (pick(&rng, 100) < set_pct)
-			k |= SEQ_SET;   /* sets go to present keys */
+			k |= SEQ_SET; /* sets go to present keys */
 		else if (cdf != NULL && pick(&rng, 100) < MISS_PCT)
 			k = keys + pick(&rng, keys);
 		seq[j] = k;
@@ -447,7 +474,7 @@ spawn(char *const argv[], const char *log)
 static int
 wait_socket(const char *path, pid_t pid)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
 	for (int ms = 0; ms < SERVER_WAIT_MS; ms += 5) {
@@ -486,7 +513,7 @@ stop_server(struct store *st)
  * of the same size in place), so no reclamation is needed.
  */
 struct rw_node {
-	uint64_t next;          /* offset of the next node; 0 = end */
+	uint64_t next; /* offset of the next node; 0 = end */
 	uint64_t hash;
 	uint32_t klen, vlen;
 	char key[KEY_BYTES];
@@ -495,11 +522,11 @@ struct rw_node {
 
 struct rw_table {
 	pthread_rwlock_t lock;
-	uint64_t mask;          /* buckets - 1 */
+	uint64_t mask; /* buckets - 1 */
 	uint64_t node_bytes;
-	uint64_t arena;         /* offset of the first node */
-	uint64_t used, cap;     /* nodes */
-	uint64_t bucket[];      /* node offsets */
+	uint64_t arena; /* offset of the first node */
+	uint64_t used, cap; /* nodes */
+	uint64_t bucket[]; /* node offsets */
 };
 
 static struct rw_node *
@@ -746,7 +773,7 @@ sys_get(struct conn *c, const char *k, size_t kl, unsigned char *buf,
 #endif
 #ifdef HAVE_LMDB
 	case S_LMDB: {
-		MDB_val key = { kl, (void *)k }, val;
+		MDB_val key = {kl, (void *)k}, val;
 		int r = mdb_txn_renew(c->rtxn);
 		int64_t n;
 
@@ -827,7 +854,7 @@ sys_set(struct conn *c, const char *k, size_t kl, const void *v, size_t vl)
 #ifdef HAVE_LMDB
 	case S_LMDB: {
 		MDB_txn *txn;
-		MDB_val key = { kl, (void *)k }, val = { vl, (void *)v };
+		MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
 		int r = mdb_txn_begin(c->env, NULL, 0, &txn);
 
 		if (r == 0) {
@@ -948,8 +975,8 @@ store_setup(struct store *st, const char *bin)
 		fc_options_init(&o);
 		o.flags = FC_CREATE | FC_EXCL;
 		o.segment_bytes = cfg.segment_mb ? cfg.segment_mb << 20
-				  : 4 * data < (64u << 20) ? 64u << 20
-							   : 4 * data;
+			: 4 * data < (64u << 20) ? 64u << 20
+						 : 4 * data;
 		o.avg_item_bytes = st->vsize + KEY_BYTES + 24;
 		if (cfg.fc_file) {
 			snprintf(st->fc_name, sizeof st->fc_name, "%s",
@@ -975,7 +1002,7 @@ store_setup(struct store *st, const char *bin)
 			buckets <<= 1;
 		node = (node + 63) & ~63ull;
 		st->rw_bytes = sizeof(struct rw_table) + buckets * 8 + 64 +
-			       (st->keys + 64ull) * node;
+			(st->keys + 64ull) * node;
 		st->rw = mmap(NULL, st->rw_bytes, PROT_READ | PROT_WRITE,
 			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (st->rw == MAP_FAILED) {
@@ -986,7 +1013,7 @@ store_setup(struct store *st, const char *bin)
 		st->rw->mask = buckets - 1;
 		st->rw->node_bytes = node;
 		st->rw->arena = (sizeof(struct rw_table) + buckets * 8 + 63) &
-				~63ull;
+			~63ull;
 		st->rw->cap = st->keys + 64ull;
 		pthread_rwlockattr_init(&a);
 		pthread_rwlockattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
@@ -996,29 +1023,31 @@ store_setup(struct store *st, const char *bin)
 	}
 	case S_MEMCACHED: {
 		char mem[32];
-		char *argv[] = { (char *)bin, "-s", st->sock, "-a", "0600",
-				 "-m", mem, "-t", "2", "-c", "64", "-I", "2m",
-				 geteuid() == 0 ? "-u" : NULL, "root", NULL };
+		char *argv[] = {(char *)bin, "-s", st->sock, "-a", "0600",
+				"-m", mem, "-t", "2", "-c", "64", "-I", "2m",
+				geteuid() == 0 ? "-u" : NULL, "root", NULL};
 
 		snprintf(mem, sizeof mem, "%" PRIu64, 2 * data / (1 << 20) + 128);
 		st->server = spawn(argv, log);
 		if (st->server < 0 || wait_socket(st->sock, st->server) != 0) {
 			fprintf(stderr, "forkcache-peers: memcached did not "
-				"start (see %s)\n", log);
+					"start (see %s)\n",
+				log);
 			return -1;
 		}
 		break;
 	}
 	case S_REDIS: {
-		char *argv[] = { (char *)bin, "--port", "0", "--unixsocket",
-				 st->sock, "--unixsocketperm", "700", "--save",
-				 "", "--appendonly", "no", "--dir", st->tmp,
-				 "--daemonize", "no", NULL };
+		char *argv[] = {(char *)bin, "--port", "0", "--unixsocket",
+				st->sock, "--unixsocketperm", "700", "--save",
+				"", "--appendonly", "no", "--dir", st->tmp,
+				"--daemonize", "no", NULL};
 
 		st->server = spawn(argv, log);
 		if (st->server < 0 || wait_socket(st->sock, st->server) != 0) {
 			fprintf(stderr, "forkcache-peers: redis-server did "
-				"not start (see %s)\n", log);
+					"not start (see %s)\n",
+				log);
 			return -1;
 		}
 		break;
@@ -1059,8 +1088,8 @@ worker(struct store *st, enum wl w, unsigned me, int setter, unsigned procs,
 	/* Every op of a server (tens of us: the timing costs nothing), else
 	 * every 16th, so that its p99.9 rests on more than a few samples. */
 	uint64_t smask = st->sys == S_MEMCACHED || st->sys == S_REDIS
-				 ? 0
-				 : SAMPLE_MASK;
+		? 0
+		: SAMPLE_MASK;
 	uint32_t seq_len = SEQ_MIN;
 	uint32_t *seq;
 	unsigned char *buf = malloc(st->vsize + 1u);
@@ -1100,8 +1129,8 @@ worker(struct store *st, enum wl w, unsigned me, int setter, unsigned procs,
 		}
 	}
 	warm = dur / 4 < (uint64_t)(1e8 * ticks_per_ns)
-		       ? dur / 4
-		       : (uint64_t)(1e8 * ticks_per_ns);
+		? dur / 4
+		: (uint64_t)(1e8 * ticks_per_ns);
 	for (int phase = 0; phase < 2 && !failed; phase++) {
 		uint64_t ops = 0, hits = 0, misses = 0, sets = 0, busy = 0;
 
@@ -1121,12 +1150,11 @@ worker(struct store *st, enum wl w, unsigned me, int setter, unsigned procs,
 				uint32_t e = seq[pos & (seq_len - 1)];
 				uint32_t k = e & ~SEQ_SET;
 				int timed = phase == 1 && !setter &&
-					    (pos & smask) == 0;
+					(pos & smask) == 0;
 				const char *key =
 					k < st->keys
-						? hit_keys + (size_t)k * KEY_BYTES
-						: miss_keys + (size_t)(k - st->keys) *
-								      KEY_BYTES;
+					? hit_keys + (size_t)k * KEY_BYTES
+					: miss_keys + (size_t)(k - st->keys) * KEY_BYTES;
 				uint64_t t0 = timed ? ticks_fenced() : 0;
 				int64_t n;
 
@@ -1146,8 +1174,7 @@ worker(struct store *st, enum wl w, unsigned me, int setter, unsigned procs,
 						hits++;
 						sink += buf[0];
 						if ((uint64_t)n != st->vsize) {
-							cerr(&c, "value of %" PRId64
-							     " bytes, not %u", n,
+							cerr(&c, "value of %" PRId64 " bytes, not %u", n,
 							     st->vsize);
 							n = -2;
 						}
@@ -1155,7 +1182,8 @@ worker(struct store *st, enum wl w, unsigned me, int setter, unsigned procs,
 						misses++;
 						if (k < st->keys) {
 							cerr(&c, "present key %u "
-							     "missing", k);
+								 "missing",
+							     k);
 							n = -2;
 						}
 					}
@@ -1272,8 +1300,7 @@ run_point(struct store *st, enum wl w, unsigned procs, struct shared *sh,
 			_exit(worker(st, w, i, i == procs, procs, sh));
 		pids[started++] = pid;
 	}
-	while (!failed && __atomic_load_n(&sh->ready, __ATOMIC_ACQUIRE) <
-				  started) {
+	while (!failed && __atomic_load_n(&sh->ready, __ATOMIC_ACQUIRE) < started) {
 		for (unsigned i = 0; i < started; i++) {
 			int ws;
 
@@ -1302,10 +1329,12 @@ run_point(struct store *st, enum wl w, unsigned procs, struct shared *sh,
 		for (unsigned i = 0; i < n; i++)
 			if (sh->res[i].failed)
 				fprintf(stderr, "forkcache-peers: %s %s: "
-					"worker %u: %s\n", sys_name[st->sys],
+						"worker %u: %s\n",
+					sys_name[st->sys],
 					wl_key[w], i, sh->res[i].err);
 		fprintf(stderr, "forkcache-peers: %s %s vsize=%u procs=%u "
-			"failed\n", sys_name[st->sys], wl_key[w], st->vsize,
+				"failed\n",
+			sys_name[st->sys], wl_key[w], st->vsize,
 			procs);
 		return 1;
 	}
@@ -1337,7 +1366,7 @@ run_point(struct store *st, enum wl w, unsigned procs, struct shared *sh,
 			merged[b] += r->hist[b];
 	}
 	p->ops_per_s = (double)ops / ((double)(last - first) / ticks_per_ns) *
-		       1e9;
+		1e9;
 	p->ns_per_op = busy / (double)ops;
 	p->p50 = hist_pct_ns(merged, 0.50);
 	p->p99 = hist_pct_ns(merged, 0.99);
@@ -1444,20 +1473,20 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "quick", no_argument, NULL, 'q' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "seconds", required_argument, NULL, 's' },
-		{ "reps", required_argument, NULL, 'r' },
-		{ "systems", required_argument, NULL, 'S' },
-		{ "workloads", required_argument, NULL, 'w' },
-		{ "vsizes", required_argument, NULL, 'v' },
-		{ "procs", required_argument, NULL, 'p' },
-		{ "keys", required_argument, NULL, 'k' },
-		{ "segment-mb", required_argument, NULL, 'm' },
-		{ "fc-file", required_argument, NULL, 'f' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"quick", no_argument, NULL, 'q'},
+		{"json", no_argument, NULL, 'j'},
+		{"seconds", required_argument, NULL, 's'},
+		{"reps", required_argument, NULL, 'r'},
+		{"systems", required_argument, NULL, 'S'},
+		{"workloads", required_argument, NULL, 'w'},
+		{"vsizes", required_argument, NULL, 'v'},
+		{"procs", required_argument, NULL, 'p'},
+		{"keys", required_argument, NULL, 'k'},
+		{"segment-mb", required_argument, NULL, 'm'},
+		{"fc-file", required_argument, NULL, 'f'},
+		{"dir", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *vs = NULL, *ps = NULL;
 	int o, rc = 0;
@@ -1471,10 +1500,18 @@ main(int argc, char **argv)
 	cfg.dir = "/dev/shm";
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (o) {
-		case 'q': cfg.quick = 1; break;
-		case 'j': cfg.json = 1; break;
-		case 's': cfg.seconds = atof(optarg); break;
-		case 'r': cfg.reps = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'q':
+			cfg.quick = 1;
+			break;
+		case 'j':
+			cfg.json = 1;
+			break;
+		case 's':
+			cfg.seconds = atof(optarg);
+			break;
+		case 'r':
+			cfg.reps = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		case 'S':
 			if (parse_names(optarg, sys_name, S_N, &cfg.sys_mask))
 				goto bad;
@@ -1483,14 +1520,29 @@ main(int argc, char **argv)
 			if (parse_names(optarg, wl_key, W_N, &cfg.wl_mask))
 				goto bad;
 			break;
-		case 'v': vs = optarg; break;
-		case 'p': ps = optarg; break;
-		case 'k': cfg.keys = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'm': cfg.segment_mb = strtoull(optarg, NULL, 10); break;
-		case 'f': cfg.fc_file = optarg; break;
-		case 'd': cfg.dir = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: goto bad;
+		case 'v':
+			vs = optarg;
+			break;
+		case 'p':
+			ps = optarg;
+			break;
+		case 'k':
+			cfg.keys = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+			cfg.segment_mb = strtoull(optarg, NULL, 10);
+			break;
+		case 'f':
+			cfg.fc_file = optarg;
+			break;
+		case 'd':
+			cfg.dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			goto bad;
 		}
 	}
 	if (optind != argc)
@@ -1590,7 +1642,7 @@ main(int argc, char **argv)
 
 	for (unsigned vi = 0; vi < cfg.nvsizes; vi++) {
 		for (unsigned s = 0; s < S_N; s++) {
-			struct store st = { .sys = s, .vsize = cfg.vsizes[vi] };
+			struct store st = {.sys = s, .vsize = cfg.vsizes[vi]};
 			char bin[512] = "";
 			const char *why;
 			int skipped = 0;
@@ -1617,7 +1669,8 @@ main(int argc, char **argv)
 					continue;
 				for (unsigned pi = 0; pi < cfg.nprocs; pi++) {
 					struct point p = {
-						.sys = s, .w = w,
+						.sys = s,
+						.w = w,
 						.vsize = st.vsize,
 						.procs = cfg.procs[pi],
 						.skipped = skipped,

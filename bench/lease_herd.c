@@ -38,8 +38,8 @@
 
 struct herd_page {
 	uint32_t ready, go, computes, leaders, bad, leading;
-	uint64_t fill_ns;               /* leader: just before fc_lease_fill */
-	uint64_t ret_ns[HERD_MAX];      /* members: fc_lease_get returned */
+	uint64_t fill_ns; /* leader: just before fc_lease_fill */
+	uint64_t ret_ns[HERD_MAX]; /* members: fc_lease_get returned */
 	int32_t rc[HERD_MAX];
 };
 

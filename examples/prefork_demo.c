@@ -58,28 +58,29 @@
 #include "sup_size.h"
 #include "sup_zipf.h"
 
-#define DEMO_WORKERS_MAX 256     /* a counter line each; plenty for a demo */
-#define DEMO_KEY_BYTES 32        /* "obj:" + up to 10 digits, NUL */
-#define DEMO_VAL_HDR 8           /* key number (4 B) + checksum (4 B) */
+#define DEMO_WORKERS_MAX 256 /* a counter line each; plenty for a demo */
+#define DEMO_KEY_BYTES 32 /* "obj:" + up to 10 digits, NUL */
+#define DEMO_VAL_HDR 8 /* key number (4 B) + checksum (4 B) */
 #define DEMO_CALIBRATE_ROUNDS 200000u /* backend rounds timed to calibrate */
-#define DEMO_CACHELINE 64        /* bytes; one counter block per line */
+#define DEMO_CACHELINE 64 /* bytes; one counter block per line */
 
-enum demo_mode { MODE_SHARED, MODE_PER_PROCESS };
-static const char *const mode_name[] = { "shared", "per-process" };
+enum demo_mode { MODE_SHARED,
+		 MODE_PER_PROCESS };
+static const char *const mode_name[] = {"shared", "per-process"};
 
 struct demo_config {
-	unsigned workers;        /* worker processes */
-	uint32_t keys;           /* distinct keys in the workload */
-	uint64_t requests;       /* per worker */
-	double alpha;            /* Zipf exponent */
-	uint64_t ttl_ms;         /* TTL of cached results; 0 = never */
-	uint32_t backend_us;     /* cost of one backend call */
-	uint32_t val_bytes;      /* size of one cached result */
-	uint64_t segment_bytes;  /* total cache memory, in both modes */
-	uint32_t page_bytes;     /* slab page of every segment */
-	uint64_t seed;           /* PRNG seed of the request streams */
+	unsigned workers; /* worker processes */
+	uint32_t keys; /* distinct keys in the workload */
+	uint64_t requests; /* per worker */
+	double alpha; /* Zipf exponent */
+	uint64_t ttl_ms; /* TTL of cached results; 0 = never */
+	uint32_t backend_us; /* cost of one backend call */
+	uint32_t val_bytes; /* size of one cached result */
+	uint64_t segment_bytes; /* total cache memory, in both modes */
+	uint32_t page_bytes; /* slab page of every segment */
+	uint64_t seed; /* PRNG seed of the request streams */
 	uint64_t backend_rounds; /* calibrated: rounds per backend call */
-	const char *keep;        /* --keep: shared segment's name, kept */
+	const char *keep; /* --keep: shared segment's name, kept */
 };
 
 /* Written by one worker, read by the master after waitpid(). */
@@ -87,11 +88,11 @@ struct worker_counters {
 	alignas(DEMO_CACHELINE) uint64_t hits;
 	uint64_t misses;
 	uint64_t backend_calls;
-	uint64_t bad_values;     /* hits whose bytes failed the check */
-	uint64_t elapsed_ns;     /* this worker's own serving time */
-	uint64_t evictions;      /* per-process mode: from its own segment */
-	uint64_t expired;        /* per-process mode: from its own segment */
-	uint64_t items;          /* per-process mode: live items at the end */
+	uint64_t bad_values; /* hits whose bytes failed the check */
+	uint64_t elapsed_ns; /* this worker's own serving time */
+	uint64_t evictions; /* per-process mode: from its own segment */
+	uint64_t expired; /* per-process mode: from its own segment */
+	uint64_t items; /* per-process mode: live items at the end */
 };
 
 struct mode_result {
@@ -162,8 +163,8 @@ static int
 value_ok(uint32_t key, const unsigned char *val, size_t vlen, size_t want)
 {
 	return vlen == want && get32(val) == key &&
-	       get32(val + 4) ==
-		       fnv1a32(val + DEMO_VAL_HDR, vlen - DEMO_VAL_HDR);
+		get32(val + 4) ==
+		fnv1a32(val + DEMO_VAL_HDR, vlen - DEMO_VAL_HDR);
 }
 
 /* Backend rounds that cost about backend_us: the best of three timings. */
@@ -187,7 +188,8 @@ calibrate_backend(uint32_t backend_us, size_t vlen)
 	if (best == 0)
 		best = 1;
 	return (uint64_t)((double)DEMO_CALIBRATE_ROUNDS * backend_us * 1000.0 /
-			  (double)best) + 1;
+			  (double)best) +
+		1;
 }
 
 static int
@@ -263,8 +265,7 @@ serve(const struct demo_config *cfg, const double *cdf, fc_cache *c,
 	if (rc != FC_OK && rc != FC_ENOTFOUND)
 		return 1;
 	if (ctr->bad_values != 0) {
-		fprintf(stderr, "forkcache-demo: %s: %" PRIu64
-			" cached values failed their check\n", who,
+		fprintf(stderr, "forkcache-demo: %s: %" PRIu64 " cached values failed their check\n", who,
 			ctr->bad_values);
 		return 1;
 	}
@@ -542,26 +543,27 @@ usage(FILE *f)
 	      "  --keep /NAME       shared segment name; left in place at\n"
 	      "                     the end (inspect it: forkcache stats NAME)\n"
 	      "  --help\n"
-	      "exit: 0 ok, 1 failure, 2 usage\n", f);
+	      "exit: 0 ok, 1 failure, 2 usage\n",
+	      f);
 }
 
 static int
 parse_args(int argc, char **argv, struct demo_config *cfg)
 {
 	static const struct option opts[] = {
-		{ "workers", required_argument, NULL, 'w' },
-		{ "keys", required_argument, NULL, 'k' },
-		{ "requests", required_argument, NULL, 'r' },
-		{ "alpha", required_argument, NULL, 'a' },
-		{ "ttl-ms", required_argument, NULL, 't' },
-		{ "backend-us", required_argument, NULL, 'b' },
-		{ "value-bytes", required_argument, NULL, 'v' },
-		{ "segment-bytes", required_argument, NULL, 's' },
-		{ "page-bytes", required_argument, NULL, 'p' },
-		{ "seed", required_argument, NULL, 'S' },
-		{ "keep", required_argument, NULL, 'K' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"workers", required_argument, NULL, 'w'},
+		{"keys", required_argument, NULL, 'k'},
+		{"requests", required_argument, NULL, 'r'},
+		{"alpha", required_argument, NULL, 'a'},
+		{"ttl-ms", required_argument, NULL, 't'},
+		{"backend-us", required_argument, NULL, 'b'},
+		{"value-bytes", required_argument, NULL, 'v'},
+		{"segment-bytes", required_argument, NULL, 's'},
+		{"page-bytes", required_argument, NULL, 'p'},
+		{"seed", required_argument, NULL, 'S'},
+		{"keep", required_argument, NULL, 'K'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	uint64_t v;
 	char *end;
@@ -581,7 +583,7 @@ parse_args(int argc, char **argv, struct demo_config *cfg)
 			break;
 		case 'r':
 			if (sup_parse_size_max(optarg, UINT64_MAX / DEMO_WORKERS_MAX,
-				      &cfg->requests))
+					       &cfg->requests))
 				goto bad;
 			break;
 		case 'a':
@@ -669,8 +671,8 @@ main(int argc, char **argv)
 		return 2;
 	if (cfg.segment_bytes / cfg.workers < (1u << 20)) {
 		fprintf(stderr, "forkcache-demo: --segment-bytes must give "
-			"each of the %u per-process segments at least "
-			"1 MiB\n",
+				"each of the %u per-process segments at least "
+				"1 MiB\n",
 			cfg.workers);
 		return 2;
 	}

@@ -34,7 +34,7 @@ fc__now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u +
-	       (uint64_t)uatomic_read(&clock_offset_ms);
+		(uint64_t)uatomic_read(&clock_offset_ms);
 }
 
 uint64_t

@@ -13,7 +13,9 @@
 const char *
 fc_strerror(int err)
 {
-#define FC__ERRMSG(name, val, msg) if (err == (val)) return msg;
+#define FC__ERRMSG(name, val, msg) \
+	if (err == (val))          \
+		return msg;
 	FC_ERRORS(FC__ERRMSG)
 #undef FC__ERRMSG
 	return "unknown forkcache error";
@@ -22,7 +24,9 @@ fc_strerror(int err)
 const char *
 fc_errname(int err)
 {
-#define FC__ERRNAME(name, val, msg) if (err == (val)) return "FC_" #name;
+#define FC__ERRNAME(name, val, msg) \
+	if (err == (val))           \
+		return "FC_" #name;
 	FC_ERRORS(FC__ERRNAME)
 #undef FC__ERRNAME
 	return "FC_EUNKNOWN";

@@ -30,8 +30,7 @@ static const char *const point_names[] = {
 #define FC__FP_NAME(id, name) name,
 	FC__FAULT_POINTS(FC__FP_NAME)
 #undef FC__FP_NAME
-	NULL
-};
+		NULL};
 
 const char *const *
 fc__fault_point_names(void)
@@ -83,11 +82,11 @@ fc__fault_arm_spec(const char *spec)
 	unsigned long long n = strtoull(nth, &end, 10);
 	if (*end || n == 0)
 		return FC_EINVAL;
-	int a = strcmp(act, "kill") == 0    ? FC__FAULT_KILL
-		: strcmp(act, "fail") == 0  ? FC__FAULT_FAIL
-		: strcmp(act, "fail1") == 0 ? FC__FAULT_FAIL1
+	int a = strcmp(act, "kill") == 0     ? FC__FAULT_KILL
+		: strcmp(act, "fail") == 0   ? FC__FAULT_FAIL
+		: strcmp(act, "fail1") == 0  ? FC__FAULT_FAIL1
 		: strcmp(act, "signal") == 0 ? FC__FAULT_SIGNAL
-					    : 0;
+					     : 0;
 	return fc__fault_arm(buf, n, a);
 }
 

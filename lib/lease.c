@@ -129,7 +129,7 @@ entry_holds(const struct lease_shm *e, uint64_t h, const void *key, size_t klen)
 {
 	/* Under the mutex: relaxed is exact (writers hold the mutex). */
 	return fc__ld_rlx(&e->ls_hash) == h && e->ls_klen == klen &&
-	       memcmp(e->ls_key, key, klen) == 0;
+		memcmp(e->ls_key, key, klen) == 0;
 }
 
 int

@@ -11,9 +11,9 @@
 
 /* What a caller learned about a held lease. */
 struct fc_lease_ref {
-	uint32_t idx;           /* entry */
-	uint32_t word;          /* its futex word then */
-	uint64_t gen;           /* the grant (L2) */
+	uint32_t idx; /* entry */
+	uint32_t word; /* its futex word then */
+	uint64_t gen; /* the grant (L2) */
 };
 
 /* The key's home entry: the window of FC_LEASE_PROBE entries starts here.

@@ -74,7 +74,7 @@ unfinished(int fd, const struct stat *st)
 	if (st->st_size == 0)
 		return 1;
 	return pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head &&
-	       memcmp(head, FC_MAGIC_INIT, 8) == 0;
+		memcmp(head, FC_MAGIC_INIT, 8) == 0;
 }
 
 /* May this existing object be used? A regular file (shm objects are) and,
@@ -366,7 +366,7 @@ fc_open(const char *name, const fc_options *opts, fc_cache **out)
 
 sys_unlink:
 	rc = FC_ESYS;
-unlink_fail: {
+unlink_fail : {
 	int e = errno;
 	if (created) {
 		if (opts->flags & FC_FILE)
@@ -381,11 +381,12 @@ sys_create:
 	rc = errno == ELOOP ? FC_EPERM : FC_ESYS; /* ENOENT: no such directory */
 	goto fail;
 sys_open:
-	rc = errno == ENOENT ? FC_ENOTFOUND : errno == ELOOP ? FC_EPERM : FC_ESYS;
+	rc = errno == ENOENT ? FC_ENOTFOUND : errno == ELOOP ? FC_EPERM
+							     : FC_ESYS;
 	goto fail;
 sys:
 	rc = FC_ESYS;
-fail: {
+fail : {
 	int e = errno;
 	handle_free(c);
 	errno = e;

@@ -9,12 +9,12 @@
 #include "internal.h"
 
 /* What fc__rebalance_find_locked found (the caller acts on it). */
-#define FC_RB_NONE 0    /* no page worth moving: evict inside the class */
-#define FC_RB_EMPTY 1   /* a page of another class with no used chunk:
+#define FC_RB_NONE 0 /* no page worth moving: evict inside the class */
+#define FC_RB_EMPTY 1 /* a page of another class with no used chunk:
                            drain it (slab.c), nothing to move */
 #define FC_RB_COMPACT 2 /* a sparse page of a class with slack: compact it
                            (fc__rebalance_compact_locked), nothing evicted */
-#define FC_RB_OLD 3     /* a page of another class whose items are much
+#define FC_RB_OLD 3 /* a page of another class whose items are much
                            older than what @p cls would evict: that class's
                            CLOCK makes room, then the page is compacted
                            (evict.c) */

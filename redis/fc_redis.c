@@ -36,8 +36,8 @@
 #include "redis_internal.h"
 
 #define DEFAULT_TIMEOUT_MS 1000u
-#define MAX_TIMEOUT_MS 3600000u        /* one hour */
-#define PREFIX_PASSES 4         /* index rebuilds tolerated before a flush */
+#define MAX_TIMEOUT_MS 3600000u /* one hour */
+#define PREFIX_PASSES 4 /* index rebuilds tolerated before a flush */
 
 /*
  * KEYS[1] sequence key, ARGV[1] channel, ARGV[2] "key K" | "prefix P" |
@@ -54,8 +54,8 @@ struct fc_redis {
 	struct fc__redis_addr addr;
 	char *user, *password;
 	uint32_t db, timeout_ms;
-	redisContext *ctx;      /* NULL = not connected */
-	pid_t pid;              /* process that made ctx */
+	redisContext *ctx; /* NULL = not connected */
+	pid_t pid; /* process that made ctx */
 	char err[256];
 };
 
@@ -63,7 +63,7 @@ struct fc_redis {
 
 struct sigpipe_guard {
 	sigset_t old;
-	bool was_pending;       /* a SIGPIPE not ours: leave it pending */
+	bool was_pending; /* a SIGPIPE not ours: leave it pending */
 };
 
 static void
@@ -88,9 +88,9 @@ sigpipe_restore(struct sigpipe_guard *g)
 	sigaddset(&pipe_set, SIGPIPE);
 	sigpending(&pending);
 	if (!g->was_pending && sigismember(&pending, SIGPIPE) == 1) {
-		const struct timespec zero = { 0, 0 };
+		const struct timespec zero = {0, 0};
 
-		sigtimedwait(&pipe_set, NULL, &zero);   /* ours: consume */
+		sigtimedwait(&pipe_set, NULL, &zero); /* ours: consume */
 	}
 	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 	errno = saved;
@@ -120,8 +120,8 @@ fc__redis_addr_parse(const char *s, struct fc__redis_addr *a)
 		s += 8;
 	end = s + strlen(s);
 	if (end > s && end[-1] == '/')
-		end--;          /* "redis://host:6379/" */
-	if (*s == '[') {        /* [IPv6]:port */
+		end--; /* "redis://host:6379/" */
+	if (*s == '[') { /* [IPv6]:port */
 		host = s + 1;
 		const char *rb = memchr(host, ']', (size_t)(end - host));
 
@@ -292,8 +292,8 @@ fc__redis_connect(const struct fc__redis_addr *a, const char *user,
 		return NULL;
 	}
 	if (password != NULL) {
-		const char *argv[3] = { "AUTH", user ? user : password,
-					password };
+		const char *argv[3] = {"AUTH", user ? user : password,
+				       password};
 
 		if (setup_command(ctx, err, errsz, "AUTH", user ? 3 : 2,
 				  argv) < 0)
@@ -301,7 +301,7 @@ fc__redis_connect(const struct fc__redis_addr *a, const char *user,
 	}
 	if (db > 0) {
 		char dbs[16];
-		const char *argv[2] = { "SELECT", dbs };
+		const char *argv[2] = {"SELECT", dbs};
 
 		snprintf(dbs, sizeof dbs, "%u", db);
 		if (setup_command(ctx, err, errsz, "SELECT", 2, argv) < 0)
@@ -430,8 +430,7 @@ fc_redis_open(const char *addr, const fc_redis_options *opts, fc_redis **out)
 	if (addr == NULL || opts->timeout_ms < 1 ||
 	    opts->timeout_ms > MAX_TIMEOUT_MS)
 		return FC_EINVAL;
-	for (size_t i = 0; i < sizeof opts->reserved / sizeof
-	     opts->reserved[0]; i++)
+	for (size_t i = 0; i < sizeof opts->reserved / sizeof opts->reserved[0]; i++)
 		if (opts->reserved[i] != 0)
 			return FC_EINVAL;
 	if ((r = calloc(1, sizeof *r)) == NULL) {
@@ -503,8 +502,8 @@ publish_locked(fc_redis *r, const char *ns, const char *op, const void *arg,
 	char chan[FC__REDIS_NAME_MAX], seqkey[FC__REDIS_NAME_MAX];
 	char payload[8 + FC_KEY_MAX];
 	size_t oplen = strlen(op), plen = oplen;
-	const char *argv[6] = { "EVAL", publish_script, "1", seqkey, chan,
-				payload };
+	const char *argv[6] = {"EVAL", publish_script, "1", seqkey, chan,
+			       payload};
 	size_t argl[6];
 
 	memcpy(payload, op, oplen);
@@ -544,7 +543,7 @@ publish_locked(fc_redis *r, const char *ns, const char *op, const void *arg,
 							   : EPROTO;
 			snprintf(r->err, sizeof r->err, "EVAL: %s",
 				 rep->type == REDIS_REPLY_ERROR ? rep->str
-				 : "unexpected reply type");
+								: "unexpected reply type");
 			freeReplyObject(rep);
 			errno = e;
 			return FC_ESYS;

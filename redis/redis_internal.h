@@ -20,9 +20,9 @@
 /** A parsed Redis address. */
 struct fc__redis_addr {
 	bool is_unix;
-	char path[108];         /* sun_path: 108 bytes on Linux */
+	char path[108]; /* sun_path: 108 bytes on Linux */
 	char host[256];
-	int port;               /* 1..65535 */
+	int port; /* 1..65535 */
 };
 
 /**
@@ -57,16 +57,16 @@ redisContext *fc__redis_connect(const struct fc__redis_addr *a,
 int fc__redis_ctx_errno(const redisContext *ctx);
 
 enum fc__redis_op {
-	FC__REDIS_KEY = 1,      /* delete one key */
-	FC__REDIS_PREFIX = 2,   /* delete every key with a prefix */
-	FC__REDIS_ALL = 3       /* flush the namespace */
+	FC__REDIS_KEY = 1, /* delete one key */
+	FC__REDIS_PREFIX = 2, /* delete every key with a prefix */
+	FC__REDIS_ALL = 3 /* flush the namespace */
 };
 
 /** One parsed invalidation message. arg points into the message. */
 struct fc__redis_msg {
-	uint64_t seq;           /* 1..2^63-1 */
+	uint64_t seq; /* 1..2^63-1 */
 	enum fc__redis_op op;
-	const char *arg;        /* KEY or prefix bytes; NULL for ALL */
+	const char *arg; /* KEY or prefix bytes; NULL for ALL */
 	size_t alen;
 };
 

@@ -73,8 +73,8 @@ struct ls_cfg {
 
 struct ls_shared {
 	uint32_t stop;
-	uint32_t holder[LS_MAX_KEYS];      /* pid (or thread id) leading the key */
-	uint32_t killed[LS_KILLED_RING];   /* pids the master SIGKILLed */
+	uint32_t holder[LS_MAX_KEYS]; /* pid (or thread id) leading the key */
+	uint32_t killed[LS_KILLED_RING]; /* pids the master SIGKILLed */
 	uint32_t nkilled;
 	uint64_t gets, ok, leaders, stale, abandons, timeouts, ebusy;
 	uint64_t doubles, lost, bad, stuck, errors, max_get_us;
@@ -115,7 +115,7 @@ value_ok(const char *v, size_t n, unsigned key)
 	uint64_t seq;
 
 	return sup_value_check(v, n, k, (size_t)kl, NULL, &seq) == 0 &&
-	       seq == key;
+		seq == key;
 }
 static int
 was_killed(uint32_t pid)
@@ -158,8 +158,7 @@ worker(fc_cache *c, uint32_t me, uint64_t seed)
 		uint64_t us = mono_us() - t0;
 		add(&sh->gets, 1);
 		uint64_t old = __atomic_load_n(&sh->max_get_us, __ATOMIC_RELAXED);
-		while (us > old && !__atomic_compare_exchange_n(&sh->max_get_us, &old, us, 0,
-								__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		while (us > old && !__atomic_compare_exchange_n(&sh->max_get_us, &old, us, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 			;
 		if (us > LS_STUCK_MS * 1000u)
 			add(&sh->stuck, 1);
@@ -279,8 +278,7 @@ parse(int argc, char **argv)
 	int ch;
 	char *end;
 
-	cfg = (struct ls_cfg){.seconds = 10, .procs = 8, .keys = 16, .ttl_ms = 100,
-			      .compute_ms = 5, .kill_every_ms = 0, .stale_ms = 0};
+	cfg = (struct ls_cfg){.seconds = 10, .procs = 8, .keys = 16, .ttl_ms = 100, .compute_ms = 5, .kill_every_ms = 0, .stale_ms = 0};
 	cfg.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -292,22 +290,54 @@ parse(int argc, char **argv)
 				goto bad;
 		}
 		switch (ch) {
-		case 'L': break;
+		case 'L':
+			break;
 		case 's':
 			cfg.seconds = strtod(optarg, &end);
 			if (*end || !(cfg.seconds > 0) || cfg.seconds > 86400)
 				goto bad;
 			break;
-		case 'p': if (v < 2 || v > LS_MAX_PROCS) goto bad; cfg.procs = (unsigned)v; break;
-		case 'k': if (v < 1 || v > LS_MAX_KEYS) goto bad; cfg.keys = (unsigned)v; break;
-		case 't': if (v < 1 || v > 3600000) goto bad; cfg.ttl_ms = (unsigned)v; break;
-		case 'c': if (v > 1000) goto bad; cfg.compute_ms = (unsigned)v; break;
-		case 'K': if (v > 60000) goto bad; cfg.kill_every_ms = (unsigned)v; break;
-		case 'S': if (v > 3600000) goto bad; cfg.stale_ms = (unsigned)v; break;
-		case 'T': cfg.threads = 1; break;
-		case 'r': cfg.seed = v; break;
-		case 'h': usage(stdout); exit(0);
-		default: goto bad;
+		case 'p':
+			if (v < 2 || v > LS_MAX_PROCS)
+				goto bad;
+			cfg.procs = (unsigned)v;
+			break;
+		case 'k':
+			if (v < 1 || v > LS_MAX_KEYS)
+				goto bad;
+			cfg.keys = (unsigned)v;
+			break;
+		case 't':
+			if (v < 1 || v > 3600000)
+				goto bad;
+			cfg.ttl_ms = (unsigned)v;
+			break;
+		case 'c':
+			if (v > 1000)
+				goto bad;
+			cfg.compute_ms = (unsigned)v;
+			break;
+		case 'K':
+			if (v > 60000)
+				goto bad;
+			cfg.kill_every_ms = (unsigned)v;
+			break;
+		case 'S':
+			if (v > 3600000)
+				goto bad;
+			cfg.stale_ms = (unsigned)v;
+			break;
+		case 'T':
+			cfg.threads = 1;
+			break;
+		case 'r':
+			cfg.seed = v;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			goto bad;
 		}
 	}
 	if (optind != argc || (cfg.threads && cfg.kill_every_ms))
@@ -421,8 +451,8 @@ fc_stress_lease(int argc, char **argv)
 	fc_stat(c, &st);
 	int64_t problems = fc_verify(c, FC_VERIFY_LOCK, NULL, NULL);
 	int pass = rc == FC_OK && !crashed && sh->doubles == 0 && sh->lost == 0 &&
-		   sh->bad == 0 && sh->stuck == 0 && sh->errors == 0 && dead_left == 0 &&
-		   slow == 0 && problems == 0 && sh->leaders > 0;
+		sh->bad == 0 && sh->stuck == 0 && sh->errors == 0 && dead_left == 0 &&
+		slow == 0 && problems == 0 && sh->leaders > 0;
 	printf("stress: seconds=%.1f mode=lease procs=%u keys=%u gets=%" PRIu64 " ok=%" PRIu64
 	       " leaders=%" PRIu64 " stale=%" PRIu64 " abandons=%" PRIu64 " waits=%" PRIu64
 	       " takeovers=%" PRIu64 " kills=%" PRIu64 " double_leaders=%" PRIu64

@@ -30,16 +30,16 @@
 
 /* ------------------------------------------------------------ config -- */
 
-#define VAL_HDR 40u           /* bytes of struct vhdr */
+#define VAL_HDR 40u /* bytes of struct vhdr */
 #define VAL_MAGIC 0x56534346u /* "FCSV" */
-#define MAX_THREADS 1024u     /* worker threads in all; slots in the side map */
+#define MAX_THREADS 1024u /* worker threads in all; slots in the side map */
 #define MAX_CHILDREN 512u
 #define RING_BITS 16u /* write-completion ring: 64 Ki entries */
 #define RING_SIZE (1u << RING_BITS)
 #define DETAIL_LINES 20 /* lines printed per kind of violation */
 #define MISS_EXAMPLES 8 /* tentative lost misses kept for the end */
-#define TICK_MS 5       /* master loop period */
-#define DURABLE_TTL_MS                                                         \
+#define TICK_MS 5 /* master loop period */
+#define DURABLE_TTL_MS \
 	(24ull * 3600 * 1000) /* "long" TTL: never expires in a run */
 #define MAX_PENDING_RECOV 256u
 /* Watchdog defaults, scaled for sanitizer builds (TSan slows code ~10x). */
@@ -51,10 +51,16 @@
 #define OP_BOUND_MS 1000u
 #endif
 
-enum role { ROLE_READER = 0, ROLE_WRITER = 1 };
-enum end_mode { END_KILL = 0, END_STOP = 1 };
+enum role { ROLE_READER = 0,
+	    ROLE_WRITER = 1 };
+enum end_mode { END_KILL = 0,
+		END_STOP = 1 };
 /* --inject: a deliberate harness-side fault, to show each check can fire */
-enum inject { INJ_NONE = 0, INJ_TORN, INJ_LOST, INJ_BACKWARDS, INJ_STALL };
+enum inject { INJ_NONE = 0,
+	      INJ_TORN,
+	      INJ_LOST,
+	      INJ_BACKWARDS,
+	      INJ_STALL };
 #define INJECT_EVERY 2000u /* writes between injected faults */
 
 struct config {
@@ -70,8 +76,8 @@ struct config {
 	int zipf;
 	double zipf_s;
 	uint64_t segment_mb; /* 0 = auto */
-	unsigned page_kb;    /* 0 = library default */
-	unsigned slots;      /* 0 = auto */
+	unsigned page_kb; /* 0 = library default */
+	unsigned slots; /* 0 = auto */
 	unsigned kill_every_ms;
 	int kill_in_lock;
 	const char *fault_spec;
@@ -84,11 +90,11 @@ struct config {
 	int inject;
 	const char *name;
 	int file;
-	int zombie_leader;      /* child main threads pthread_exit() */
-	int no_fds;             /* children run out of descriptors */
+	int zombie_leader; /* child main threads pthread_exit() */
+	int no_fds; /* children run out of descriptors */
 	unsigned fork_churn_ms; /* children fork while their threads churn */
 	/* derived */
-	unsigned wids;     /* writer ids = writers * threads */
+	unsigned wids; /* writer ids = writers * threads */
 	unsigned nthreads; /* worker threads in all */
 	unsigned nchildren;
 	char segname[4096];
@@ -104,14 +110,14 @@ struct config {
 #define VER(w) ((w) >> 2)
 #define EFF(w) ((unsigned)((w)&3u))
 /* kr_fuzz bits */
-#define FZ_UNSURE 1u  /* an op of unknown outcome happened since the ack */
+#define FZ_UNSURE 1u /* an op of unknown outcome happened since the ack */
 #define FZ_MISS_OK 2u /* ... and it could have removed the item */
 
 struct keyrec {
 	_Atomic uint64_t kr_vnext; /* last version handed out */
 	_Atomic uint64_t kr_acked; /* last op with a definite outcome */
 	_Atomic uint64_t
-	        kr_pend; /* op in flight (or a dead writer's), 0 none */
+		kr_pend; /* op in flight (or a dead writer's), 0 none */
 	_Atomic uint64_t kr_fuzz; /* FZ_* since kr_acked */
 };
 
@@ -119,11 +125,11 @@ struct keyrec {
 struct tslot {
 	_Atomic uint64_t ts_ops; /* completed operations (not EBUSY) */
 	_Atomic uint64_t ts_reads, ts_hits, ts_misses, ts_writes, ts_busy;
-	_Atomic uint64_t ts_seq;      /* op sequence number */
+	_Atomic uint64_t ts_seq; /* op sequence number */
 	_Atomic uint64_t ts_start_ns; /* start of the op in flight; 0 idle */
-	_Atomic uint64_t ts_what;     /* kind << 32 | key of the op in flight */
-	_Atomic uint64_t ts_claim;   /* seq of the last op counted as a stall */
-	_Atomic uint64_t ts_max_ns;  /* longest op */
+	_Atomic uint64_t ts_what; /* kind << 32 | key of the op in flight */
+	_Atomic uint64_t ts_claim; /* seq of the last op counted as a stall */
+	_Atomic uint64_t ts_max_ns; /* longest op */
 	_Atomic uint64_t ts_max_wns; /* longest successful write */
 	_Atomic uint64_t ts_pid;
 	uint64_t ts_pad[3];
@@ -173,8 +179,8 @@ struct worker {
 	unsigned wid; /* writer id (writers only) */
 	struct tslot *ts;
 	uint64_t rng;
-	uint64_t *last;      /* last version seen per key (process-local) */
-	unsigned char *buf;  /* read buffer */
+	uint64_t *last; /* last version seen per key (process-local) */
+	unsigned char *buf; /* read buffer */
 	unsigned char *vbuf; /* value being written */
 	size_t cap;
 	uint64_t seq;
@@ -190,7 +196,7 @@ struct child {
 	unsigned first_wid;
 	int has_writers;
 	int kill_sent; /* the master SIGKILLed it */
-	char arm[96];  /* fault spec armed at start, "" none */
+	char arm[96]; /* fault spec armed at start, "" none */
 	unsigned spawns;
 };
 
@@ -224,13 +230,13 @@ struct vprint {
 /* What the checks after the run found (stress_check.c post_run_checks),
  * for the report (stress_report.c report_final). */
 struct outcome {
-	fc_stats st;              /* after reaping and verifying */
-	int reaped;               /* fc_reap's answer */
-	uint64_t checked;         /* keys read back */
+	fc_stats st; /* after reaping and verifying */
+	int reaped; /* fc_reap's answer */
+	uint64_t checked; /* keys read back */
 	uint64_t verify_problems; /* fc_verify's count (1 if it failed) */
-	uint64_t leaks;           /* reader slots and chunks left over */
+	uint64_t leaks; /* reader slots and chunks left over */
 	uint64_t lost, lost_miss; /* lost writes; misses among them */
-	int lost_skipped;         /* evictions: misses were not counted */
+	int lost_skipped; /* evictions: misses were not counted */
 };
 
 /* Master-only counters (the master process writes and reads them). */
@@ -271,7 +277,7 @@ void child_main(struct child *ch, unsigned idx);
 size_t make_key(uint32_t id, char *out);
 uint32_t parse_key(const void *k, size_t klen);
 void make_value(unsigned char *buf, uint32_t key, uint32_t wid, uint64_t ver, uint32_t len, uint64_t expire_ms);
-const char * check_value(const unsigned char *buf, size_t n, uint32_t key, struct vhdr *out);
+const char *check_value(const unsigned char *buf, size_t n, uint32_t key, struct vhdr *out);
 uint32_t pick_key(uint64_t *rng);
 uint32_t pick_owned(uint64_t *rng, unsigned wid);
 uint64_t check_hit(struct worker *w, uint32_t k, const unsigned char *val, size_t n, uint64_t a, uint64_t now_ms_before, const char *how);

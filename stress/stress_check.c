@@ -44,7 +44,7 @@ make_key(uint32_t id, char *out)
 		out[n++] = dig[--nd];
 	out[n++] = '.';
 	size_t want =
-	        cfg.kmin + (size_t)(sup_mix64(id) % (cfg.kmax - cfg.kmin + 1));
+		cfg.kmin + (size_t)(sup_mix64(id) % (cfg.kmax - cfg.kmin + 1));
 	for (size_t i = 0; n < want; i++)
 		out[n++] = (char)('a' + (id * 7u + i) % 26u);
 	return n;
@@ -70,12 +70,11 @@ parse_key(const void *k, size_t klen)
 	return (uint32_t)id;
 }
 
-
 static uint64_t
 vsum(const unsigned char *p, size_t n)
 {
 	uint64_t h =
-	        0x243F6A8885A308D3ull ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
+		0x243F6A8885A308D3ull ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
 	uint64_t w;
 
 	for (; n >= 8; p += 8, n -= 8) {
@@ -91,14 +90,14 @@ vsum(const unsigned char *p, size_t n)
 
 void
 make_value(unsigned char *buf, uint32_t key, uint32_t wid, uint64_t ver,
-           uint32_t len, uint64_t expire_ms)
+	   uint32_t len, uint64_t expire_ms)
 {
 	struct vhdr h = {.v_magic = VAL_MAGIC,
-	                 .v_key = key,
-	                 .v_writer = wid,
-	                 .v_len = len,
-	                 .v_version = ver,
-	                 .v_expire_ms = expire_ms};
+			 .v_key = key,
+			 .v_writer = wid,
+			 .v_len = len,
+			 .v_version = ver,
+			 .v_expire_ms = expire_ms};
 	uint64_t s = ((uint64_t)key << 32) ^ ver ^ 0xA5A5A5A5ull;
 	size_t i = VAL_HDR;
 
@@ -168,40 +167,40 @@ pick_owned(uint64_t *rng, unsigned wid)
  */
 uint64_t
 check_hit(struct worker *w, uint32_t k, const unsigned char *val, size_t n,
-          uint64_t a, uint64_t now_ms_before, const char *how)
+	  uint64_t a, uint64_t now_ms_before, const char *how)
 {
 	struct vhdr h;
 	const char *why = check_value(val, n, k, &h);
 
 	if (why) {
 		violation(
-		        &side->sd_torn, V_TORN,
-		        "%s key=%u: %s (vlen=%zu magic=%08x key=%u writer=%u len=%u "
-		        "version=%" PRIu64 ")",
-		        how, k, why, n, h.v_magic, h.v_key, h.v_writer, h.v_len,
-		        h.v_version);
+			&side->sd_torn, V_TORN,
+			"%s key=%u: %s (vlen=%zu magic=%08x key=%u writer=%u len=%u "
+			"version=%" PRIu64 ")",
+			how, k, why, n, h.v_magic, h.v_key, h.v_writer, h.v_len,
+			h.v_version);
 		return 0;
 	}
 	uint64_t u = h.v_version;
 	uint64_t vn = atomic_load(&keys[k].kr_vnext);
 	if (u > vn) {
 		violation(&side->sd_torn, V_TORN,
-		          "%s key=%u: version %" PRIu64
-		          " was never written (latest %" PRIu64 ")",
-		          how, k, u, vn);
+			  "%s key=%u: version %" PRIu64
+			  " was never written (latest %" PRIu64 ")",
+			  how, k, u, vn);
 		return 0;
 	}
 	if (a && (EFF(a) == EFF_DEL ? u <= VER(a) : u < VER(a)))
 		violation(&side->sd_lost_hard, V_LOST,
-		          "%s key=%u: read version %" PRIu64
-		          " after %s of version %" PRIu64 " was acknowledged",
-		          how, k, u, EFF(a) == EFF_DEL ? "a delete" : "a set",
-		          VER(a));
+			  "%s key=%u: read version %" PRIu64
+			  " after %s of version %" PRIu64 " was acknowledged",
+			  how, k, u, EFF(a) == EFF_DEL ? "a delete" : "a set",
+			  VER(a));
 	if (w && u < w->last[k])
 		violation(&side->sd_backwards, V_BACK,
-		          "%s key=%u: read version %" PRIu64
-		          " after version %" PRIu64,
-		          how, k, u, w->last[k]);
+			  "%s key=%u: read version %" PRIu64
+			  " after version %" PRIu64,
+			  how, k, u, w->last[k]);
 	if (w && u > w->last[k])
 		w->last[k] = u;
 	/*
@@ -215,13 +214,13 @@ check_hit(struct worker *w, uint32_t k, const unsigned char *val, size_t n,
 	if (h.v_expire_ms && now_ms_before > h.v_expire_ms + 100 &&
 	    VER(atomic_load(&keys[k].kr_pend)) != u) {
 		uint64_t slack_ms =
-		        atomic_load(&side->sd_max_wns) / 1000000 + 100;
+			atomic_load(&side->sd_max_wns) / 1000000 + 100;
 		if (now_ms_before > h.v_expire_ms + slack_ms)
 			violation(&side->sd_stale, V_STALE,
-			          "%s key=%u: version %" PRIu64 " read %" PRIu64
-			          " ms after it expired (slack %" PRIu64 " ms)",
-			          how, k, u, now_ms_before - h.v_expire_ms,
-			          slack_ms);
+				  "%s key=%u: version %" PRIu64 " read %" PRIu64
+				  " ms after it expired (slack %" PRIu64 " ms)",
+				  how, k, u, now_ms_before - h.v_expire_ms,
+				  slack_ms);
 	}
 	return u;
 }
@@ -244,9 +243,8 @@ check_miss(uint32_t k, uint64_t a, const char *how)
 	if (a2 != a || (p && EFF(p) != EFF_DUR) || (f & FZ_MISS_OK))
 		return;
 	lost_miss("%s key=%u: miss, but version %" PRIu64 " was acknowledged",
-	          how, k, VER(a));
+		  how, k, VER(a));
 }
-
 
 static void
 verify_cb(void *arg, const char *region, uint64_t off, const char *problem)
@@ -272,7 +270,7 @@ final_check(uint64_t *checked)
 	for (uint32_t k = 0; k < cfg.nkeys; k++) {
 		struct keyrec *kr = &keys[k];
 		uint64_t a = atomic_load(&kr->kr_acked),
-		         p = atomic_load(&kr->kr_pend);
+			 p = atomic_load(&kr->kr_pend);
 		uint64_t f = atomic_load(&kr->kr_fuzz);
 		size_t klen = make_key(k, key), vlen = cfg.vmax + 64;
 		int rc = fc_get(cache, key, klen, buf, &vlen);
@@ -284,13 +282,13 @@ final_check(uint64_t *checked)
 			if (a && EFF(a) == EFF_DUR &&
 			    !(p && EFF(p) != EFF_DUR) && !(f & FZ_MISS_OK)) {
 				lost_miss(
-				        "final key=%u: miss, but version %" PRIu64
-				        " was acknowledged",
-				        k, VER(a));
+					"final key=%u: miss, but version %" PRIu64
+					" was acknowledged",
+					k, VER(a));
 			}
 		} else {
 			violation(&side->sd_errors, V_ERROR,
-			          "final fc_get key=%u: %s", k, fc_errname(rc));
+				  "final fc_get key=%u: %s", k, fc_errname(rc));
 		}
 	}
 	free(buf);
@@ -315,7 +313,7 @@ class_leaks(const fc_stats *st)
 			continue;
 		uint64_t all = cs.pages * cs.chunks_per_page;
 		uint64_t acc =
-		        cs.chunks_used + cs.chunks_limbo + cs.chunks_free;
+			cs.chunks_used + cs.chunks_limbo + cs.chunks_free;
 		live += cs.chunks_used;
 		if (cs.chunks_limbo == 0 ? all != acc : acc > all) {
 			uint64_t d = all > acc ? all - acc : acc - all;
@@ -352,7 +350,7 @@ post_run_checks(FILE *out, struct outcome *r)
 	int reaped = fc_reap(cache);
 	if (reaped < 0)
 		violation(&side->sd_errors, V_ERROR, "fc_reap: %s",
-		          fc_errname(reaped));
+			  fc_errname(reaped));
 	fc_stat(cache, &st);
 	uint64_t slot_leaks = st.readers_live + st.readers_dead;
 	if (slot_leaks)
@@ -381,11 +379,11 @@ post_run_checks(FILE *out, struct outcome *r)
 			say("stress: LOST %s", side->sd_miss_ex[i]);
 	if (lost_skipped)
 		fprintf(out,
-		        "stress: note: %" PRIu64
-		        " evictions, so a missing item may have been "
-		        "evicted: the check for missing acknowledged writes was skipped (%" PRIu64
-		        " misses ignored); versions going back are still checked\n",
-		        evictions, lost_miss);
+			"stress: note: %" PRIu64
+			" evictions, so a missing item may have been "
+			"evicted: the check for missing acknowledged writes was skipped (%" PRIu64
+			" misses ignored); versions going back are still checked\n",
+			evictions, lost_miss);
 
 	fc_close(cache);
 	if (!cfg.keep)

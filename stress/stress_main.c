@@ -86,10 +86,10 @@ setup_side(void)
 	size_t kbytes = (size_t)cfg.nkeys * sizeof(struct keyrec);
 	side_bytes = sizeof(struct side) + kbytes;
 	void *m = mmap(NULL, side_bytes, PROT_READ | PROT_WRITE,
-	               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED) {
 		fprintf(stderr, "forkcache-stress: mmap side mapping: %s\n",
-		        strerror(errno));
+			strerror(errno));
 		return 1;
 	}
 	side = m;
@@ -116,7 +116,7 @@ open_segment(FILE *out)
 
 	fc_options_init(&o);
 	uint64_t page =
-	        cfg.page_kb ? (uint64_t)cfg.page_kb << 10 : o.page_bytes;
+		cfg.page_kb ? (uint64_t)cfg.page_kb << 10 : o.page_bytes;
 	o.flags = FC_CREATE | FC_EXCL | (cfg.file ? FC_FILE : 0);
 	if (!cfg.segment_mb && !cfg.page_kb) {
 		/* the library picks the page from the segment size (0 = auto,
@@ -127,40 +127,40 @@ open_segment(FILE *out)
 			page = fc_page_bytes_auto(auto_segment_bytes(page));
 	}
 	o.segment_bytes = cfg.segment_mb ? cfg.segment_mb << 20
-	                                 : auto_segment_bytes(page);
+					 : auto_segment_bytes(page);
 	if (cfg.page_kb)
 		o.page_bytes = cfg.page_kb << 10;
 	o.reader_slots = cfg.slots ? cfg.slots : cfg.nthreads * 4 + 64;
 	if (!cfg.slots && o.reader_slots < 256)
 		o.reader_slots = 256;
 	uint64_t avg =
-	        24 + (cfg.kmin + cfg.kmax) / 2 + (cfg.vmin + cfg.vmax) / 2;
+		24 + (cfg.kmin + cfg.kmax) / 2 + (cfg.vmin + cfg.vmax) / 2;
 	o.avg_item_bytes = (uint32_t)(avg < 32 ? 32 : avg);
 	fc_unlink(cfg.segname,
-	          cfg.file ? FC_FILE : 0); /* leftovers of an old run */
+		  cfg.file ? FC_FILE : 0); /* leftovers of an old run */
 	if ((rc = fc_open(cfg.segname, &o, &cache)) != FC_OK) {
 		fprintf(stderr, "forkcache-stress: fc_open %s: %s: %s\n",
-		        cfg.segname, fc_errname(rc), fc_strerror(rc));
+			cfg.segname, fc_errname(rc), fc_strerror(rc));
 		return 1;
 	}
 	fc_stats st0;
 	fc_stat(cache, &st0);
 
 	fprintf(out,
-	        "stress: config seconds=%g readers=%u writers=%u threads=%u%s%s keys=%u "
-	        "key=%u-%uB value=%u-%uB ttl=%u%%:%u-%ums write=%u%% delete=%u%% cas=%u%% "
-	        "dist=%s segment=%s size=%" PRIu64 "MiB page=%" PRIu64
-	        "KiB slots=%u "
-	        "kill-every=%ums in-lock=%s seed=%" PRIu64 " rerun: %s\n",
-	        cfg.seconds, cfg.readers, cfg.writers, cfg.threads,
-	        cfg.handle_per_thread ? " handle-per-thread" : "",
-	        cfg.one_process ? " one-process" : "", cfg.nkeys, cfg.kmin,
-	        cfg.kmax, cfg.vmin, cfg.vmax, cfg.ttl_pct, cfg.ttl_min,
-	        cfg.ttl_max, cfg.write_pct, cfg.delete_pct, cfg.cas_pct,
-	        cfg.zipf ? "zipf" : "uniform", cfg.segname,
-	        st0.segment_bytes >> 20, st0.page_bytes >> 10, o.reader_slots,
-	        cfg.kill_every_ms, cfg.kill_in_lock ? "yes" : "no", cfg.seed,
-	        rerun);
+		"stress: config seconds=%g readers=%u writers=%u threads=%u%s%s keys=%u "
+		"key=%u-%uB value=%u-%uB ttl=%u%%:%u-%ums write=%u%% delete=%u%% cas=%u%% "
+		"dist=%s segment=%s size=%" PRIu64 "MiB page=%" PRIu64
+		"KiB slots=%u "
+		"kill-every=%ums in-lock=%s seed=%" PRIu64 " rerun: %s\n",
+		cfg.seconds, cfg.readers, cfg.writers, cfg.threads,
+		cfg.handle_per_thread ? " handle-per-thread" : "",
+		cfg.one_process ? " one-process" : "", cfg.nkeys, cfg.kmin,
+		cfg.kmax, cfg.vmin, cfg.vmax, cfg.ttl_pct, cfg.ttl_min,
+		cfg.ttl_max, cfg.write_pct, cfg.delete_pct, cfg.cas_pct,
+		cfg.zipf ? "zipf" : "uniform", cfg.segname,
+		st0.segment_bytes >> 20, st0.page_bytes >> 10, o.reader_slots,
+		cfg.kill_every_ms, cfg.kill_in_lock ? "yes" : "no", cfg.seed,
+		rerun);
 	fflush(out);
 
 	return 0;
@@ -189,13 +189,13 @@ main(int argc, char **argv)
 		snprintf(cfg.segname, sizeof cfg.segname, "%s", cfg.name);
 	else
 		snprintf(cfg.segname, sizeof cfg.segname, "/fcstress-%d",
-		         (int)master_pid);
+			 (int)master_pid);
 	if (setup_side() != 0 || open_segment(out) != 0)
 		return 1;
-	plan_children();                          /* stress_master.c */
-	if (master_run(out, &t, &elapsed) != 0)   /* the run, then stop all */
+	plan_children(); /* stress_master.c */
+	if (master_run(out, &t, &elapsed) != 0) /* the run, then stop all */
 		return 1;
-	post_run_checks(out, &r);                 /* stress_check.c */
+	post_run_checks(out, &r); /* stress_check.c */
 	int pass = report_final(out, &r, &t, elapsed); /* stress_report.c */
 	free(zipf_cdf);
 	munmap(side, side_bytes);

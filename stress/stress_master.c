@@ -37,9 +37,9 @@ static void
 choose_arm(char *out, size_t cap)
 {
 	const char *const *names = fc__fault_point_names();
-	const char *common[] = {"set.locked",     "set.alloc",   "set.written",
-	                        "set.published",  "set.retired", "delete.tomb",
-	                        "reclaim.freeing"};
+	const char *common[] = {"set.locked", "set.alloc", "set.written",
+				"set.published", "set.retired", "delete.tomb",
+				"reclaim.freeing"};
 	const char *pts[32];
 	unsigned np = 0;
 
@@ -55,7 +55,7 @@ choose_arm(char *out, size_t cap)
 	/* 70%: a point every write passes, so the writer surely dies soon */
 	if (sup_below(&master_rng, 100) < 70) {
 		const char *c = common[sup_below(
-		        &master_rng, sizeof common / sizeof common[0])];
+			&master_rng, sizeof common / sizeof common[0])];
 		for (unsigned i = 0; i < np; i++)
 			if (strcmp(pts[i], c) == 0)
 				pt = c;
@@ -111,7 +111,7 @@ first_write_after(uint64_t t)
 
 	for (unsigned i = 0; i < RING_SIZE; i++) {
 		uint64_t e = atomic_load_explicit(&side->sd_ring[i],
-		                                  memory_order_relaxed);
+						  memory_order_relaxed);
 		if (e > t && (!best || e < best))
 			best = e;
 	}
@@ -155,14 +155,14 @@ handle_death(unsigned idx, int status, int stopping)
 		char how[64];
 		if (WIFSIGNALED(status))
 			snprintf(how, sizeof how, "signal %d (%s)",
-			         WTERMSIG(status), strsignal(WTERMSIG(status)));
+				 WTERMSIG(status), strsignal(WTERMSIG(status)));
 		else
 			snprintf(how, sizeof how, "exit code %d",
-			         WEXITSTATUS(status));
+				 WEXITSTATUS(status));
 		tot.crashes++;
 		violation(&side->sd_errors, V_ERROR,
-		          "child %u (pid %d%s%s) died: %s", idx, (int)ch->pid,
-		          ch->arm[0] ? ", armed " : "", ch->arm, how);
+			  "child %u (pid %d%s%s) died: %s", idx, (int)ch->pid,
+			  ch->arm[0] ? ", armed " : "", ch->arm, how);
 	}
 	ch->pid = 0;
 	if (!stopping)
@@ -227,17 +227,15 @@ settle_recoveries(int final)
 				say("stress: writer killed in lock at %s: next write after %.3f ms",
 				    r->point, (double)d / 1e6);
 		} else if (!e &&
-		           (final || now - r->t_seen > (uint64_t)cfg.stall_ms *
-		                                               1000000ull)) {
-			if (!final || now - r->t_seen > (uint64_t)cfg.stall_ms *
-			                                        1000000ull) {
+			   (final || now - r->t_seen > (uint64_t)cfg.stall_ms * 1000000ull)) {
+			if (!final || now - r->t_seen > (uint64_t)cfg.stall_ms * 1000000ull) {
 				tot.stalls_master++;
 				violation(
-				        &side->sd_stalls, V_STALL,
-				        "no write succeeded for %.0f ms after a writer died "
-				        "in the lock at %s",
-				        (double)(now - r->t_kill) / 1e6,
-				        r->point);
+					&side->sd_stalls, V_STALL,
+					"no write succeeded for %.0f ms after a writer died "
+					"in the lock at %s",
+					(double)(now - r->t_kill) / 1e6,
+					r->point);
 			}
 		} else {
 			i++;
@@ -268,11 +266,11 @@ watch_ops(uint64_t now)
 			continue;
 		tot.stalls_master++;
 		violation(&side->sd_stalls, V_STALL,
-		          "slot=%u pid=%" PRIu64
-		          " %s key=%u running for %.0f ms (bound %u ms)",
-		          i, atomic_load(&ts->ts_pid), op_names[what >> 32],
-		          (unsigned)what, (double)(now - st) / 1e6,
-		          cfg.op_bound_ms);
+			  "slot=%u pid=%" PRIu64
+			  " %s key=%u running for %.0f ms (bound %u ms)",
+			  i, atomic_load(&ts->ts_pid), op_names[what >> 32],
+			  (unsigned)what, (double)(now - st) / 1e6,
+			  cfg.op_bound_ms);
 	}
 }
 
@@ -295,11 +293,10 @@ plan_children(void)
 			ch->nthreads = cfg.threads;
 			ch->nreaders = wr ? 0 : cfg.threads;
 			ch->first_wid =
-			        wr ? (i - cfg.readers) * cfg.threads : 0;
+				wr ? (i - cfg.readers) * cfg.threads : 0;
 			ch->has_writers = wr;
 		}
 	}
-
 }
 
 /*
@@ -325,12 +322,11 @@ master_run(FILE *out, struct totals *tp, double *elapsed_out)
 
 	uint64_t t_end = t_start + (uint64_t)(cfg.seconds * 1e9);
 	uint64_t next_kill =
-	        cfg.kill_every_ms
-	                ? t_start + (uint64_t)((double)cfg.kill_every_ms * 1e6 *
-	                                       (0.5 + sup_unit(&master_rng)))
-	                : UINT64_MAX;
+		cfg.kill_every_ms
+		? t_start + (uint64_t)((double)cfg.kill_every_ms * 1e6 * (0.5 + sup_unit(&master_rng)))
+		: UINT64_MAX;
 	uint64_t next_progress = t_start + 1000000000ull,
-	         last_progress_t = t_start;
+		 last_progress_t = t_start;
 	uint64_t last_ops = 0, last_change = t_start;
 	int in_stall = 0;
 	struct totals t, prev;
@@ -346,8 +342,8 @@ master_run(FILE *out, struct totals *tp, double *elapsed_out)
 		if (now >= next_kill) {
 			chaos_kill();
 			next_kill = now +
-			            (uint64_t)((double)cfg.kill_every_ms * 1e6 *
-			                       (0.5 + sup_unit(&master_rng)));
+				(uint64_t)((double)cfg.kill_every_ms * 1e6 *
+					   (0.5 + sup_unit(&master_rng)));
 		}
 		now = sup_mono_ns();
 		settle_recoveries(0);
@@ -358,20 +354,20 @@ master_run(FILE *out, struct totals *tp, double *elapsed_out)
 			last_change = now;
 			in_stall = 0;
 		} else if (!in_stall &&
-		           now - last_change >
-		                   (uint64_t)cfg.stall_ms * 1000000ull) {
+			   now - last_change >
+				   (uint64_t)cfg.stall_ms * 1000000ull) {
 			in_stall = 1;
 			tot.stalls_master++;
 			violation(&side->sd_stalls, V_STALL,
-			          "no operation completed for %u ms",
-			          cfg.stall_ms);
+				  "no operation completed for %u ms",
+				  cfg.stall_ms);
 		}
 		if (now >= next_progress) {
 			if (cfg.progress)
 				print_progress(
-				        out, (double)(now - t_start) / 1e9, &t,
-				        &prev,
-				        (double)(now - last_progress_t) / 1e9);
+					out, (double)(now - t_start) / 1e9, &t,
+					&prev,
+					(double)(now - last_progress_t) / 1e9);
 			prev = t;
 			last_progress_t = now;
 			next_progress += 1000000000ull;
@@ -383,7 +379,7 @@ master_run(FILE *out, struct totals *tp, double *elapsed_out)
 	atomic_store(&side->sd_stop, 1);
 	if (cfg.end_mode == END_STOP) {
 		uint64_t dl = sup_mono_ns() +
-		              (uint64_t)(cfg.op_bound_ms + 2000) * 1000000ull;
+			(uint64_t)(cfg.op_bound_ms + 2000) * 1000000ull;
 		for (;;) {
 			reap_children(1);
 			unsigned alive = 0;
@@ -397,9 +393,9 @@ master_run(FILE *out, struct totals *tp, double *elapsed_out)
 		for (unsigned i = 0; i < cfg.nchildren; i++)
 			if (children[i].pid > 0) {
 				violation(
-				        &side->sd_stalls, V_STALL,
-				        "child %u (pid %d) did not stop when asked",
-				        i, (int)children[i].pid);
+					&side->sd_stalls, V_STALL,
+					"child %u (pid %d) did not stop when asked",
+					i, (int)children[i].pid);
 				tot.stalls_master++;
 			}
 	}

@@ -43,93 +43,93 @@ uint64_t master_rng;
 struct master_tot tot;
 
 struct config cfg = {
-        .seconds = 10,
-        .readers = 4,
-        .writers = 2,
-        .threads = 1,
-        .nkeys = 10000,
-        .kmin = 8,
-        .kmax = 40,
-        .vmin = VAL_HDR,
-        .vmax = 1024,
-        .ttl_pct = 20,
-        .ttl_min = 100,
-        .ttl_max = 2000,
-        .write_pct = 80,
-        .delete_pct = 5,
-        .cas_pct = 5,
-        .raw_pct = 10,
-        .iter_every = 20000,
-        .zipf_s = 0.99,
-        .op_bound_ms = OP_BOUND_MS,
-        .stall_ms = 2 * OP_BOUND_MS,
-        .end_mode = END_KILL,
-        .progress = -1,
+	.seconds = 10,
+	.readers = 4,
+	.writers = 2,
+	.threads = 1,
+	.nkeys = 10000,
+	.kmin = 8,
+	.kmax = 40,
+	.vmin = VAL_HDR,
+	.vmax = 1024,
+	.ttl_pct = 20,
+	.ttl_min = 100,
+	.ttl_max = 2000,
+	.write_pct = 80,
+	.delete_pct = 5,
+	.cas_pct = 5,
+	.raw_pct = 10,
+	.iter_every = 20000,
+	.zipf_s = 0.99,
+	.op_bound_ms = OP_BOUND_MS,
+	.stall_ms = 2 * OP_BOUND_MS,
+	.end_mode = END_KILL,
+	.progress = -1,
 };
 
 void
 usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: forkcache-stress [options]\n"
-	        "Run reader and writer processes on one forkcache segment, with SIGKILL chaos,\n"
-	        "and check that nothing is torn, lost, going backwards, stuck or leaked.\n"
-	        "\n"
-	        "Workload:\n"
-	        "  --seconds S            run time (default 10)\n"
-	        "  --readers N            reader processes (default 4)\n"
-	        "  --writers N            writer processes (default 2)\n"
-	        "  --threads N            threads per process (default 1), sharing one handle\n"
-	        "  --handle-per-thread    each thread fc_open()s a handle of its own\n"
-	        "  --one-process          run all reader and writer threads in one child\n"
-	        "  --keys N               key count (default 10000)\n"
-	        "  --key-size MIN-MAX     key length in bytes (default 8-40)\n"
-	        "  --value-size MIN-MAX   value length in bytes, MIN >= 40 (default 40-1024)\n"
-	        "  --ttl-pct P            %% of writes with a short TTL (default 20)\n"
-	        "  --ttl-ms MIN-MAX       short TTL range (default 100-2000)\n"
-	        "  --write-pct P          %% of a writer's ops that write (default 80)\n"
-	        "  --delete-pct P         %% of writes that delete (default 5)\n"
-	        "  --cas-pct P            %% of writes done as gets+cas (default 5)\n"
-	        "  --raw-pct P            %% of writes read back at once (default 10)\n"
-	        "  --iter-every N         a reader walks the whole cache every N reads\n"
-	        "                         (default 20000, 0 = never)\n"
-	        "  --dist uniform|zipf[:S] key distribution (default uniform; zipf S=0.99)\n"
-	        "Segment:\n"
-	        "  --segment-mb N         segment size (default: sized so nothing is evicted)\n"
-	        "  --page-kb N            slab page size (default: library default)\n"
-	        "  --slots N              reader slots (default: 4 x threads + 64, >= 256)\n"
-	        "  --name NAME            shm name (default /fcstress-<pid>)\n"
-	        "  --file PATH            use a file-backed segment at PATH\n"
-	        "  --keep                 do not unlink the segment at the end\n"
-	        "Chaos:\n"
-	        "  --kill-every MS        SIGKILL a random child every ~MS ms and respawn it\n"
-	        "  --kill-writer-in-lock  writers respawned after a kill arm a random lock-held\n"
-	        "                         fault point, dying inside the critical section\n"
-	        "                         (needs --kill-every)\n"
-	        "  --fault SPEC           arm every writer process with SPEC (point:nth:kill)\n"
-	        "Watchdog and end:\n"
-	        "  --zombie-leader        each child's main thread calls pthread_exit() once\n"
-	        "                         its workers run (the group leader is a zombie)\n"
-	        "  --no-fds               each child uses up its file descriptors after its\n"
-	        "                         first read (every reaper runs at EMFILE)\n"
-	        "  --fork-churn MS        each child forks every MS ms while threads that read\n"
-	        "                         once come and go; a child hung 2 s is a stall\n"
-	        "  --op-bound-ms MS       longest allowed single op (default 1000; ASan\n"
-	        "                         builds 3000, TSan builds 10000)\n"
-	        "  --stall-ms MS          longest allowed time with no op done (default twice\n"
-	        "                         --op-bound-ms)\n"
-	        "  --end kill|stop        end by SIGKILL (default) or by asking children to stop\n"
-	        "Output:\n"
-	        "  --seed N               seed (default: from the clock); printed on line 1\n"
-	        "  --progress             progress line every second even if not a terminal\n"
-	        "  --no-progress          never print progress\n"
-	        "  --json                 print the summary as one JSON object on stdout\n"
-	        "  -v, --verbose          print each in-lock kill and its recovery\n"
-	        "Self-test:\n"
-	        "  --inject KIND          harness-side fault every 2000th write of each writer:\n"
-	        "                         torn|lost|backwards|stall (the run must then FAIL)\n"
-	        "  -h, --help             this text\n"
-	        "Exit: 0 every check passed, 1 a violation or setup failure, 2 usage error.\n");
+		"usage: forkcache-stress [options]\n"
+		"Run reader and writer processes on one forkcache segment, with SIGKILL chaos,\n"
+		"and check that nothing is torn, lost, going backwards, stuck or leaked.\n"
+		"\n"
+		"Workload:\n"
+		"  --seconds S            run time (default 10)\n"
+		"  --readers N            reader processes (default 4)\n"
+		"  --writers N            writer processes (default 2)\n"
+		"  --threads N            threads per process (default 1), sharing one handle\n"
+		"  --handle-per-thread    each thread fc_open()s a handle of its own\n"
+		"  --one-process          run all reader and writer threads in one child\n"
+		"  --keys N               key count (default 10000)\n"
+		"  --key-size MIN-MAX     key length in bytes (default 8-40)\n"
+		"  --value-size MIN-MAX   value length in bytes, MIN >= 40 (default 40-1024)\n"
+		"  --ttl-pct P            %% of writes with a short TTL (default 20)\n"
+		"  --ttl-ms MIN-MAX       short TTL range (default 100-2000)\n"
+		"  --write-pct P          %% of a writer's ops that write (default 80)\n"
+		"  --delete-pct P         %% of writes that delete (default 5)\n"
+		"  --cas-pct P            %% of writes done as gets+cas (default 5)\n"
+		"  --raw-pct P            %% of writes read back at once (default 10)\n"
+		"  --iter-every N         a reader walks the whole cache every N reads\n"
+		"                         (default 20000, 0 = never)\n"
+		"  --dist uniform|zipf[:S] key distribution (default uniform; zipf S=0.99)\n"
+		"Segment:\n"
+		"  --segment-mb N         segment size (default: sized so nothing is evicted)\n"
+		"  --page-kb N            slab page size (default: library default)\n"
+		"  --slots N              reader slots (default: 4 x threads + 64, >= 256)\n"
+		"  --name NAME            shm name (default /fcstress-<pid>)\n"
+		"  --file PATH            use a file-backed segment at PATH\n"
+		"  --keep                 do not unlink the segment at the end\n"
+		"Chaos:\n"
+		"  --kill-every MS        SIGKILL a random child every ~MS ms and respawn it\n"
+		"  --kill-writer-in-lock  writers respawned after a kill arm a random lock-held\n"
+		"                         fault point, dying inside the critical section\n"
+		"                         (needs --kill-every)\n"
+		"  --fault SPEC           arm every writer process with SPEC (point:nth:kill)\n"
+		"Watchdog and end:\n"
+		"  --zombie-leader        each child's main thread calls pthread_exit() once\n"
+		"                         its workers run (the group leader is a zombie)\n"
+		"  --no-fds               each child uses up its file descriptors after its\n"
+		"                         first read (every reaper runs at EMFILE)\n"
+		"  --fork-churn MS        each child forks every MS ms while threads that read\n"
+		"                         once come and go; a child hung 2 s is a stall\n"
+		"  --op-bound-ms MS       longest allowed single op (default 1000; ASan\n"
+		"                         builds 3000, TSan builds 10000)\n"
+		"  --stall-ms MS          longest allowed time with no op done (default twice\n"
+		"                         --op-bound-ms)\n"
+		"  --end kill|stop        end by SIGKILL (default) or by asking children to stop\n"
+		"Output:\n"
+		"  --seed N               seed (default: from the clock); printed on line 1\n"
+		"  --progress             progress line every second even if not a terminal\n"
+		"  --no-progress          never print progress\n"
+		"  --json                 print the summary as one JSON object on stdout\n"
+		"  -v, --verbose          print each in-lock kill and its recovery\n"
+		"Self-test:\n"
+		"  --inject KIND          harness-side fault every 2000th write of each writer:\n"
+		"                         torn|lost|backwards|stall (the run must then FAIL)\n"
+		"  -h, --help             this text\n"
+		"Exit: 0 every check passed, 1 a violation or setup failure, 2 usage error.\n");
 }
 
 static void
@@ -151,8 +151,8 @@ num(const char *opt, const char *s, uint64_t lo, uint64_t hi)
 	if (!s[0] || *end || errno || s[0] == '-' || v < lo || v > hi) {
 		char m[160];
 		snprintf(m, sizeof m,
-		         "%s: '%%s' is not a number in %" PRIu64 "..%" PRIu64,
-		         opt, lo, hi);
+			 "%s: '%%s' is not a number in %" PRIu64 "..%" PRIu64,
+			 opt, lo, hi);
 		bad(m, s);
 	}
 	return v;
@@ -188,11 +188,11 @@ parse(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
 		const char *v = NULL;
-#define ARG()                                                                  \
-	do {                                                                   \
-		if (i + 1 >= argc)                                             \
-			bad("%s needs a value", o);                            \
-		v = argv[++i];                                                 \
+#define ARG()                                       \
+	do {                                        \
+		if (i + 1 >= argc)                  \
+			bad("%s needs a value", o); \
+		v = argv[++i];                      \
 	} while (0)
 		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
 			usage(stdout);
@@ -253,7 +253,7 @@ parse(int argc, char **argv)
 			if (!strcmp(v, "uniform")) {
 				cfg.zipf = 0;
 			} else if (!strncmp(v, "zipf", 4) &&
-			           (v[4] == 0 || v[4] == ':')) {
+				   (v[4] == 0 || v[4] == ':')) {
 				cfg.zipf = 1;
 				if (v[4] == ':') {
 					char *end;
@@ -369,7 +369,7 @@ parse(int argc, char **argv)
 		    "too many threads in all (readers+writers) x threads > 1024");
 	if (cfg.wids == 0)
 		cfg.wids =
-		        1; /* values still name writer 0: readers see only misses */
+			1; /* values still name writer 0: readers see only misses */
 	if (cfg.nkeys < cfg.wids)
 		bad("%s", "--keys must be at least writers x threads");
 	cfg.nchildren = cfg.one_process ? 1 : cfg.readers + cfg.writers;
@@ -393,17 +393,17 @@ parse(int argc, char **argv)
 	char *p = rerun;
 	size_t left = sizeof rerun;
 	int n = snprintf(
-	        p, left,
-	        "forkcache-stress --seconds %g --readers %u --writers %u --threads %u"
-	        "%s%s --keys %u --key-size %u-%u --value-size %u-%u --ttl-pct %u"
-	        " --ttl-ms %u-%u --write-pct %u --delete-pct %u --cas-pct %u"
-	        " --raw-pct %u --iter-every %u --dist %s",
-	        cfg.seconds, cfg.readers, cfg.writers, cfg.threads,
-	        cfg.handle_per_thread ? " --handle-per-thread" : "",
-	        cfg.one_process ? " --one-process" : "", cfg.nkeys, cfg.kmin,
-	        cfg.kmax, cfg.vmin, cfg.vmax, cfg.ttl_pct, cfg.ttl_min,
-	        cfg.ttl_max, cfg.write_pct, cfg.delete_pct, cfg.cas_pct,
-	        cfg.raw_pct, cfg.iter_every, cfg.zipf ? "zipf" : "uniform");
+		p, left,
+		"forkcache-stress --seconds %g --readers %u --writers %u --threads %u"
+		"%s%s --keys %u --key-size %u-%u --value-size %u-%u --ttl-pct %u"
+		" --ttl-ms %u-%u --write-pct %u --delete-pct %u --cas-pct %u"
+		" --raw-pct %u --iter-every %u --dist %s",
+		cfg.seconds, cfg.readers, cfg.writers, cfg.threads,
+		cfg.handle_per_thread ? " --handle-per-thread" : "",
+		cfg.one_process ? " --one-process" : "", cfg.nkeys, cfg.kmin,
+		cfg.kmax, cfg.vmin, cfg.vmax, cfg.ttl_pct, cfg.ttl_min,
+		cfg.ttl_max, cfg.write_pct, cfg.delete_pct, cfg.cas_pct,
+		cfg.raw_pct, cfg.iter_every, cfg.zipf ? "zipf" : "uniform");
 	p += n, left -= (size_t)n;
 	if (cfg.zipf)
 		n = snprintf(p, left, ":%g", cfg.zipf_s), p += n,
@@ -435,14 +435,14 @@ parse(int argc, char **argv)
 		left -= (size_t)n;
 	if (cfg.inject) {
 		static const char *const inj[] = {"", "torn", "lost",
-		                                  "backwards", "stall"};
+						  "backwards", "stall"};
 		n = snprintf(p, left, " --inject %s", inj[cfg.inject]), p += n,
 		left -= (size_t)n;
 	}
 	snprintf(p, left,
-	         " --op-bound-ms %u --stall-ms %u --end %s --seed %" PRIu64,
-	         cfg.op_bound_ms, cfg.stall_ms,
-	         cfg.end_mode == END_KILL ? "kill" : "stop", cfg.seed);
+		 " --op-bound-ms %u --stall-ms %u --end %s --seed %" PRIu64,
+		 cfg.op_bound_ms, cfg.stall_ms,
+		 cfg.end_mode == END_KILL ? "kill" : "stop", cfg.seed);
 }
 
 /* Segment size that holds every key at its largest with room for limbo and
@@ -457,7 +457,7 @@ auto_segment_bytes(uint64_t page)
 		classes++;
 	uint64_t need = data + (uint64_t)(classes + 4) * page * 2;
 	need += need / 2 +
-	        (uint64_t)cfg.nkeys * 64; /* index, slots, limbo ring */
+		(uint64_t)cfg.nkeys * 64; /* index, slots, limbo ring */
 	uint64_t mb = (need + (1u << 20) - 1) >> 20;
 	if (mb < 16)
 		mb = 16;

@@ -25,9 +25,8 @@
 #include "sup_clock.h"
 #include "sup_rng.h"
 
-const char *const op_names[] = {"?",       "get", "gets",   "set", "add",
-                                       "replace", "cas", "delete", "iter"};
-
+const char *const op_names[] = {"?", "get", "gets", "set", "add",
+				"replace", "cas", "delete", "iter"};
 
 /* Write one line to stderr with a single write(): children share it. */
 void
@@ -49,7 +48,7 @@ say(const char *fmt, ...)
 }
 
 static const char *const vkind_names[] = {
-        "TORN", "LOST", "BACKWARDS", "STALL", "ERROR", "STALE", "VERIFY"};
+	"TORN", "LOST", "BACKWARDS", "STALL", "ERROR", "STALE", "VERIFY"};
 
 /* Count a violation in @p ctr and print it while the kind's line budget
  * lasts (so one flood cannot hide another kind). */
@@ -91,21 +90,21 @@ sum_slots(struct totals *t)
 	for (unsigned i = 0; i < cfg.nthreads; i++) {
 		struct tslot *ts = &side->sd_slot[i];
 		t->ops +=
-		        atomic_load_explicit(&ts->ts_ops, memory_order_relaxed);
+			atomic_load_explicit(&ts->ts_ops, memory_order_relaxed);
 		t->reads += atomic_load_explicit(&ts->ts_reads,
-		                                 memory_order_relaxed);
+						 memory_order_relaxed);
 		t->hits += atomic_load_explicit(&ts->ts_hits,
-		                                memory_order_relaxed);
+						memory_order_relaxed);
 		t->misses += atomic_load_explicit(&ts->ts_misses,
-		                                  memory_order_relaxed);
+						  memory_order_relaxed);
 		t->writes += atomic_load_explicit(&ts->ts_writes,
-		                                  memory_order_relaxed);
+						  memory_order_relaxed);
 		t->busy += atomic_load_explicit(&ts->ts_busy,
-		                                memory_order_relaxed);
+						memory_order_relaxed);
 		uint64_t m = atomic_load_explicit(&ts->ts_max_ns,
-		                                  memory_order_relaxed);
+						  memory_order_relaxed);
 		uint64_t mw = atomic_load_explicit(&ts->ts_max_wns,
-		                                   memory_order_relaxed);
+						   memory_order_relaxed);
 		if (m > t->max_ns)
 			t->max_ns = m;
 		if (mw > t->max_wns)
@@ -115,28 +114,28 @@ sum_slots(struct totals *t)
 
 void
 print_progress(FILE *f, double el, const struct totals *t,
-               const struct totals *prev, double dt)
+	       const struct totals *prev, double dt)
 {
 	fc_stats st;
 	double hr = t->hits + t->misses ? 100.0 * (double)t->hits /
-	                                          (double)(t->hits + t->misses)
-	                                : 0;
+			(double)(t->hits + t->misses)
+					: 0;
 
 	memset(&st, 0, sizeof st);
 	fc_stat(cache, &st);
 	fprintf(f,
-	        "stress: [%4.0fs] ops/s=%.0f reads/s=%.0f writes/s=%.0f hit=%.1f%% kills=%" PRIu64
-	        " (in-lock %" PRIu64 ") torn=%" PRIu64 " lost=%" PRIu64
-	        " backwards=%" PRIu64 " stalls=%" PRIu64 " evictions=%" PRIu64
-	        " repairs=%" PRIu64 " limbo=%" PRIu64 "\n",
-	        el, (double)(t->ops - prev->ops) / dt,
-	        (double)(t->reads - prev->reads) / dt,
-	        (double)(t->writes - prev->writes) / dt, hr, tot.kills,
-	        tot.kills_lock, atomic_load(&side->sd_torn),
-	        atomic_load(&side->sd_lost_hard) +
-	                (st.evictions ? 0 : atomic_load(&side->sd_lost_miss)),
-	        atomic_load(&side->sd_backwards), atomic_load(&side->sd_stalls),
-	        st.evictions, st.repairs, st.limbo);
+		"stress: [%4.0fs] ops/s=%.0f reads/s=%.0f writes/s=%.0f hit=%.1f%% kills=%" PRIu64
+		" (in-lock %" PRIu64 ") torn=%" PRIu64 " lost=%" PRIu64
+		" backwards=%" PRIu64 " stalls=%" PRIu64 " evictions=%" PRIu64
+		" repairs=%" PRIu64 " limbo=%" PRIu64 "\n",
+		el, (double)(t->ops - prev->ops) / dt,
+		(double)(t->reads - prev->reads) / dt,
+		(double)(t->writes - prev->writes) / dt, hr, tot.kills,
+		tot.kills_lock, atomic_load(&side->sd_torn),
+		atomic_load(&side->sd_lost_hard) +
+			(st.evictions ? 0 : atomic_load(&side->sd_lost_miss)),
+		atomic_load(&side->sd_backwards), atomic_load(&side->sd_stalls),
+		st.evictions, st.repairs, st.limbo);
 	fflush(f);
 }
 
@@ -159,57 +158,57 @@ report_final(FILE *out, const struct outcome *r, const struct totals *tp,
 	uint64_t stale = atomic_load(&side->sd_stale);
 	uint64_t errors = atomic_load(&side->sd_errors);
 	int pass = !torn && !lost && !backwards && !stalls &&
-	           !verify_problems && !leaks && !stale && !errors;
+		!verify_problems && !leaks && !stale && !errors;
 	double max_rec_ms = (double)tot.recov_max_ns / 1e6;
 	double mean_rec_ms = tot.recoveries ? (double)tot.recov_sum_ns / 1e6 /
-	                                              (double)tot.recoveries
-	                                    : 0;
+			(double)tot.recoveries
+					    : 0;
 	double hr = t.hits + t.misses
-	                    ? (double)t.hits / (double)(t.hits + t.misses)
-	                    : 0;
+		? (double)t.hits / (double)(t.hits + t.misses)
+		: 0;
 	for (unsigned i = 0; i < V_NKINDS; i++) {
 		int64_t dl = atomic_load(&side->sd_detail_left[i]);
 		if (dl < 0)
 			fprintf(out,
-			        "stress: %" PRId64
-			        " more %s lines were not printed\n",
-			        -dl, vkind_names[i]);
+				"stress: %" PRId64
+				" more %s lines were not printed\n",
+				-dl, vkind_names[i]);
 	}
 
 	fprintf(out,
-	        "stress: totals elapsed=%.1fs ops/s=%.0f reads=%" PRIu64
-	        " hit=%.1f%% writes=%" PRIu64 " busy=%" PRIu64
-	        " iter_items=%" PRIu64 " kills=%" PRIu64 " (master %" PRIu64
-	        ", in-lock %" PRIu64 ", recovered %" PRIu64
-	        ", mean %.2f ms) crashes=%" PRIu64
-	        " max_op_ms=%.1f max_write_ms=%.1f evictions=%" PRIu64
-	        " expired=%" PRIu64 " repairs=%" PRIu64 " rebuilds=%" PRIu64
-	        " reclaim_waits=%" PRIu64 " reaped=%d items=%" PRIu64
-	        " keys_checked=%" PRIu64 "\n",
-	        elapsed, (double)t.ops / elapsed, t.reads, 100 * hr, t.writes,
-	        t.busy, (uint64_t)atomic_load(&side->sd_iter_items), tot.kills,
-	        tot.kills_master, tot.kills_lock, tot.recoveries, mean_rec_ms,
-	        tot.crashes, (double)t.max_ns / 1e6, (double)t.max_wns / 1e6,
-	        evictions, st.expired, st.repairs, st.index_rebuilds,
-	        st.reclaim_waits, reaped, st.items, checked);
+		"stress: totals elapsed=%.1fs ops/s=%.0f reads=%" PRIu64
+		" hit=%.1f%% writes=%" PRIu64 " busy=%" PRIu64
+		" iter_items=%" PRIu64 " kills=%" PRIu64 " (master %" PRIu64
+		", in-lock %" PRIu64 ", recovered %" PRIu64
+		", mean %.2f ms) crashes=%" PRIu64
+		" max_op_ms=%.1f max_write_ms=%.1f evictions=%" PRIu64
+		" expired=%" PRIu64 " repairs=%" PRIu64 " rebuilds=%" PRIu64
+		" reclaim_waits=%" PRIu64 " reaped=%d items=%" PRIu64
+		" keys_checked=%" PRIu64 "\n",
+		elapsed, (double)t.ops / elapsed, t.reads, 100 * hr, t.writes,
+		t.busy, (uint64_t)atomic_load(&side->sd_iter_items), tot.kills,
+		tot.kills_master, tot.kills_lock, tot.recoveries, mean_rec_ms,
+		tot.crashes, (double)t.max_ns / 1e6, (double)t.max_wns / 1e6,
+		evictions, st.expired, st.repairs, st.index_rebuilds,
+		st.reclaim_waits, reaped, st.items, checked);
 
 	/* the summary line; errors= and stale= appear only when nonzero */
 	char extra[96] = "";
 	if (errors)
 		snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
-		         "errors=%" PRIu64 " ", errors);
+			 "errors=%" PRIu64 " ", errors);
 	if (stale)
 		snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
-		         "stale=%" PRIu64 " ", stale);
+			 "stale=%" PRIu64 " ", stale);
 	fprintf(out,
-	        "stress: seconds=%g procs=%u ops=%" PRIu64 " torn=%" PRIu64
-	        " lost=%" PRIu64 " backwards=%" PRIu64 " stalls=%" PRIu64
-	        " kills=%" PRIu64
-	        " max_recovery_ms=%.1f verify=%s leaks=%" PRIu64
-	        " %sresult=%s\n",
-	        cfg.seconds, cfg.nchildren, t.ops, torn, lost, backwards,
-	        stalls, tot.kills, max_rec_ms, verify_problems ? "fail" : "ok",
-	        leaks, extra, pass ? "PASS" : "FAIL");
+		"stress: seconds=%g procs=%u ops=%" PRIu64 " torn=%" PRIu64
+		" lost=%" PRIu64 " backwards=%" PRIu64 " stalls=%" PRIu64
+		" kills=%" PRIu64
+		" max_recovery_ms=%.1f verify=%s leaks=%" PRIu64
+		" %sresult=%s\n",
+		cfg.seconds, cfg.nchildren, t.ops, torn, lost, backwards,
+		stalls, tot.kills, max_rec_ms, verify_problems ? "fail" : "ok",
+		leaks, extra, pass ? "PASS" : "FAIL");
 	fflush(out);
 
 	if (cfg.json) {

@@ -26,7 +26,6 @@
 #include "sup_rng.h"
 #include "fault.h"
 
-
 static void
 op_begin(struct worker *w, enum opkind kind, uint32_t key, uint64_t *t0)
 {
@@ -46,25 +45,22 @@ op_end(struct worker *w, uint64_t t0, int is_write)
 	atomic_store(&w->ts->ts_start_ns, 0);
 	if (lat > atomic_load_explicit(&w->ts->ts_max_ns, memory_order_relaxed))
 		atomic_store(&w->ts->ts_max_ns, lat);
-	if (is_write && lat > atomic_load_explicit(&w->ts->ts_max_wns,
-	                                           memory_order_relaxed))
+	if (is_write && lat > atomic_load_explicit(&w->ts->ts_max_wns, memory_order_relaxed))
 		atomic_store(&w->ts->ts_max_wns, lat);
 	if (is_write) {
 		uint64_t g = atomic_load(&side->sd_max_wns);
-		while (lat > g && !atomic_compare_exchange_weak(
-		                          &side->sd_max_wns, &g, lat))
+		while (lat > g && !atomic_compare_exchange_weak(&side->sd_max_wns, &g, lat))
 			;
 	}
 	if (lat > (uint64_t)cfg.op_bound_ms * 1000000ull) {
 		uint64_t cl = atomic_load(&w->ts->ts_claim);
-		if (cl != w->seq && atomic_compare_exchange_strong(
-		                            &w->ts->ts_claim, &cl, w->seq)) {
+		if (cl != w->seq && atomic_compare_exchange_strong(&w->ts->ts_claim, &cl, w->seq)) {
 			uint64_t what = atomic_load(&w->ts->ts_what);
 			violation(
-			        &side->sd_stalls, V_STALL,
-			        "slot=%u %s key=%u took %.1f ms (bound %u ms)",
-			        w->slot, op_names[what >> 32], (unsigned)what,
-			        (double)lat / 1e6, cfg.op_bound_ms);
+				&side->sd_stalls, V_STALL,
+				"slot=%u %s key=%u took %.1f ms (bound %u ms)",
+				w->slot, op_names[what >> 32], (unsigned)what,
+				(double)lat / 1e6, cfg.op_bound_ms);
 		}
 	}
 	return t1;
@@ -80,14 +76,14 @@ static void
 unexpected(struct worker *w, const char *call, uint32_t key, int rc)
 {
 	violation(&side->sd_errors, V_ERROR,
-	          "slot=%u %s key=%u returned %s: %s", w->slot, call, key,
-	          fc_errname(rc), fc_strerror(rc));
+		  "slot=%u %s key=%u returned %s: %s", w->slot, call, key,
+		  fc_errname(rc), fc_strerror(rc));
 }
 
 /* One read of key @p k with every check. Returns 1 hit, 0 miss, -1 other. */
 static int
 do_read(struct worker *w, uint32_t k, int gets, uint64_t *cas_out,
-        uint64_t *ver_out)
+	uint64_t *ver_out)
 {
 	char key[FC_KEY_MAX];
 	size_t klen = make_key(k, key), vlen = w->cap;
@@ -107,7 +103,7 @@ do_read(struct worker *w, uint32_t k, int gets, uint64_t *cas_out,
 		count(&w->ts->ts_ops);
 		count(&w->ts->ts_hits);
 		uint64_t u = check_hit(w, k, w->buf, vlen, a, now_ms,
-		                       gets ? "gets" : "get");
+				       gets ? "gets" : "get");
 		if (cas_out)
 			*cas_out = cas;
 		if (ver_out)
@@ -122,9 +118,9 @@ do_read(struct worker *w, uint32_t k, int gets, uint64_t *cas_out,
 	case FC_ETRUNC:
 		count(&w->ts->ts_ops);
 		violation(
-		        &side->sd_torn, V_TORN,
-		        "get key=%u: value of %zu bytes, longer than any written (%u)",
-		        k, vlen, cfg.vmax);
+			&side->sd_torn, V_TORN,
+			"get key=%u: value of %zu bytes, longer than any written (%u)",
+			k, vlen, cfg.vmax);
 		return -1;
 	case FC_EBUSY:
 		count(&w->ts->ts_busy);
@@ -158,29 +154,29 @@ do_iter(struct worker *w)
 		n++;
 		if (k == UINT32_MAX) {
 			violation(&side->sd_torn, V_TORN,
-			          "iter: item with a foreign key (klen=%zu)",
-			          item.klen);
+				  "iter: item with a foreign key (klen=%zu)",
+				  item.klen);
 			continue;
 		}
 		if ((why = check_value(item.value, item.vlen, k, &h)) != NULL)
 			violation(
-			        &side->sd_torn, V_TORN,
-			        "iter key=%u: %s (vlen=%zu key=%u len=%u version=%" PRIu64
-			        ")",
-			        k, why, item.vlen, h.v_key, h.v_len,
-			        h.v_version);
+				&side->sd_torn, V_TORN,
+				"iter key=%u: %s (vlen=%zu key=%u len=%u version=%" PRIu64
+				")",
+				k, why, item.vlen, h.v_key, h.v_len,
+				h.v_version);
 		else if (h.v_version > atomic_load(&keys[k].kr_vnext))
 			violation(&side->sd_torn, V_TORN,
-			          "iter key=%u: version %" PRIu64
-			          " was never written",
-			          k, h.v_version);
+				  "iter key=%u: version %" PRIu64
+				  " was never written",
+				  k, h.v_version);
 	}
 	fc_iter_close(it);
 	op_end(w, t0, 0);
 	if (rc == FC_ENOTFOUND) {
 		count(&w->ts->ts_ops);
 		atomic_fetch_add_explicit(&side->sd_iter_items, n,
-		                          memory_order_relaxed);
+					  memory_order_relaxed);
 	} else if (rc == FC_EBUSY) {
 		count(&w->ts->ts_busy);
 	} else {
@@ -220,12 +216,11 @@ write_op(struct worker *w)
 	uint64_t leftover = atomic_load(&kr->kr_pend);
 
 	if (leftover) /* a dead predecessor's op: outcome unknown */
-		log_fuzz(kr, FZ_UNSURE | (EFF(leftover) != EFF_DUR ? FZ_MISS_OK
-		                                                   : 0));
+		log_fuzz(kr, FZ_UNSURE | (EFF(leftover) != EFF_DUR ? FZ_MISS_OK : 0));
 	uint64_t a = atomic_load(&kr->kr_acked);
 	int sure = atomic_load(&kr->kr_fuzz) == 0;
 	int present =
-	        a && EFF(a) != EFF_DEL; /* believed; VOL may have expired */
+		a && EFF(a) != EFF_DEL; /* believed; VOL may have expired */
 	unsigned r = (unsigned)sup_below(&w->rng, 100);
 	enum opkind op = OP_SET;
 	uint64_t cas = 0;
@@ -235,10 +230,10 @@ write_op(struct worker *w)
 	else if (r < cfg.delete_pct + cfg.cas_pct)
 		op = OP_CAS;
 	else if (r < cfg.delete_pct + cfg.cas_pct + 5 && sure &&
-	         (!a || EFF(a) == EFF_DEL))
+		 (!a || EFF(a) == EFF_DEL))
 		op = OP_ADD;
 	else if (r < cfg.delete_pct + cfg.cas_pct + 10 && sure && present &&
-	         EFF(a) == EFF_DUR)
+		 EFF(a) == EFF_DUR)
 		op = OP_REPLACE;
 	if (op == OP_CAS) {
 		/* gets first: a checked read of our own key */
@@ -250,32 +245,33 @@ write_op(struct worker *w)
 	/* the new value */
 	int vol = op != OP_DELETE && sup_below(&w->rng, 100) < cfg.ttl_pct;
 	uint64_t ttl = vol ? sup_range(&w->rng, cfg.ttl_min, cfg.ttl_max)
-	                   : (sup_below(&w->rng, 2) ? DURABLE_TTL_MS : 0);
+			   : (sup_below(&w->rng, 2) ? DURABLE_TTL_MS : 0);
 	uint32_t len = (uint32_t)sup_range(&w->rng, cfg.vmin, cfg.vmax);
 	uint64_t v = atomic_load(&kr->kr_vnext) + 1;
-	unsigned eff = op == OP_DELETE ? EFF_DEL : vol ? EFF_VOL : EFF_DUR;
+	unsigned eff = op == OP_DELETE ? EFF_DEL : vol ? EFF_VOL
+						       : EFF_DUR;
 
-	atomic_store(&kr->kr_vnext, v);           /* (1) */
+	atomic_store(&kr->kr_vnext, v); /* (1) */
 	atomic_store(&kr->kr_pend, PACK(v, eff)); /* (2) */
 	int inj = cfg.inject && ++w->nwrites % INJECT_EVERY == 0 ? cfg.inject
-	                                                         : INJ_NONE;
+								 : INJ_NONE;
 	uint64_t t0, t1;
 	int rc;
 	op_begin(w, op, k, &t0);
 	if (inj == INJ_STALL) {
 		struct timespec ts = {(time_t)(cfg.op_bound_ms + 300) / 1000,
-		                      (long)((cfg.op_bound_ms + 300) % 1000) *
-		                              1000000L};
+				      (long)((cfg.op_bound_ms + 300) % 1000) *
+					      1000000L};
 		nanosleep(&ts, NULL);
 	}
 	if (inj == INJ_BACKWARDS && a && EFF(a) != EFF_DEL && VER(a) > 1 &&
 	    op == OP_SET)
 		/* an older version than the one readers may have seen */
 		make_value(w->vbuf, k, w->wid, VER(a) - 1, len,
-		           ttl ? fc_now_ms() + ttl : 0);
+			   ttl ? fc_now_ms() + ttl : 0);
 	else if (op != OP_DELETE)
 		make_value(w->vbuf, k, w->wid, v, len,
-		           ttl ? fc_now_ms() + ttl : 0);
+			   ttl ? fc_now_ms() + ttl : 0);
 	if (inj == INJ_TORN && op != OP_DELETE)
 		w->vbuf[len - 1] ^= 0x5A; /* after the checksum */
 
@@ -307,23 +303,23 @@ write_op(struct worker *w)
 		definite = 1;
 		count(&w->ts->ts_writes);
 		uint64_t pos = atomic_fetch_add_explicit(&side->sd_ring_pos, 1,
-		                                         memory_order_relaxed);
+							 memory_order_relaxed);
 		atomic_store_explicit(&side->sd_ring[pos & (RING_SIZE - 1)], t1,
-		                      memory_order_relaxed);
+				      memory_order_relaxed);
 	} else if (rc == FC_ENOTFOUND && op != OP_ADD) {
 		/* delete, replace or cas found no item: it is absent now */
 		definite = 1;
 		ack_eff = EFF_DEL;
 		if (sure && a && EFF(a) == EFF_DUR)
 			lost_miss(
-			        "fc_%s key=%u: FC_ENOTFOUND, but version %" PRIu64
-			        " was acknowledged",
-			        op_names[op], k, VER(a));
+				"fc_%s key=%u: FC_ENOTFOUND, but version %" PRIu64
+				" was acknowledged",
+				op_names[op], k, VER(a));
 	} else if (rc == FC_EEXIST && op == OP_ADD) {
 		violation(
-		        &side->sd_lost_hard, V_LOST,
-		        "fc_add key=%u: FC_EEXIST, but the key was deleted at version %" PRIu64,
-		        k, a ? VER(a) : 0);
+			&side->sd_lost_hard, V_LOST,
+			"fc_add key=%u: FC_EEXIST, but the key was deleted at version %" PRIu64,
+			k, a ? VER(a) : 0);
 		log_fuzz(kr, FZ_UNSURE);
 	} else if (rc == FC_ECAS) {
 		/* nobody else writes this key: the item changed under us */
@@ -339,7 +335,7 @@ write_op(struct worker *w)
 		count(&w->ts->ts_ops);
 	if (definite) {
 		atomic_store(&kr->kr_acked, PACK(v, ack_eff)); /* (4) */
-		atomic_store(&kr->kr_fuzz, 0);                 /* (5) */
+		atomic_store(&kr->kr_fuzz, 0); /* (5) */
 	}
 	atomic_store(&kr->kr_pend, 0); /* (6) */
 
@@ -512,10 +508,10 @@ child_main(struct child *ch, unsigned idx)
 		w->ts = &side->sd_slot[w->slot];
 		w->role = i < ch->nreaders ? ROLE_READER : ROLE_WRITER;
 		w->wid = w->role == ROLE_WRITER
-		                 ? ch->first_wid + (i - ch->nreaders)
-		                 : 0;
+			? ch->first_wid + (i - ch->nreaders)
+			: 0;
 		w->rng = sup_mix64(cfg.seed ^ ((uint64_t)w->slot << 20) ^
-		               ((uint64_t)ch->spawns << 40));
+				   ((uint64_t)ch->spawns << 40));
 		w->seq = atomic_load(&w->ts->ts_seq);
 		w->cap = cfg.vmax + 64;
 		w->buf = malloc(w->cap);
@@ -551,7 +547,7 @@ child_main(struct child *ch, unsigned idx)
 	} else {
 		for (unsigned i = 0; i < n; i++)
 			if (pthread_create(&ws[i].th, NULL, worker_main,
-			                   &ws[i]) != 0) {
+					   &ws[i]) != 0) {
 				say("stress: child %u: pthread_create failed",
 				    idx);
 				_exit(4);

@@ -35,11 +35,28 @@ sup_parse_size(const char *s, uint64_t *out)
 		v = v * 10 + (uint64_t)(*p - '0');
 	}
 	switch (*p) {
-	case 'k': case 'K': mul = 1ull << 10; p++; break;
-	case 'm': case 'M': mul = 1ull << 20; p++; break;
-	case 'g': case 'G': mul = 1ull << 30; p++; break;
-	case 't': case 'T': mul = 1ull << 40; p++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		mul = 1ull << 10;
+		p++;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1ull << 20;
+		p++;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1ull << 30;
+		p++;
+		break;
+	case 't':
+	case 'T':
+		mul = 1ull << 40;
+		p++;
+		break;
+	default:
+		break;
 	}
 	if (mul > 1 && p[0] == 'i' && p[1] == 'B')
 		p += 2;

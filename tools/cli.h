@@ -116,10 +116,10 @@ enum cli_json_type {
 typedef struct cli_json {
 	enum cli_json_type type;
 	bool boolean;
-	char *text;             /* NUMBER: the literal; STRING: the bytes */
-	size_t len;             /* bytes in text */
+	char *text; /* NUMBER: the literal; STRING: the bytes */
+	size_t len; /* bytes in text */
 	struct cli_json *items; /* ARRAY elements / OBJECT values */
-	char **names;           /* OBJECT member names (NUL-terminated) */
+	char **names; /* OBJECT member names (NUL-terminated) */
 	size_t *name_lens;
 	size_t count;
 } cli_json;
@@ -151,9 +151,9 @@ typedef struct cli_dump_item {
 	size_t klen;
 	const void *value;
 	size_t vlen;
-	uint64_t expire_ms;     /* absolute; 0 = never */
-	int64_t ttl_ms;         /* remaining when dumped; -1 = never */
-	uint64_t cas;           /* informational */
+	uint64_t expire_ms; /* absolute; 0 = never */
+	int64_t ttl_ms; /* remaining when dumped; -1 = never */
+	uint64_t cas; /* informational */
 } cli_dump_item;
 
 typedef struct cli_dump_writer {
@@ -172,9 +172,9 @@ typedef struct cli_dump {
 	cli_dump_item *items;
 	size_t count;
 	bool binary;
-	cli_json *json;         /* owns JSON item bytes */
-	cli_buf bytes;          /* owns decoded base64 bytes / binary input */
-	uint8_t **owned;        /* decoded base64 buffers */
+	cli_json *json; /* owns JSON item bytes */
+	cli_buf bytes; /* owns decoded base64 bytes / binary input */
+	uint8_t **owned; /* decoded base64 buffers */
 	size_t nowned;
 } cli_dump;
 
@@ -189,7 +189,7 @@ void cli_dump_free(cli_dump *d);
 
 /* ------------------------------------------------------ cmd_invalidate.c */
 
-#define CLI_INVALIDATE_SYNOPSIS                                             \
+#define CLI_INVALIDATE_SYNOPSIS \
 	"invalidate NAME KEY|--prefix P|--all --redis ADDR [--namespace NS]"
 /**
  * `forkcache invalidate` (docs/redis.md): @p argv[0] is "invalidate".

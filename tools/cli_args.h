@@ -32,9 +32,25 @@
 /* ------------------------------------------------------------ options -- */
 
 enum opt_id {
-	O_HELP, O_JSON, O_BINARY, O_RAW, O_FILE, O_EXPIRED_ONLY, O_RELATIVE,
-	O_ESCAPED, O_PATTERN, O_LIMIT, O_TTL, O_SIZE, O_PAGE, O_SLOTS, O_AVG,
-	O_MODE, O_INTERVAL, O_COUNT, O__N
+	O_HELP,
+	O_JSON,
+	O_BINARY,
+	O_RAW,
+	O_FILE,
+	O_EXPIRED_ONLY,
+	O_RELATIVE,
+	O_ESCAPED,
+	O_PATTERN,
+	O_LIMIT,
+	O_TTL,
+	O_SIZE,
+	O_PAGE,
+	O_SLOTS,
+	O_AVG,
+	O_MODE,
+	O_INTERVAL,
+	O_COUNT,
+	O__N
 };
 
 #define B(o) (1u << (o))
@@ -46,9 +62,9 @@ struct args {
 	bool seen[O__N];
 	const char *val[O__N];
 	/* resolved */
-	const char *name;       /* as given to fc_open */
+	const char *name; /* as given to fc_open */
 	char shmname[300];
-	unsigned flags;         /* FC_FILE or 0 */
+	unsigned flags; /* FC_FILE or 0 */
 	uint64_t limit, ttl_ms, size, page, slots, avg, interval_ms, count;
 	unsigned mode;
 };
@@ -56,8 +72,8 @@ struct args {
 struct command {
 	const char *name;
 	int (*run)(struct args *a);
-	int min_pos, max_pos;   /* positionals, NAME included */
-	unsigned opts;          /* allowed options (B(O_*)) */
+	int min_pos, max_pos; /* positionals, NAME included */
+	unsigned opts; /* allowed options (B(O_*)) */
 	const char *synopsis;
 	const char *help;
 };

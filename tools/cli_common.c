@@ -78,7 +78,8 @@ finish_output(int code)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "forkcache: write error on standard output: "
-			"%s\n", strerror(errno));
+				"%s\n",
+			strerror(errno));
 		return code == EX_OK ? EX_FAIL : code;
 	}
 	return code;
@@ -90,19 +91,21 @@ open_failed(const struct args *a, int rc)
 {
 	if (rc == FC_ENOTFOUND) {
 		fprintf(stderr, "forkcache: %s: FC_ENOTFOUND: no such segment"
-			"%s\n", a->name, a->flags & FC_FILE ? " file" : "");
+				"%s\n",
+			a->name, a->flags & FC_FILE ? " file" : "");
 		return EX_FAIL;
 	}
 	if (rc == FC_EINVAL) {
 		fprintf(stderr, "forkcache: %s: FC_EINVAL: not a valid segment "
-			"name (shm: \"/name\" with no other '/', at most 255 "
-			"bytes; or --file PATH)\n", a->name);
+				"name (shm: \"/name\" with no other '/', at most 255 "
+				"bytes; or --file PATH)\n",
+			a->name);
 		return EX_USAGE;
 	}
 	return report(a->name, NULL, 0, rc);
 }
 
-#define PID_LIMIT 4194304u      /* PID_MAX_LIMIT: no Linux pid is larger */
+#define PID_LIMIT 4194304u /* PID_MAX_LIMIT: no Linux pid is larger */
 
 /*
  * Is reader slot @p si impossible for the library to have written? The
@@ -119,10 +122,12 @@ slot_problem(const fc_slot_info *si, uint64_t epoch, char *buf, size_t bufsz)
 	else if (si->state != FC_SLOT_FREE &&
 		 (si->pid == 0 || si->pid > PID_LIMIT))
 		snprintf(buf, bufsz, "owner pid %u is not a valid pid "
-			 "(1..%u)", si->pid, PID_LIMIT);
+				     "(1..%u)",
+			 si->pid, PID_LIMIT);
 	else if (si->epoch > epoch)
 		snprintf(buf, bufsz, "read epoch %llu is ahead of the global "
-			 "epoch %llu", (unsigned long long)si->epoch,
+				     "epoch %llu",
+			 (unsigned long long)si->epoch,
 			 (unsigned long long)epoch);
 	else
 		return NULL;
@@ -161,7 +166,7 @@ check_slots(fc_cache *c, const char *name)
 		if (fc_slot_stat(c, k, &si) != FC_OK)
 			continue;
 		if (si.epoch > st.epoch && fc_stat(c, &st) != FC_OK)
-			continue;       /* reload the epoch: it moves */
+			continue; /* reload the epoch: it moves */
 		if ((p = slot_problem(&si, st.epoch, buf, sizeof buf)) != NULL)
 			return slot_corrupt(name, k, p);
 	}
@@ -202,8 +207,9 @@ key_arg(struct args *a, const char *s, cli_buf *out)
 	if (a->seen[O_ESCAPED]) {
 		if (cli_unescape(s, out) < 0)
 			return usage_error(a->cmd, "malformed escape in '%s' "
-					   "(use \\\\ \\n \\r \\t \\0 "
-					   "\\xHH)", s);
+						   "(use \\\\ \\n \\r \\t \\0 "
+						   "\\xHH)",
+					   s);
 	} else {
 		cli_buf_put(out, s, strlen(s));
 	}
@@ -220,8 +226,8 @@ key_arg(struct args *a, const char *s, cli_buf *out)
 void
 sleep_ms(uint64_t ms)
 {
-	struct timespec ts = { (time_t)(ms / 1000),
-			       (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {(time_t)(ms / 1000),
+			      (long)(ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }

@@ -38,24 +38,24 @@ static const struct optdef {
 	const char *name;
 	bool has_arg;
 } optdefs[O__N] = {
-	[O_HELP] = { "help", false },
-	[O_JSON] = { "json", false },
-	[O_BINARY] = { "binary", false },
-	[O_RAW] = { "raw", false },
-	[O_FILE] = { "file", false },
-	[O_EXPIRED_ONLY] = { "expired-only", false },
-	[O_RELATIVE] = { "relative", false },
-	[O_ESCAPED] = { "escaped", false },
-	[O_PATTERN] = { "pattern", true },
-	[O_LIMIT] = { "limit", true },
-	[O_TTL] = { "ttl", true },
-	[O_SIZE] = { "size", true },
-	[O_PAGE] = { "page-size", true },
-	[O_SLOTS] = { "slots", true },
-	[O_AVG] = { "avg-item", true },
-	[O_MODE] = { "mode", true },
-	[O_INTERVAL] = { "interval", true },
-	[O_COUNT] = { "count", true },
+	[O_HELP] = {"help", false},
+	[O_JSON] = {"json", false},
+	[O_BINARY] = {"binary", false},
+	[O_RAW] = {"raw", false},
+	[O_FILE] = {"file", false},
+	[O_EXPIRED_ONLY] = {"expired-only", false},
+	[O_RELATIVE] = {"relative", false},
+	[O_ESCAPED] = {"escaped", false},
+	[O_PATTERN] = {"pattern", true},
+	[O_LIMIT] = {"limit", true},
+	[O_TTL] = {"ttl", true},
+	[O_SIZE] = {"size", true},
+	[O_PAGE] = {"page-size", true},
+	[O_SLOTS] = {"slots", true},
+	[O_AVG] = {"avg-item", true},
+	[O_MODE] = {"mode", true},
+	[O_INTERVAL] = {"interval", true},
+	[O_COUNT] = {"count", true},
 };
 
 /* Convert option values; report the first bad one. */
@@ -86,21 +86,22 @@ resolve(struct args *a)
 				   a->val[O_LIMIT]);
 	if (a->seen[O_TTL] && sup_parse_u64(a->val[O_TTL], &a->ttl_ms) < 0)
 		return usage_error(cmd, "--ttl wants milliseconds (a whole "
-				   "number >= 0), not '%s'", a->val[O_TTL]);
+					"number >= 0), not '%s'",
+				   a->val[O_TTL]);
 	if (a->seen[O_SIZE] && sup_parse_size(a->val[O_SIZE], &a->size) < 0)
 		return usage_error(cmd, "--size wants a size like 64M, not "
-				   "'%s'", a->val[O_SIZE]);
-	if (a->seen[O_PAGE] && (sup_parse_size(a->val[O_PAGE], &a->page) < 0 ||
-				a->page > UINT32_MAX))
+					"'%s'",
+				   a->val[O_SIZE]);
+	if (a->seen[O_PAGE] && (sup_parse_size(a->val[O_PAGE], &a->page) < 0 || a->page > UINT32_MAX))
 		return usage_error(cmd, "--page-size wants a size like 2M, not "
-				   "'%s'", a->val[O_PAGE]);
+					"'%s'",
+				   a->val[O_PAGE]);
 	if (a->seen[O_SLOTS] &&
 	    (sup_parse_u64(a->val[O_SLOTS], &a->slots) < 0 ||
 	     a->slots > UINT32_MAX))
 		return usage_error(cmd, "--slots wants a count, not '%s'",
 				   a->val[O_SLOTS]);
-	if (a->seen[O_AVG] && (sup_parse_size(a->val[O_AVG], &a->avg) < 0 ||
-			       a->avg > UINT32_MAX))
+	if (a->seen[O_AVG] && (sup_parse_size(a->val[O_AVG], &a->avg) < 0 || a->avg > UINT32_MAX))
 		return usage_error(cmd, "--avg-item wants a size, not '%s'",
 				   a->val[O_AVG]);
 	if (a->seen[O_MODE]) {
@@ -111,7 +112,7 @@ resolve(struct args *a)
 		m = strtoul(a->val[O_MODE], &end, 8);
 		if (errno || *end || end == a->val[O_MODE] || m > 07777)
 			return usage_error(cmd, "--mode wants octal permission "
-					   "bits like 0660, not '%s'",
+						"bits like 0660, not '%s'",
 					   a->val[O_MODE]);
 		a->mode = (unsigned)m;
 	}
@@ -120,7 +121,8 @@ resolve(struct args *a)
 	    (cli_parse_seconds_ms(a->val[O_INTERVAL], &v) < 0 || v < 10 ||
 	     v > 86400000u))
 		return usage_error(cmd, "--interval wants seconds 0.01..86400, "
-				   "not '%s'", a->val[O_INTERVAL]);
+					"not '%s'",
+				   a->val[O_INTERVAL]);
 	if (a->seen[O_INTERVAL])
 		a->interval_ms = v;
 	if (a->seen[O_COUNT] &&
@@ -187,7 +189,8 @@ main(int argc, char **argv)
 		if (opts_done || arg[0] != '-' || arg[1] == '\0') {
 			if (a.npos == a.cmd->max_pos)
 				return usage_error(a.cmd, "unexpected argument "
-						   "'%s'", arg);
+							  "'%s'",
+						   arg);
 			a.pos[a.npos++] = arg;
 			continue;
 		}
@@ -197,7 +200,8 @@ main(int argc, char **argv)
 		}
 		if (arg[1] != '-')
 			return usage_error(a.cmd, "unknown option '%s' (options"
-					   " are long: --name)", arg);
+						  " are long: --name)",
+					   arg);
 		name = arg + 2;
 		eq = strchr(name, '=');
 		nlen = eq ? (size_t)(eq - name) : strlen(name);
@@ -214,7 +218,8 @@ main(int argc, char **argv)
 				a.val[o] = argv[++i];
 			} else {
 				return usage_error(a.cmd, "option '%s' needs a "
-						   "value", arg);
+							  "value",
+						   arg);
 			}
 		} else if (eq) {
 			return usage_error(a.cmd, "option '%s' takes no value",
@@ -223,8 +228,7 @@ main(int argc, char **argv)
 		a.seen[o] = true;
 	}
 	if (a.npos < a.cmd->min_pos)
-		return usage_error(a.cmd, "%s", a.npos == 0 ? "missing NAME"
-				   : "missing argument");
+		return usage_error(a.cmd, "%s", a.npos == 0 ? "missing NAME" : "missing argument");
 	if ((code = resolve(&a)) != EX_OK)
 		return code;
 	code = a.cmd->run(&a);

@@ -15,8 +15,8 @@
 #include "cli.h"
 #include "cli_args.h"
 
-#define MAX_CLASSES 4096u       /* far above any real class count */
-#define STALL_PROBE_MS 10u      /* a read this old is a stalled reader */
+#define MAX_CLASSES 4096u /* far above any real class count */
+#define STALL_PROBE_MS 10u /* a read this old is a stalled reader */
 
 void
 snapshot_free(struct snapshot *s)
@@ -46,7 +46,8 @@ snapshot_take(fc_cache *c, const char *name, bool want_slots,
 		return report(name, NULL, 0, rc);
 	if (s->st.classes > MAX_CLASSES || s->st.reader_slots > FC_SLOTS_MAX) {
 		fprintf(stderr, "forkcache: %s: FC_ECORRUPT: %s (%llu classes,"
-			" %llu reader slots)\n", name,
+				" %llu reader slots)\n",
+			name,
 			fc_strerror(FC_ECORRUPT),
 			(unsigned long long)s->st.classes,
 			(unsigned long long)s->st.reader_slots);
@@ -72,20 +73,19 @@ snapshot_take(fc_cache *c, const char *name, bool want_slots,
 
 			snprintf(what, sizeof what, "%s: reader slot %u", name,
 				 k);
-			return report(what, NULL, 0, rc == FC_EINVAL ?
-				      FC_ECORRUPT : rc);
+			return report(what, NULL, 0, rc == FC_EINVAL ? FC_ECORRUPT : rc);
 		}
 		if (si.state == FC_SLOT_FREE && si.pid == 0)
 			continue;
 		s->slots[s->nslots].slot = k;
 		s->slots[s->nslots].info = si;
 		s->slots[s->nslots].stalled = si.epoch != 0 &&
-					      si.epoch < s->st.epoch;
+			si.epoch < s->st.epoch;
 		probe |= s->slots[s->nslots].stalled;
 		s->nslots++;
 	}
 	if (s->nslots) {
-		fc_stats later;         /* epoch after every slot was read */
+		fc_stats later; /* epoch after every slot was read */
 		char buf[128];
 		const char *p;
 
@@ -118,10 +118,14 @@ static const char *
 slot_state(uint32_t state)
 {
 	switch (state) {
-	case FC_SLOT_FREE: return "free";
-	case FC_SLOT_LIVE: return "live";
-	case FC_SLOT_DEAD: return "dead";
-	default: return "unknown";
+	case FC_SLOT_FREE:
+		return "free";
+	case FC_SLOT_LIVE:
+		return "live";
+	case FC_SLOT_DEAD:
+		return "dead";
+	default:
+		return "unknown";
 	}
 }
 
@@ -165,21 +169,24 @@ stats_json(const struct args *a, const struct snapshot *s)
 	       U(st->pages_free), U(st->data_capacity), U(st->value_max),
 	       U(st->buckets), U(st->tombstones), st->classes);
 	printf("\"items\":%llu,\"bytes_used\":%llu,\"data_bytes\":%llu,"
-	       "\"used_ratio\":", U(st->items), U(st->bytes_used),
+	       "\"used_ratio\":",
+	       U(st->items), U(st->bytes_used),
 	       U(st->data_bytes));
 	json_ratio(stdout, st->bytes_used, st->data_capacity);
 	printf(",\n\"hits\":%llu,\"misses\":%llu,\"hit_ratio\":",
 	       U(st->hits), U(st->misses));
 	json_ratio(stdout, st->hits, st->hits + st->misses);
 	printf(",\"sets\":%llu,\"deletes\":%llu,\"evictions\":%llu,"
-	       "\"expired\":%llu,\n", U(st->sets), U(st->deletes),
+	       "\"expired\":%llu,\n",
+	       U(st->sets), U(st->deletes),
 	       U(st->evictions), U(st->expired));
 	printf("\"limbo\":%llu,\"epoch\":%llu,\"repairs\":%llu,"
 	       "\"index_rebuilds\":%llu,\"reclaim_waits\":%llu,\n",
 	       U(st->limbo), U(st->epoch), U(st->repairs),
 	       U(st->index_rebuilds), U(st->reclaim_waits));
 	printf("\"readers\":{\"slots\":%llu,\"live\":%llu,\"dead\":%llu,"
-	       "\"active\":%llu,\"stalled\":%llu},\n", U(st->reader_slots),
+	       "\"active\":%llu,\"stalled\":%llu},\n",
+	       U(st->reader_slots),
 	       U(st->readers_live), U(st->readers_dead),
 	       U(st->readers_active), U(s->stalled));
 	printf("\"leases\":{\"slots\":%llu,\"active\":%llu,\"dead\":%llu,"
@@ -198,7 +205,8 @@ stats_json(const struct args *a, const struct snapshot *s)
 		       "\"chunks_per_page\":%u,\"pages\":%llu,"
 		       "\"chunks_used\":%llu,\"chunks_limbo\":%llu,"
 		       "\"chunks_free\":%llu,\"data_bytes\":%llu,"
-		       "\"waste_bytes\":%llu}", k ? "," : "", k,
+		       "\"waste_bytes\":%llu}",
+		       k ? "," : "", k,
 		       cs->chunk_bytes, cs->chunks_per_page, U(cs->pages),
 		       U(cs->chunks_used), U(cs->chunks_limbo),
 		       U(cs->chunks_free), U(cs->data_bytes),
@@ -210,7 +218,8 @@ stats_json(const struct args *a, const struct snapshot *s)
 
 		printf("%s\n{\"slot\":%u,\"pid\":%u,\"state\":\"%s\","
 		       "\"epoch\":%llu,\"hits\":%llu,\"misses\":%llu,"
-		       "\"stalled\":%s}", k ? "," : "", r->slot, r->info.pid,
+		       "\"stalled\":%s}",
+		       k ? "," : "", r->slot, r->info.pid,
 		       slot_state(r->info.state), U(r->info.epoch),
 		       U(r->info.hits), U(r->info.misses),
 		       r->stalled ? "true" : "false");
@@ -286,11 +295,13 @@ stats_text(const struct args *a, const struct snapshot *s)
 	else
 		printf("  Hit ratio: n/a\n");
 	printf("  Sets: %llu\n  Deletes: %llu\n  Evictions: %llu\n"
-	       "  Expirations: %llu\n", U(st->sets), U(st->deletes),
+	       "  Expirations: %llu\n",
+	       U(st->sets), U(st->deletes),
 	       U(st->evictions), U(st->expired));
 	printf("Reclamation\n  Epoch: %llu\n  Limbo: %llu\n"
 	       "  Reclaim waits: %llu\n  Repairs: %llu\n"
-	       "  Index rebuilds: %llu\n", U(st->epoch), U(st->limbo),
+	       "  Index rebuilds: %llu\n",
+	       U(st->epoch), U(st->limbo),
 	       U(st->reclaim_waits), U(st->repairs), U(st->index_rebuilds));
 	printf("Leases\n  Slots: %llu\n  Active: %llu\n  Dead leader: %llu\n"
 	       "  Grants: %llu\n  Takeovers: %llu\n  Waits: %llu\n"
@@ -301,7 +312,8 @@ stats_text(const struct args *a, const struct snapshot *s)
 	       U(st->lease_timeouts), U(st->lease_stale_hits), U(st->lease_full),
 	       U(st->lease_ms), U(st->stale_ms));
 	printf("Readers\n  Slots: %llu\n  Live: %llu\n  Dead: %llu\n"
-	       "  Active: %llu\n  Stalled: %llu\n", U(st->reader_slots),
+	       "  Active: %llu\n  Stalled: %llu\n",
+	       U(st->reader_slots),
 	       U(st->readers_live), U(st->readers_dead),
 	       U(st->readers_active), U(s->stalled));
 	if (s->nslots) {
@@ -323,7 +335,7 @@ static double
 rate(uint64_t now, uint64_t before, uint64_t ms)
 {
 	if (now < before || ms == 0)
-		return 0.0;     /* counters folded or reset: no rate */
+		return 0.0; /* counters folded or reset: no rate */
 	return (double)(now - before) * 1000.0 / (double)ms;
 }
 
@@ -342,7 +354,8 @@ watch_frame(const struct args *a, const struct snapshot *prev,
 		       "\"gets_per_s\":%.1f,\"hits_per_s\":%.1f,"
 		       "\"misses_per_s\":%.1f,\"sets_per_s\":%.1f,"
 		       "\"deletes_per_s\":%.1f,\"evictions_per_s\":%.1f,"
-		       "\"expired_per_s\":%.1f,\"hit_ratio\":", U(frame),
+		       "\"expired_per_s\":%.1f,\"hit_ratio\":",
+		       U(frame),
 		       U(fc_now_ms()), U(ms),
 		       rate(s->hits + s->misses, p->hits + p->misses, ms),
 		       rate(s->hits, p->hits, ms),
@@ -367,7 +380,8 @@ watch_frame(const struct args *a, const struct snapshot *prev,
 			printf("%s{\"class\":%u,\"chunk_bytes\":%u,"
 			       "\"pages\":%llu,\"chunks_used\":%llu,"
 			       "\"chunks_limbo\":%llu,\"chunks_free\":%llu,"
-			       "\"data_bytes\":%llu}", k ? "," : "", k,
+			       "\"data_bytes\":%llu}",
+			       k ? "," : "", k,
 			       cs->chunk_bytes, U(cs->pages),
 			       U(cs->chunks_used), U(cs->chunks_limbo),
 			       U(cs->chunks_free), U(cs->data_bytes));
@@ -376,7 +390,7 @@ watch_frame(const struct args *a, const struct snapshot *prev,
 		return;
 	}
 	if (tty)
-		fputs("\033[H\033[2J", stdout);         /* home, clear */
+		fputs("\033[H\033[2J", stdout); /* home, clear */
 	else if (frame > 1)
 		putchar('\n');
 	printf("Watch %s   every %.2f s   frame %llu\n", a->name,
@@ -385,7 +399,8 @@ watch_frame(const struct args *a, const struct snapshot *prev,
 	       rate(s->hits + s->misses, p->hits + p->misses, ms),
 	       rate(s->hits, p->hits, ms), rate(s->misses, p->misses, ms));
 	printf("  Sets/s: %.0f   Deletes/s: %.0f   Evictions/s: %.0f   "
-	       "Expired/s: %.0f\n", rate(s->sets, p->sets, ms),
+	       "Expired/s: %.0f\n",
+	       rate(s->sets, p->sets, ms),
 	       rate(s->deletes, p->deletes, ms),
 	       rate(s->evictions, p->evictions, ms),
 	       rate(s->expired, p->expired, ms));

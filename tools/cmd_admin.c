@@ -40,8 +40,7 @@ cmd_flush(struct args *a)
 	} else {
 		fc_stat(c, &after);
 		printf("Flush %s\n  Removed: %llu\n", a->name,
-		       U(before.items > after.items ?
-			 before.items - after.items : 0));
+		       U(before.items > after.items ? before.items - after.items : 0));
 	}
 	fc_close(c);
 	return code;
@@ -57,7 +56,7 @@ cmd_create(struct args *a)
 
 	if (!a->seen[O_SIZE])
 		return usage_error(a->cmd, "%s", "--size SIZE is required "
-				   "(e.g. --size 64M)");
+						 "(e.g. --size 64M)");
 	fc_options_init(&o);
 	o.flags = FC_CREATE | FC_EXCL | a->flags;
 	o.segment_bytes = a->size;
@@ -72,8 +71,9 @@ cmd_create(struct args *a)
 	rc = fc_open(a->name, &o, &c);
 	if (rc == FC_EINVAL) {
 		fprintf(stderr, "forkcache: %s: FC_EINVAL: bad name or geometry"
-			" (size 1M..1T; page a power of two 64K..16M; slots "
-			"1..65536; avg-item 32..1M)\n", a->name);
+				" (size 1M..1T; page a power of two 64K..16M; slots "
+				"1..65536; avg-item 32..1M)\n",
+			a->name);
 		return EX_USAGE;
 	}
 	if (rc != FC_OK)
@@ -87,7 +87,8 @@ cmd_create(struct args *a)
 		print_bytes_line("Data capacity", st.data_capacity);
 		print_bytes_line("Value max", st.value_max);
 		printf("  Index buckets: %llu\n  Reader slots: %llu\n"
-		       "  Size classes: %u\n", U(st.buckets),
+		       "  Size classes: %u\n",
+		       U(st.buckets),
 		       U(st.reader_slots), st.classes);
 	}
 	fc_close(c);
@@ -101,7 +102,8 @@ cmd_rm(struct args *a)
 
 	if (rc == FC_ENOTFOUND) {
 		fprintf(stderr, "forkcache: %s: FC_ENOTFOUND: no such segment"
-			"%s\n", a->name, a->flags & FC_FILE ? " file" : "");
+				"%s\n",
+			a->name, a->flags & FC_FILE ? " file" : "");
 		return EX_FAIL;
 	}
 	if (rc == FC_EINVAL)

@@ -14,7 +14,7 @@
 #include "cli.h"
 #include "cli_args.h"
 
-#define VERIFY_KEEP 10000u      /* problems kept for the report */
+#define VERIFY_KEEP 10000u /* problems kept for the report */
 
 int
 cmd_stats(struct args *a)
@@ -39,7 +39,7 @@ cmd_stats(struct args *a)
 
 struct keys_ctx {
 	bool json;
-	uint64_t limit;         /* 0 = none */
+	uint64_t limit; /* 0 = none */
 	uint64_t count;
 	bool truncated;
 };
@@ -50,7 +50,7 @@ keys_one(void *arg, const fc_item *it)
 	struct keys_ctx *k = arg;
 
 	if (k->limit && k->count == k->limit) {
-		k->truncated = true;    /* one more match exists */
+		k->truncated = true; /* one more match exists */
 		return false;
 	}
 	if (k->json) {
@@ -67,7 +67,7 @@ keys_one(void *arg, const fc_item *it)
 int
 cmd_keys(struct args *a)
 {
-	struct keys_ctx k = { a->seen[O_JSON], a->limit, 0, false };
+	struct keys_ctx k = {a->seen[O_JSON], a->limit, 0, false};
 	fc_cache *c;
 	int code;
 
@@ -102,7 +102,7 @@ find_one(void *arg, const fc_item *it)
 		return true;
 	f->found = true;
 	f->item = *it;
-	f->item.key = f->item.value = NULL;     /* not valid after the call */
+	f->item.key = f->item.value = NULL; /* not valid after the call */
 	return false;
 }
 
@@ -115,11 +115,11 @@ find_one(void *arg, const fc_item *it)
 int
 cmd_get(struct args *a)
 {
-	cli_buf key = { 0 };
+	cli_buf key = {0};
 	uint8_t *val = NULL;
 	size_t cap = 4096, vlen = 0;
 	uint64_t cas = 0;
-	struct find_ctx f = { 0 };
+	struct find_ctx f = {0};
 	fc_cache *c;
 	int code, rc = FC_OK, tries;
 
@@ -132,7 +132,7 @@ cmd_get(struct args *a)
 		val = cli_xrealloc(val, cap);
 		vlen = cap;
 		rc = fc_gets(c, key.data, key.len, val, &vlen, &cas);
-		while (rc == FC_ETRUNC) {       /* value grew: resize */
+		while (rc == FC_ETRUNC) { /* value grew: resize */
 			cap = vlen;
 			val = cli_xrealloc(val, cap);
 			rc = fc_gets(c, key.data, key.len, val, &vlen, &cas);
@@ -147,7 +147,7 @@ cmd_get(struct args *a)
 			goto out;
 		if (f.found && f.item.cas == cas)
 			break;
-		f.found = false;        /* changed under us: read again */
+		f.found = false; /* changed under us: read again */
 	}
 	if (rc != FC_OK) {
 		code = busy_or_report(c, a->name, key.data, key.len, rc);
@@ -282,7 +282,7 @@ verify_print(const struct args *a, const struct verify_ctx *v)
 int
 cmd_verify(struct args *a)
 {
-	struct verify_ctx v = { 0 };
+	struct verify_ctx v = {0};
 	fc_options o;
 	fc_cache *c;
 	int64_t n;
@@ -312,7 +312,7 @@ cmd_verify(struct args *a)
 		goto out;
 	}
 	if ((uint64_t)n > v.total)
-		v.total = (uint64_t)n;  /* problems the callback did not see */
+		v.total = (uint64_t)n; /* problems the callback did not see */
 	verify_print(a, &v);
 	code = v.total ? EX_CORRUPT : EX_OK;
 out:
@@ -346,7 +346,7 @@ cmd_watch(struct args *a)
 	if ((code = attach(a, &c)) != EX_OK)
 		return code;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;      /* no SA_RESTART: wake the sleep */
+	sa.sa_handler = on_signal; /* no SA_RESTART: wake the sleep */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -81,29 +81,38 @@ bytes_arg(const char *s, bool esc, const char *what, cli_buf *out)
 int
 cli_cmd_invalidate(int argc, char **argv)
 {
-	enum { O_REDIS = 256, O_NS, O_PREFIX, O_ALL, O_PW, O_USER, O_DB,
-	       O_TIMEOUT, O_ESCAPED, O_FILE, O_NOLOCAL, O_HELP };
+	enum { O_REDIS = 256,
+	       O_NS,
+	       O_PREFIX,
+	       O_ALL,
+	       O_PW,
+	       O_USER,
+	       O_DB,
+	       O_TIMEOUT,
+	       O_ESCAPED,
+	       O_FILE,
+	       O_NOLOCAL,
+	       O_HELP };
 	static const struct option longopts[] = {
-		{ "redis", required_argument, NULL, O_REDIS },
-		{ "namespace", required_argument, NULL, O_NS },
-		{ "prefix", required_argument, NULL, O_PREFIX },
-		{ "all", no_argument, NULL, O_ALL },
-		{ "password", required_argument, NULL, O_PW },
-		{ "user", required_argument, NULL, O_USER },
-		{ "db", required_argument, NULL, O_DB },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "escaped", no_argument, NULL, O_ESCAPED },
-		{ "file", no_argument, NULL, O_FILE },
-		{ "no-local", no_argument, NULL, O_NOLOCAL },
-		{ "help", no_argument, NULL, O_HELP },
-		{ NULL, 0, NULL, 0 }
-	};
+		{"redis", required_argument, NULL, O_REDIS},
+		{"namespace", required_argument, NULL, O_NS},
+		{"prefix", required_argument, NULL, O_PREFIX},
+		{"all", no_argument, NULL, O_ALL},
+		{"password", required_argument, NULL, O_PW},
+		{"user", required_argument, NULL, O_USER},
+		{"db", required_argument, NULL, O_DB},
+		{"timeout", required_argument, NULL, O_TIMEOUT},
+		{"escaped", no_argument, NULL, O_ESCAPED},
+		{"file", no_argument, NULL, O_FILE},
+		{"no-local", no_argument, NULL, O_NOLOCAL},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0}};
 	const char *redis = NULL, *ns = NULL, *prefix = NULL, *name, *key;
 	bool all = false, esc = false, no_local = false;
 	unsigned flags = 0;
 	char segname[300], nsbuf[FC_REDIS_NS_MAX + 1];
 	fc_redis_options ro;
-	cli_buf bytes = { 0 };
+	cli_buf bytes = {0};
 	fc_redis *r = NULL;
 	fc_cache *c = NULL;
 	uint64_t v;
@@ -115,19 +124,38 @@ cli_cmd_invalidate(int argc, char **argv)
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (o) {
-		case O_REDIS: redis = optarg; break;
-		case O_NS: ns = optarg; break;
-		case O_PREFIX: prefix = optarg; break;
-		case O_ALL: all = true; break;
-		case O_PW: ro.password = optarg; break;
-		case O_USER: ro.user = optarg; break;
-		case O_ESCAPED: esc = true; break;
-		case O_FILE: flags = FC_FILE; break;
-		case O_NOLOCAL: no_local = true; break;
+		case O_REDIS:
+			redis = optarg;
+			break;
+		case O_NS:
+			ns = optarg;
+			break;
+		case O_PREFIX:
+			prefix = optarg;
+			break;
+		case O_ALL:
+			all = true;
+			break;
+		case O_PW:
+			ro.password = optarg;
+			break;
+		case O_USER:
+			ro.user = optarg;
+			break;
+		case O_ESCAPED:
+			esc = true;
+			break;
+		case O_FILE:
+			flags = FC_FILE;
+			break;
+		case O_NOLOCAL:
+			no_local = true;
+			break;
 		case O_DB:
 			if (sup_parse_u64(optarg, &v) < 0 || v > INT32_MAX)
 				return inv_usage("--db wants a number, not "
-						 "'%s'", optarg);
+						 "'%s'",
+						 optarg);
 			ro.db = (uint32_t)v;
 			break;
 		case O_TIMEOUT:
@@ -144,7 +172,8 @@ cli_cmd_invalidate(int argc, char **argv)
 			return EX_OK;
 		default:
 			return inv_usage("unknown option or missing value: "
-					 "'%s'", argv[optind - 1]);
+					 "'%s'",
+					 argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
@@ -155,7 +184,7 @@ cli_cmd_invalidate(int argc, char **argv)
 		return inv_usage("unexpected argument '%s'", argv[optind]);
 	if ((key != NULL) + (prefix != NULL) + all != 1)
 		return inv_usage("%s", "give exactly one of KEY, --prefix P "
-				 "and --all");
+				       "and --all");
 	if (redis == NULL)
 		return inv_usage("%s", "--redis ADDR is required");
 	if (name[0] == '\0' || strlen(name) + 2 > sizeof segname)
@@ -173,15 +202,15 @@ cli_cmd_invalidate(int argc, char **argv)
 				 ns);
 	snprintf(nsbuf, sizeof nsbuf, "%s", ns);
 	if ((key || prefix) &&
-	    (code = bytes_arg(key ? key : prefix, esc, key ? "KEY" :
-			      "prefix", &bytes)) != EX_OK)
+	    (code = bytes_arg(key ? key : prefix, esc, key ? "KEY" : "prefix", &bytes)) != EX_OK)
 		goto out;
 	{
 		struct fc__redis_addr a;
 
 		if (fc__redis_addr_parse(redis, &a) < 0) {
 			code = inv_usage("--redis wants unix:PATH or HOST:PORT"
-					 ", not '%s'", redis);
+					 ", not '%s'",
+					 redis);
 			goto out;
 		}
 	}
@@ -193,10 +222,10 @@ cli_cmd_invalidate(int argc, char **argv)
 		fo.flags = flags;
 		if ((rc = fc_open(segname, &fo, &c)) != FC_OK) {
 			fprintf(stderr, "forkcache: %s: %s: %s%s\n", segname,
-				fc_errname(rc), rc == FC_ENOTFOUND ?
-				"no such segment" : fc_strerror(rc),
+				fc_errname(rc), rc == FC_ENOTFOUND ? "no such segment" : fc_strerror(rc),
 				rc == FC_ENOTFOUND ? " (--no-local publishes"
-				" without one)" : "");
+						     " without one)"
+						   : "");
 			code = exit_for(rc);
 			goto out;
 		}

@@ -14,12 +14,12 @@
 #include "cli.h"
 #include "cli_args.h"
 
-#define SET_STDIN "-"           /* VALUE that means "read stdin" */
+#define SET_STDIN "-" /* VALUE that means "read stdin" */
 
 int
 cmd_set(struct args *a)
 {
-	cli_buf key = { 0 }, val = { 0 };
+	cli_buf key = {0}, val = {0};
 	fc_cache *c;
 	int code, rc;
 
@@ -28,14 +28,16 @@ cmd_set(struct args *a)
 	if (strcmp(a->pos[2], SET_STDIN) == 0) {
 		if (cli_buf_read_all(&val, stdin) < 0) {
 			fprintf(stderr, "forkcache: set: reading standard "
-				"input: %s\n", strerror(errno));
+					"input: %s\n",
+				strerror(errno));
 			code = EX_FAIL;
 			goto out_free;
 		}
 	} else if (a->seen[O_ESCAPED]) {
 		if (cli_unescape(a->pos[2], &val) < 0) {
 			code = usage_error(a->cmd, "malformed escape in value "
-					   "'%s'", a->pos[2]);
+						   "'%s'",
+					   a->pos[2]);
 			goto out_free;
 		}
 	} else {
@@ -56,7 +58,7 @@ out_free:
 int
 cmd_delete(struct args *a)
 {
-	cli_buf key = { 0 };
+	cli_buf key = {0};
 	fc_cache *c;
 	int code, rc;
 
@@ -75,13 +77,13 @@ out:
 int
 cmd_touch(struct args *a)
 {
-	cli_buf key = { 0 };
+	cli_buf key = {0};
 	fc_cache *c;
 	int code, rc;
 
 	if (!a->seen[O_TTL])
 		return usage_error(a->cmd, "%s", "--ttl MS is required "
-				   "(0 = never expires)");
+						 "(0 = never expires)");
 	if ((code = key_arg(a, a->pos[1], &key)) != EX_OK)
 		goto out;
 	if ((code = attach(a, &c)) != EX_OK)
@@ -97,8 +99,8 @@ out:
 static bool
 dump_one(void *arg, const fc_item *it)
 {
-	cli_dump_item d = { it->key, it->klen, it->value, it->vlen,
-			    it->expire_ms, it->ttl_left_ms, it->cas };
+	cli_dump_item d = {it->key, it->klen, it->value, it->vlen,
+			   it->expire_ms, it->ttl_left_ms, it->cas};
 
 	if (d.ttl_ms < -1)
 		d.ttl_ms = 0;
@@ -109,22 +111,22 @@ dump_one(void *arg, const fc_item *it)
 int
 cmd_dump(struct args *a)
 {
-	cli_dump_writer w = { stdout, a->seen[O_BINARY], 0 };
+	cli_dump_writer w = {stdout, a->seen[O_BINARY], 0};
 	fc_cache *c;
 	int code;
 
 	if (a->seen[O_BINARY] && a->seen[O_JSON])
 		return usage_error(a->cmd, "%s", "--json and --binary "
-				   "exclude each other");
+						 "exclude each other");
 	if (w.binary && isatty(STDOUT_FILENO))
 		return usage_error(a->cmd, "%s", "refusing to write a binary "
-				   "dump to a terminal; redirect stdout");
+						 "dump to a terminal; redirect stdout");
 	if ((code = attach(a, &c)) != EX_OK)
 		return code;
 	cli_dump_begin(&w, a->name, fc_now_ms());
 	code = for_each_item(c, a->name, a->val[O_PATTERN], dump_one, &w);
 	if (code == EX_OK)
-		cli_dump_end(&w);       /* a failed dump has no end marker */
+		cli_dump_end(&w); /* a failed dump has no end marker */
 	fc_close(c);
 	return code;
 }
@@ -162,7 +164,7 @@ restore_ttl(const cli_dump_item *it, bool relative, uint64_t now_ms,
 int
 cmd_restore(struct args *a)
 {
-	cli_buf in = { 0 };
+	cli_buf in = {0};
 	cli_dump d;
 	char err[256];
 	uint64_t restored = 0, expired = 0, failed = 0, now;
@@ -172,10 +174,11 @@ cmd_restore(struct args *a)
 
 	if (isatty(STDIN_FILENO))
 		return usage_error(a->cmd, "%s", "reads a dump from standard "
-				   "input: forkcache restore NAME < FILE");
+						 "input: forkcache restore NAME < FILE");
 	if (cli_buf_read_all(&in, stdin) < 0) {
 		fprintf(stderr, "forkcache: restore: reading standard input: "
-			"%s\n", strerror(errno));
+				"%s\n",
+			strerror(errno));
 		cli_buf_free(&in);
 		return EX_FAIL;
 	}
@@ -210,7 +213,8 @@ cmd_restore(struct args *a)
 		failed++;
 	}
 	printf("Restore %s\n  Items in dump: %zu\n  Restored: %llu\n"
-	       "  Skipped (expired): %llu\n  Failed: %llu\n", a->name,
+	       "  Skipped (expired): %llu\n  Failed: %llu\n",
+	       a->name,
 	       d.count, U(restored), U(expired), U(failed));
 	code = failed ? EX_FAIL : EX_OK;
 out:

@@ -29,7 +29,7 @@
 #include "forkcache.h"
 #include "cli.h"
 
-#define BIN_REC_HDR 32u         /* klen, vlen, expire_ms, ttl_ms, cas */
+#define BIN_REC_HDR 32u /* klen, vlen, expire_ms, ttl_ms, cas */
 
 static void
 put_le(FILE *out, uint64_t v, unsigned bytes)
@@ -83,7 +83,8 @@ cli_dump_item_write(cli_dump_writer *w, const cli_dump_item *it)
 		fputs(",\"value\":", w->out);
 		cli_json_bytes(w->out, it->value, it->vlen);
 		fprintf(w->out, ",\"ttl_ms\":%lld,\"expire_ms\":%llu,"
-			"\"cas\":%llu}", (long long)it->ttl_ms,
+				"\"cas\":%llu}",
+			(long long)it->ttl_ms,
 			(unsigned long long)it->expire_ms,
 			(unsigned long long)it->cas);
 	}
@@ -135,13 +136,14 @@ parse_binary(cli_dump *d, char *err, size_t errsz)
 			count = get_le(p + i + 4, 8);
 			if (count != d->count) {
 				snprintf(err, errsz, "binary dump: end record "
-					 "says %llu items, found %zu",
+						     "says %llu items, found %zu",
 					 (unsigned long long)count, d->count);
 				return -1;
 			}
 			if (n - i != 12) {
 				snprintf(err, errsz, "binary dump: %zu bytes "
-					 "after the end record", n - i - 12);
+						     "after the end record",
+					 n - i - 12);
 				return -1;
 			}
 			return 0;
@@ -151,7 +153,8 @@ parse_binary(cli_dump *d, char *err, size_t errsz)
 		vlen = get_le(p + i + 4, 4);
 		if (klen > FC_KEY_MAX) {
 			snprintf(err, errsz, "binary dump: item %zu at byte "
-				 "%zu: key length %llu exceeds %d", d->count, i,
+					     "%zu: key length %llu exceeds %d",
+				 d->count, i,
 				 (unsigned long long)klen, FC_KEY_MAX);
 			return -1;
 		}
@@ -162,7 +165,8 @@ parse_binary(cli_dump *d, char *err, size_t errsz)
 		it.cas = get_le(p + i + 24, 8);
 		if (it.ttl_ms < -1) {
 			snprintf(err, errsz, "binary dump: item %zu at byte "
-				 "%zu: ttl_ms %lld below -1", d->count, i,
+					     "%zu: ttl_ms %lld below -1",
+				 d->count, i,
 				 (long long)it.ttl_ms);
 			return -1;
 		}
@@ -176,7 +180,8 @@ parse_binary(cli_dump *d, char *err, size_t errsz)
 	}
 cut:
 	snprintf(err, errsz, "binary dump: cut short at byte %zu after %zu "
-		 "items (no end record)", i, d->count);
+			     "items (no end record)",
+		 i, d->count);
 	return -1;
 }
 
@@ -185,7 +190,7 @@ static int
 json_bytes(cli_dump *d, const cli_json *v, const void **out, size_t *len)
 {
 	const cli_json *b64;
-	cli_buf b = { 0 };
+	cli_buf b = {0};
 
 	if (v == NULL)
 		return -1;
@@ -224,14 +229,15 @@ parse_json(cli_dump *d, char *err, size_t errsz)
 		if (f == NULL || f->type != CLI_JSON_STRING ||
 		    strcmp(f->text, CLI_DUMP_FORMAT) != 0) {
 			snprintf(err, errsz, "JSON dump: \"format\" is not "
-				 "\"%s\"", CLI_DUMP_FORMAT);
+					     "\"%s\"",
+				 CLI_DUMP_FORMAT);
 			return -1;
 		}
 		f = cli_json_get(d->json, "version");
 		if (cli_json_uint(f, &version) < 0 ||
 		    version != CLI_DUMP_VERSION) {
 			snprintf(err, errsz, "JSON dump: unsupported "
-				 "\"version\" (this forkcache reads %d)",
+					     "\"version\" (this forkcache reads %d)",
 				 CLI_DUMP_VERSION);
 			return -1;
 		}
@@ -243,41 +249,44 @@ parse_json(cli_dump *d, char *err, size_t errsz)
 	}
 	for (k = 0; k < items->count; k++) {
 		const cli_json *o = &items->items[k];
-		cli_dump_item it = { 0 };
+		cli_dump_item it = {0};
 		bool has_ttl, has_exp;
 
 		if (o->type != CLI_JSON_OBJECT) {
 			snprintf(err, errsz, "JSON dump: item %zu is not an "
-				 "object", k);
+					     "object",
+				 k);
 			return -1;
 		}
 		if (json_bytes(d, cli_json_get(o, "key"), &it.key,
 			       &it.klen) < 0 ||
 		    it.klen < 1 || it.klen > FC_KEY_MAX) {
 			snprintf(err, errsz, "JSON dump: item %zu: \"key\" "
-				 "must be a string or {\"base64\":...} of "
-				 "1..%d bytes", k, FC_KEY_MAX);
+					     "must be a string or {\"base64\":...} of "
+					     "1..%d bytes",
+				 k, FC_KEY_MAX);
 			return -1;
 		}
 		if (json_bytes(d, cli_json_get(o, "value"), &it.value,
 			       &it.vlen) < 0) {
 			snprintf(err, errsz, "JSON dump: item %zu: \"value\" "
-				 "must be a string or {\"base64\":...}", k);
+					     "must be a string or {\"base64\":...}",
+				 k);
 			return -1;
 		}
 		f = cli_json_get(o, "ttl_ms");
 		has_ttl = f != NULL && f->type != CLI_JSON_NULL;
-		if (has_ttl && (cli_json_int(f, &it.ttl_ms) < 0 ||
-				it.ttl_ms < -1)) {
+		if (has_ttl && (cli_json_int(f, &it.ttl_ms) < 0 || it.ttl_ms < -1)) {
 			snprintf(err, errsz, "JSON dump: item %zu: \"ttl_ms\" "
-				 "must be an integer >= -1", k);
+					     "must be an integer >= -1",
+				 k);
 			return -1;
 		}
 		f = cli_json_get(o, "expire_ms");
 		has_exp = f != NULL && f->type != CLI_JSON_NULL;
 		if (has_exp && cli_json_uint(f, &it.expire_ms) < 0) {
 			snprintf(err, errsz, "JSON dump: item %zu: "
-				 "\"expire_ms\" must be an unsigned integer",
+					     "\"expire_ms\" must be an unsigned integer",
 				 k);
 			return -1;
 		}
@@ -285,7 +294,7 @@ parse_json(cli_dump *d, char *err, size_t errsz)
 		if (!has_ttl)
 			it.ttl_ms = has_exp && it.expire_ms ? INT64_MIN : -1;
 		if (!has_exp)
-			it.expire_ms = UINT64_MAX;      /* "use ttl_ms" */
+			it.expire_ms = UINT64_MAX; /* "use ttl_ms" */
 		f = cli_json_get(o, "cas");
 		if (f != NULL)
 			(void)cli_json_uint(f, &it.cas);
@@ -307,15 +316,12 @@ cli_dump_parse(cli_dump *d, cli_buf *in, char *err, size_t errsz)
 		d->binary = true;
 		return parse_binary(d, err, errsz);
 	}
-	while (i < d->bytes.len && (d->bytes.data[i] == ' ' ||
-				    d->bytes.data[i] == '\n' ||
-				    d->bytes.data[i] == '\r' ||
-				    d->bytes.data[i] == '\t'))
+	while (i < d->bytes.len && (d->bytes.data[i] == ' ' || d->bytes.data[i] == '\n' || d->bytes.data[i] == '\r' || d->bytes.data[i] == '\t'))
 		i++;
 	if (i == d->bytes.len ||
 	    (d->bytes.data[i] != '{' && d->bytes.data[i] != '[')) {
 		snprintf(err, errsz, "not a forkcache dump (neither the binary "
-			 "magic line nor JSON)");
+				     "magic line nor JSON)");
 		return -1;
 	}
 	d->json = cli_json_parse((const char *)d->bytes.data, d->bytes.len,

@@ -66,46 +66,49 @@
 #define EX_FAIL 1
 #define EX_USAGE 2
 
-#define DEFAULT_BOUND_MS 2000u  /* staleness bound while disconnected */
-#define MIN_BOUND_MS 40u        /* heartbeat of 10 ms: not below */
-#define RETRY_MIN_MS 20u        /* first reconnect delay */
-#define RETRY_MAX_MS 500u       /* reconnect delay cap */
-#define STEP_MIN_MS 10u         /* shortest timeout of a handshake step */
-#define STEP_MAX_MS 2000u       /* longest: a slow Redis is a failed try */
-#define POLL_MAX_MS 50u         /* loop wakes at least this often */
-#define SEGMENT_WAIT_MS 200u    /* retry period while NAME does not exist */
-#define SEGMENT_CHECK_MS 1000u  /* how often NAME is checked for a new object */
+#define DEFAULT_BOUND_MS 2000u /* staleness bound while disconnected */
+#define MIN_BOUND_MS 40u /* heartbeat of 10 ms: not below */
+#define RETRY_MIN_MS 20u /* first reconnect delay */
+#define RETRY_MAX_MS 500u /* reconnect delay cap */
+#define STEP_MIN_MS 10u /* shortest timeout of a handshake step */
+#define STEP_MAX_MS 2000u /* longest: a slow Redis is a failed try */
+#define POLL_MAX_MS 50u /* loop wakes at least this often */
+#define SEGMENT_WAIT_MS 200u /* retry period while NAME does not exist */
+#define SEGMENT_CHECK_MS 1000u /* how often NAME is checked for a new object */
 #define LOG_MALFORMED_FIRST 10u /* malformed messages logged one by one */
 #define LOG_MALFORMED_EVERY 1000u /* ... then one line per this many */
-#define RUN_ID_LEN 40u          /* Redis run_id: 40 hex characters */
+#define RUN_ID_LEN 40u /* Redis run_id: 40 hex characters */
 
-enum log_level { L_ERROR, L_WARN, L_INFO, L_DEBUG };
+enum log_level { L_ERROR,
+		 L_WARN,
+		 L_INFO,
+		 L_DEBUG };
 
 struct stats {
-	uint64_t messages;      /* channel messages received */
-	uint64_t keys;          /* key invalidations applied */
-	uint64_t prefixes;      /* prefix invalidations applied */
-	uint64_t alls;          /* namespace flushes received */
-	uint64_t deleted;       /* items removed by keys and prefixes */
-	uint64_t malformed;     /* messages ignored */
-	uint64_t stale_seq;     /* messages at or below the last sequence */
-	uint64_t gaps;          /* sequence gaps seen while connected (R1) */
-	uint64_t connects;      /* successful subscriptions */
-	uint64_t disconnects;   /* connections lost or declared silent */
-	uint64_t flushes;       /* safety flushes, all reasons */
-	uint64_t flush_start;   /* ... at startup, before connecting (R2) */
+	uint64_t messages; /* channel messages received */
+	uint64_t keys; /* key invalidations applied */
+	uint64_t prefixes; /* prefix invalidations applied */
+	uint64_t alls; /* namespace flushes received */
+	uint64_t deleted; /* items removed by keys and prefixes */
+	uint64_t malformed; /* messages ignored */
+	uint64_t stale_seq; /* messages at or below the last sequence */
+	uint64_t gaps; /* sequence gaps seen while connected (R1) */
+	uint64_t connects; /* successful subscriptions */
+	uint64_t disconnects; /* connections lost or declared silent */
+	uint64_t flushes; /* safety flushes, all reasons */
+	uint64_t flush_start; /* ... at startup, before connecting (R2) */
 	uint64_t flush_connect; /* ... R2: could not prove nothing missed */
-	uint64_t flush_gap;     /* ... R1 */
+	uint64_t flush_gap; /* ... R1 */
 	uint64_t flush_disconnected; /* ... R4 */
-	uint64_t apply_errors;  /* fc_* calls that failed */
-	uint64_t reattaches;    /* NAME replaced by a new segment: reopened */
+	uint64_t apply_errors; /* fc_* calls that failed */
+	uint64_t reattaches; /* NAME replaced by a new segment: reopened */
 };
 
 struct sync {
 	/* configuration */
-	const char *name;       /* as given */
-	char segname[300];      /* as opened */
-	unsigned seg_flags;     /* FC_FILE or 0 */
+	const char *name; /* as given */
+	char segname[300]; /* as opened */
+	unsigned seg_flags; /* FC_FILE or 0 */
 	char ns[FC_REDIS_NS_MAX + 1];
 	struct fc__redis_addr addr;
 	const char *user, *password;
@@ -113,16 +116,16 @@ struct sync {
 	uint64_t bound_ms, hb_ms, limit_ms;
 	enum log_level level;
 	bool json;
-	bool unsafe_no_flush;   /* test-only negative control */
+	bool unsafe_no_flush; /* test-only negative control */
 	char chan[FC__REDIS_NAME_MAX], seqkey[FC__REDIS_NAME_MAX];
 
 	/* state */
 	fc_cache *c;
-	dev_t seg_dev;          /* identity of the object NAME named when */
-	ino_t seg_ino;          /* ... we opened it (see check_segment) */
+	dev_t seg_dev; /* identity of the object NAME named when */
+	ino_t seg_ino; /* ... we opened it (see check_segment) */
 	uint64_t seg_checked_ms;
-	redisContext *sub;      /* NULL = disconnected */
-	bool have_last;         /* run_id/last_seq describe what we applied */
+	redisContext *sub; /* NULL = disconnected */
+	bool have_last; /* run_id/last_seq describe what we applied */
 	char run_id[RUN_ID_LEN + 1];
 	uint64_t last_seq;
 	uint64_t last_alive_ms; /* monotonic time of the last byte received */
@@ -151,8 +154,8 @@ static enum log_level g_level = L_INFO;
 static void
 logf_(enum log_level lv, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "warn", "info",
-					     "debug" };
+	static const char *const names[] = {"error", "warn", "info",
+					    "debug"};
 	va_list ap;
 
 	if (lv > g_level)
@@ -233,10 +236,11 @@ print_stats(struct sync *s)
 {
 	uint64_t now = now_ms();
 	uint64_t disc = s->disconnected_ms_total +
-		(s->sub == NULL && s->st.connects > 0 ?
-		 now - s->unsafe_since_ms : 0);
+		(s->sub == NULL && s->st.connects > 0 ? now - s->unsafe_since_ms : 0);
 	const struct stats *t = &s->st;
 
+	/* an X-macro list: clang-format re-flows it on every run */
+	/* clang-format off */
 #define FIELDS(X)                                                        \
 	X("messages", t->messages) X("keys", t->keys)                    \
 	X("prefixes", t->prefixes) X("alls", t->alls)                    \
@@ -251,6 +255,7 @@ print_stats(struct sync *s)
 	X("reattaches", t->reattaches)                                   \
 	X("last_seq", s->last_seq) X("bound_ms", s->bound_ms)            \
 	X("disconnected_ms", disc)
+	/* clang-format on */
 	if (s->json) {
 		printf("{\"name\":");
 		fputc('"', stdout);
@@ -292,8 +297,7 @@ apply(struct sync *s, const char *p, size_t n)
 		uint64_t k = ++s->st.malformed;
 
 		if (k <= LOG_MALFORMED_FIRST || k % LOG_MALFORMED_EVERY == 0)
-			logf_(L_WARN, "malformed message ignored (%s; %" PRIu64
-			      " so far): \"%s\"", why, k,
+			logf_(L_WARN, "malformed message ignored (%s; %" PRIu64 " so far): \"%s\"", why, k,
 			      escaped(p, n, esc, sizeof esc));
 		return;
 	}
@@ -305,8 +309,7 @@ apply(struct sync *s, const char *p, size_t n)
 		char why2[96];
 
 		s->st.gaps++;
-		snprintf(why2, sizeof why2, "sequence gap: %" PRIu64
-			 " after %" PRIu64, m.seq, s->last_seq);
+		snprintf(why2, sizeof why2, "sequence gap: %" PRIu64 " after %" PRIu64, m.seq, s->last_seq);
 		safety_flush(s, why2, &s->st.flush_gap);
 	}
 	switch (m.op) {
@@ -434,8 +437,8 @@ step_timeout(struct sync *s)
 static void
 set_timeout(redisContext *ctx, uint32_t ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000,
-			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = ms / 1000,
+			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
 	redisSetTimeout(ctx, tv);
 }
@@ -482,7 +485,7 @@ handshake(struct sync *s)
 		goto fail;
 	}
 	{
-		const char *argv[2] = { "SUBSCRIBE", s->chan };
+		const char *argv[2] = {"SUBSCRIBE", s->chan};
 
 		check_r4(s);
 		set_timeout(sub, step_timeout(s));
@@ -492,8 +495,8 @@ handshake(struct sync *s)
 	    r->element[0]->type != REDIS_REPLY_STRING ||
 	    strcmp(r->element[0]->str, "subscribe") != 0) {
 		logf_(L_WARN, "SUBSCRIBE %s: %s", s->chan,
-		      r == NULL ? sub->errstr : r->type == REDIS_REPLY_ERROR
-		      ? r->str : "unexpected reply");
+		      r == NULL ? sub->errstr : r->type == REDIS_REPLY_ERROR ? r->str
+									     : "unexpected reply");
 		goto fail;
 	}
 	freeReplyObject(r);
@@ -507,7 +510,7 @@ handshake(struct sync *s)
 		goto fail;
 	}
 	{
-		const char *argv[2] = { "INFO", "server" };
+		const char *argv[2] = {"INFO", "server"};
 
 		if ((r = side_command(s, side, 2, argv)) == NULL)
 			goto fail;
@@ -521,7 +524,7 @@ handshake(struct sync *s)
 	memcpy(run_id, p + 7, RUN_ID_LEN);
 	freeReplyObject(r);
 	{
-		const char *argv[2] = { "GET", s->seqkey };
+		const char *argv[2] = {"GET", s->seqkey};
 
 		if ((r = side_command(s, side, 2, argv)) == NULL)
 			goto fail;
@@ -534,7 +537,7 @@ handshake(struct sync *s)
 		if (errno || *end != '\0' || end == r->str) {
 			logf_(L_WARN, "%s holds \"%s\", not a counter",
 			      s->seqkey, r->str);
-			seq = 0;        /* unknown: the flush below covers it */
+			seq = 0; /* unknown: the flush below covers it */
 			s->have_last = false;
 		}
 	} else if (r->type != REDIS_REPLY_NIL) {
@@ -548,28 +551,26 @@ handshake(struct sync *s)
 
 	if (!s->have_last)
 		snprintf(why, sizeof why, "first subscription: cannot know "
-			 "what was missed before");
+					  "what was missed before");
 	else if (strcmp(run_id, s->run_id) != 0)
 		snprintf(why, sizeof why, "Redis restarted or replaced "
-			 "(run_id changed)");
+					  "(run_id changed)");
 	else if (seq != s->last_seq)
-		snprintf(why, sizeof why, "sequence moved from %" PRIu64
-			 " to %" PRIu64 " while disconnected", s->last_seq,
+		snprintf(why, sizeof why, "sequence moved from %" PRIu64 " to %" PRIu64 " while disconnected", s->last_seq,
 			 seq);
 	else
 		why[0] = '\0';
 	if (why[0] != '\0')
 		safety_flush(s, why, &s->st.flush_connect);
 	else
-		logf_(L_INFO, "reconnected at sequence %" PRIu64
-		      ": nothing missed, no flush", seq);
+		logf_(L_INFO, "reconnected at sequence %" PRIu64 ": nothing missed, no flush", seq);
 	memcpy(s->run_id, run_id, sizeof run_id);
 	s->last_seq = seq;
 	s->have_last = true;
 	if (s->st.connects > 0)
 		s->disconnected_ms_total += now_ms() - s->unsafe_since_ms;
 	s->sub = sub;
-	set_timeout(sub, (uint32_t)s->hb_ms);  /* bounds a blocked PING send */
+	set_timeout(sub, (uint32_t)s->hb_ms); /* bounds a blocked PING send */
 	s->last_alive_ms = s->last_ping_ms = now_ms();
 	s->st.connects++;
 	printf("forkcache-sync: subscribed\n");
@@ -692,7 +693,7 @@ open_segment(struct sync *s)
 			logf_(L_INFO, "%s does not exist yet; waiting",
 			      s->name);
 		told = true;
-		struct pollfd pfd = { .fd = s->sigfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = s->sigfd, .events = POLLIN};
 
 		if (poll(&pfd, 1, SEGMENT_WAIT_MS) > 0) {
 			on_signal(s);
@@ -763,7 +764,8 @@ usage(FILE *out)
 		"  --file              NAME is a file path (FC_FILE)\n"
 		"\n"
 		"Exit codes: 0 stopped by SIGTERM/SIGINT, 1 failure, 2 usage.\n"
-		"Manual: docs/redis.md.\n", DEFAULT_BOUND_MS, MIN_BOUND_MS);
+		"Manual: docs/redis.md.\n",
+		DEFAULT_BOUND_MS, MIN_BOUND_MS);
 }
 
 static int
@@ -785,23 +787,31 @@ parse_u64_arg(const char *s, uint64_t max, uint64_t *out)
 static int
 parse_args(struct sync *s, int argc, char **argv)
 {
-	enum { O_REDIS = 256, O_NS, O_PW, O_USER, O_DB, O_BOUND, O_LOG,
-	       O_JSON, O_FILE, O_HELP, O_UNSAFE };
+	enum { O_REDIS = 256,
+	       O_NS,
+	       O_PW,
+	       O_USER,
+	       O_DB,
+	       O_BOUND,
+	       O_LOG,
+	       O_JSON,
+	       O_FILE,
+	       O_HELP,
+	       O_UNSAFE };
 	static const struct option longopts[] = {
-		{ "redis", required_argument, NULL, O_REDIS },
-		{ "namespace", required_argument, NULL, O_NS },
-		{ "password", required_argument, NULL, O_PW },
-		{ "user", required_argument, NULL, O_USER },
-		{ "db", required_argument, NULL, O_DB },
-		{ "stale-bound", required_argument, NULL, O_BOUND },
-		{ "log-level", required_argument, NULL, O_LOG },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "file", no_argument, NULL, O_FILE },
-		{ "help", no_argument, NULL, O_HELP },
+		{"redis", required_argument, NULL, O_REDIS},
+		{"namespace", required_argument, NULL, O_NS},
+		{"password", required_argument, NULL, O_PW},
+		{"user", required_argument, NULL, O_USER},
+		{"db", required_argument, NULL, O_DB},
+		{"stale-bound", required_argument, NULL, O_BOUND},
+		{"log-level", required_argument, NULL, O_LOG},
+		{"json", no_argument, NULL, O_JSON},
+		{"file", no_argument, NULL, O_FILE},
+		{"help", no_argument, NULL, O_HELP},
 		/* Test-only negative control: no safety flushes at all. */
-		{ "unsafe-no-flush", no_argument, NULL, O_UNSAFE },
-		{ NULL, 0, NULL, 0 }
-	};
+		{"unsafe-no-flush", no_argument, NULL, O_UNSAFE},
+		{NULL, 0, NULL, 0}};
 	const char *redis = NULL, *ns = NULL;
 	uint64_t v;
 	int o;
@@ -826,7 +836,8 @@ parse_args(struct sync *s, int argc, char **argv)
 		case O_DB:
 			if (parse_u64_arg(optarg, INT32_MAX, &v) < 0) {
 				fprintf(stderr, "forkcache-sync: --db wants a"
-					" number, not '%s'\n", optarg);
+						" number, not '%s'\n",
+					optarg);
 				return EX_USAGE;
 			}
 			s->db = (uint32_t)v;
@@ -835,8 +846,9 @@ parse_args(struct sync *s, int argc, char **argv)
 			if (parse_u64_arg(optarg, 86400000u, &v) < 0 ||
 			    v < MIN_BOUND_MS) {
 				fprintf(stderr, "forkcache-sync: --stale-bound"
-					" wants milliseconds %u..86400000, not"
-					" '%s'\n", MIN_BOUND_MS, optarg);
+						" wants milliseconds %u..86400000, not"
+						" '%s'\n",
+					MIN_BOUND_MS, optarg);
 				return EX_USAGE;
 			}
 			s->bound_ms = v;
@@ -852,8 +864,9 @@ parse_args(struct sync *s, int argc, char **argv)
 				s->level = L_DEBUG;
 			else {
 				fprintf(stderr, "forkcache-sync: --log-level "
-					"wants error, warn, info or debug, not"
-					" '%s'\n", optarg);
+						"wants error, warn, info or debug, not"
+						" '%s'\n",
+					optarg);
 				return EX_USAGE;
 			}
 			break;
@@ -872,14 +885,14 @@ parse_args(struct sync *s, int argc, char **argv)
 			exit(EX_OK);
 		default:
 			fprintf(stderr, "forkcache-sync: unknown option or "
-				"missing value: '%s'\n", argv[optind - 1]);
+					"missing value: '%s'\n",
+				argv[optind - 1]);
 			usage(stderr);
 			return EX_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "forkcache-sync: %s\n", optind >= argc ?
-			"missing NAME" : "more than one NAME");
+		fprintf(stderr, "forkcache-sync: %s\n", optind >= argc ? "missing NAME" : "more than one NAME");
 		usage(stderr);
 		return EX_USAGE;
 	}
@@ -889,7 +902,7 @@ parse_args(struct sync *s, int argc, char **argv)
 		return EX_USAGE;
 	}
 	if (s->seg_flags == 0 && strchr(s->name + 1, '/') != NULL)
-		s->seg_flags = FC_FILE;    /* as the forkcache CLI */
+		s->seg_flags = FC_FILE; /* as the forkcache CLI */
 	if (s->seg_flags == 0 && s->name[0] != '/')
 		snprintf(s->segname, sizeof s->segname, "/%s", s->name);
 	else
@@ -901,15 +914,17 @@ parse_args(struct sync *s, int argc, char **argv)
 	}
 	if (fc__redis_addr_parse(redis, &s->addr) < 0) {
 		fprintf(stderr, "forkcache-sync: --redis wants unix:PATH or "
-			"HOST:PORT, not '%s'\n", redis);
+				"HOST:PORT, not '%s'\n",
+			redis);
 		return EX_USAGE;
 	}
 	if (ns == NULL)
 		ns = s->seg_flags ? s->name
-		     : s->name + (s->name[0] == '/');
+				  : s->name + (s->name[0] == '/');
 	if (!fc__redis_ns_valid(ns)) {
 		fprintf(stderr, "forkcache-sync: namespace must be 1..%d "
-			"bytes\n", FC_REDIS_NS_MAX);
+				"bytes\n",
+			FC_REDIS_NS_MAX);
 		return EX_USAGE;
 	}
 	snprintf(s->ns, sizeof s->ns, "%s", ns);
@@ -945,9 +960,7 @@ main(int argc, char **argv)
 	}
 	if ((code = open_segment(&s)) != EX_OK)
 		return s.stop ? EX_OK : code;
-	logf_(L_INFO, "segment %s, namespace %s, Redis %s, bound %" PRIu64
-	      " ms", s.name, s.ns, fc__redis_addr_str(&s.addr, abuf,
-						     sizeof abuf),
+	logf_(L_INFO, "segment %s, namespace %s, Redis %s, bound %" PRIu64 " ms", s.name, s.ns, fc__redis_addr_str(&s.addr, abuf, sizeof abuf),
 	      s.bound_ms);
 	safety_flush(&s, "starting: nothing guarded the segment before",
 		     &s.st.flush_start);
@@ -967,8 +980,8 @@ main(int argc, char **argv)
 			break;
 		uint64_t now = now_ms(), wait = POLL_MAX_MS;
 		struct pollfd pfd[2] = {
-			{ .fd = s.sigfd, .events = POLLIN },
-			{ .fd = s.sub ? s.sub->fd : -1, .events = POLLIN },
+			{.fd = s.sigfd, .events = POLLIN},
+			{.fd = s.sub ? s.sub->fd : -1, .events = POLLIN},
 		};
 
 		if (s.sub == NULL) {
@@ -976,7 +989,8 @@ main(int argc, char **argv)
 			if (now >= s.next_try_ms && handshake(&s) < 0) {
 				s.next_try_ms = now_ms() + s.retry_ms;
 				s.retry_ms = s.retry_ms * 2 > RETRY_MAX_MS
-					     ? RETRY_MAX_MS : s.retry_ms * 2;
+					? RETRY_MAX_MS
+					: s.retry_ms * 2;
 			}
 			check_r4(&s);
 			now = now_ms();
@@ -994,8 +1008,8 @@ main(int argc, char **argv)
 		} else {
 			if (now - s.last_alive_ms >= s.limit_ms) {
 				disconnect(&s, "silent for longer than the "
-					   "bound allows (paused Redis or a "
-					   "cut network)");
+					       "bound allows (paused Redis or a "
+					       "cut network)");
 				continue;
 			}
 			if (now - s.last_ping_ms >= s.hb_ms)
@@ -1017,8 +1031,7 @@ main(int argc, char **argv)
 		}
 		if (pfd[0].revents & POLLIN)
 			on_signal(&s);
-		if (s.sub != NULL && (pfd[1].revents & (POLLIN | POLLHUP |
-							POLLERR)))
+		if (s.sub != NULL && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			on_readable(&s);
 	}
 	logf_(L_INFO, "stopping");

@@ -29,11 +29,21 @@ json_string_raw(FILE *out, const uint8_t *p, size_t n)
 		uint8_t c = p[i];
 
 		switch (c) {
-		case '"': fputs("\\\"", out); break;
-		case '\\': fputs("\\\\", out); break;
-		case '\n': fputs("\\n", out); break;
-		case '\r': fputs("\\r", out); break;
-		case '\t': fputs("\\t", out); break;
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\r':
+			fputs("\\r", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
 		default:
 			if (c < 0x20 || c == 0x7f)
 				fprintf(out, "\\u%04x", c);
@@ -47,7 +57,7 @@ json_string_raw(FILE *out, const uint8_t *p, size_t n)
 void
 cli_json_bytes(FILE *out, const void *s, size_t n)
 {
-	cli_buf b = { 0 };
+	cli_buf b = {0};
 
 	if (cli_utf8_valid(s, n)) {
 		json_string_raw(out, s, n);
@@ -96,8 +106,7 @@ fail(struct parser *p, const char *fmt, ...)
 static void
 skip_ws(struct parser *p)
 {
-	while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' ||
-			       p->s[p->i] == '\n' || p->s[p->i] == '\r'))
+	while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
 		p->i++;
 }
 
@@ -177,7 +186,7 @@ parse_string(struct parser *p, cli_buf *b)
 {
 	size_t start;
 
-	p->i++;                 /* opening quote */
+	p->i++; /* opening quote */
 	for (;;) {
 		start = p->i;
 		while (p->i < p->n && p->s[p->i] != '"' && p->s[p->i] != '\\' &&
@@ -203,14 +212,30 @@ parse_string(struct parser *p, cli_buf *b)
 			return -1;
 		}
 		switch (p->s[p->i++]) {
-		case '"': cli_buf_putc(b, '"'); break;
-		case '\\': cli_buf_putc(b, '\\'); break;
-		case '/': cli_buf_putc(b, '/'); break;
-		case 'b': cli_buf_putc(b, '\b'); break;
-		case 'f': cli_buf_putc(b, '\f'); break;
-		case 'n': cli_buf_putc(b, '\n'); break;
-		case 'r': cli_buf_putc(b, '\r'); break;
-		case 't': cli_buf_putc(b, '\t'); break;
+		case '"':
+			cli_buf_putc(b, '"');
+			break;
+		case '\\':
+			cli_buf_putc(b, '\\');
+			break;
+		case '/':
+			cli_buf_putc(b, '/');
+			break;
+		case 'b':
+			cli_buf_putc(b, '\b');
+			break;
+		case 'f':
+			cli_buf_putc(b, '\f');
+			break;
+		case 'n':
+			cli_buf_putc(b, '\n');
+			break;
+		case 'r':
+			cli_buf_putc(b, '\r');
+			break;
+		case 't':
+			cli_buf_putc(b, '\t');
+			break;
 		case 'u': {
 			uint32_t cp, lo;
 
@@ -234,7 +259,7 @@ parse_string(struct parser *p, cli_buf *b)
 					return -1;
 				}
 				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				     (lo - 0xdc00);
+					(lo - 0xdc00);
 			}
 			put_utf8(b, cp);
 			break;
@@ -321,14 +346,14 @@ parse_value(struct parser *p, cli_json *v, unsigned depth)
 		v->type = CLI_JSON_BOOL;
 		return literal(p, "false") ? 0 : -1;
 	case '"': {
-		cli_buf b = { 0 };
+		cli_buf b = {0};
 
 		v->type = CLI_JSON_STRING;
 		if (parse_string(p, &b) < 0) {
 			cli_buf_free(&b);
 			return -1;
 		}
-		cli_buf_putc(&b, 0);    /* NUL-terminate for convenience */
+		cli_buf_putc(&b, 0); /* NUL-terminate for convenience */
 		v->text = (char *)b.data;
 		v->len = b.len - 1;
 		return 0;
@@ -352,14 +377,14 @@ parse_value(struct parser *p, cli_json *v, unsigned depth)
 							cap * sizeof *v->items);
 				if (obj) {
 					v->names = cli_xrealloc(v->names,
-						cap * sizeof *v->names);
+								cap * sizeof *v->names);
 					v->name_lens = cli_xrealloc(
 						v->name_lens,
 						cap * sizeof *v->name_lens);
 				}
 			}
 			if (obj) {
-				cli_buf b = { 0 };
+				cli_buf b = {0};
 
 				skip_ws(p);
 				if (peek(p) != '"') {
@@ -399,16 +424,14 @@ parse_value(struct parser *p, cli_json *v, unsigned depth)
 				p->i++;
 				return 0;
 			}
-			fail(p, obj ? "expected ',' or '}'"
-				    : "expected ',' or ']'");
+			fail(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
 			return -1;
 		}
 	}
 	default:
 		if (c == '-' || (c >= '0' && c <= '9'))
 			return parse_number(p, v);
-		fail(p, c < 0 ? "unexpected end of input"
-			      : "unexpected character");
+		fail(p, c < 0 ? "unexpected end of input" : "unexpected character");
 		return -1;
 	}
 }
@@ -433,7 +456,7 @@ json_clear(cli_json *v)
 cli_json *
 cli_json_parse(const char *s, size_t n, char *err, size_t errsz)
 {
-	struct parser p = { s, n, 0, err, errsz, false };
+	struct parser p = {s, n, 0, err, errsz, false};
 	cli_json *v = cli_xmalloc(sizeof *v);
 
 	if (errsz)

@@ -198,11 +198,21 @@ unescape_one(const char *s, uint8_t *out)
 	int h, l;
 
 	switch (s[1]) {
-	case '\\': *out = '\\'; return 2;
-	case 'n': *out = '\n'; return 2;
-	case 'r': *out = '\r'; return 2;
-	case 't': *out = '\t'; return 2;
-	case '0': *out = 0; return 2;
+	case '\\':
+		*out = '\\';
+		return 2;
+	case 'n':
+		*out = '\n';
+		return 2;
+	case 'r':
+		*out = '\r';
+		return 2;
+	case 't':
+		*out = '\t';
+		return 2;
+	case '0':
+		*out = 0;
+		return 2;
 	case 'x':
 		if ((h = hexval(s[2])) < 0 || (l = hexval(s[3])) < 0)
 			return 0;
@@ -243,21 +253,21 @@ cli_base64_encode(cli_buf *out, const void *s, size_t n)
 
 	for (i = 0; i + 2 < n; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 |
-			     p[i + 2];
-		char q[4] = { b64[v >> 18], b64[(v >> 12) & 63],
-			      b64[(v >> 6) & 63], b64[v & 63] };
+			p[i + 2];
+		char q[4] = {b64[v >> 18], b64[(v >> 12) & 63],
+			     b64[(v >> 6) & 63], b64[v & 63]};
 
 		cli_buf_put(out, q, 4);
 	}
 	if (n - i == 1) {
 		uint32_t v = (uint32_t)p[i] << 16;
-		char q[4] = { b64[v >> 18], b64[(v >> 12) & 63], '=', '=' };
+		char q[4] = {b64[v >> 18], b64[(v >> 12) & 63], '=', '='};
 
 		cli_buf_put(out, q, 4);
 	} else if (n - i == 2) {
 		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		char q[4] = { b64[v >> 18], b64[(v >> 12) & 63],
-			      b64[(v >> 6) & 63], '=' };
+		char q[4] = {b64[v >> 18], b64[(v >> 12) & 63],
+			     b64[(v >> 6) & 63], '='};
 
 		cli_buf_put(out, q, 4);
 	}
@@ -289,7 +299,7 @@ cli_base64_decode(cli_buf *out, const char *s, size_t n)
 		if (a < 0 || b < 0 || c == -1 || d == -1)
 			return -1;
 		if ((c == -2 || d == -2) && i + 4 != n)
-			return -1;      /* padding only at the end */
+			return -1; /* padding only at the end */
 		if (c == -2 && d != -2)
 			return -1;
 		v = (uint32_t)a << 18 | (uint32_t)b << 12;
@@ -342,7 +352,7 @@ glob_one(const char *pat, size_t *pi, uint8_t c)
 			uint8_t lo, hi;
 
 			if (pat[j] == '\0')
-				goto literal;   /* no ']': '[' is literal */
+				goto literal; /* no ']': '[' is literal */
 			if (pat[j] == ']' && !first)
 				break;
 			if (pat[j] == '\\') {
@@ -381,7 +391,7 @@ glob_one(const char *pat, size_t *pi, uint8_t c)
 	}
 	if (pat[i] == '\\' && pat[i + 1] != '\0') {
 		if ((used = unescape_one(pat + i, &lit)) == 0) {
-			lit = (uint8_t)pat[i + 1];      /* "\*" -> '*' */
+			lit = (uint8_t)pat[i + 1]; /* "\*" -> '*' */
 			used = 2;
 		}
 		*pi = i + used;
@@ -442,7 +452,7 @@ cli_parse_seconds_ms(const char *s, uint64_t *out_ms)
 	if (*p == '.') {
 		p++;
 		if ((*p < '0' || *p > '9') && p - s == 1)
-			return -1;      /* "." alone */
+			return -1; /* "." alone */
 		for (; *p >= '0' && *p <= '9'; p++) {
 			if (scale > 1) {
 				scale /= 10;
@@ -459,8 +469,8 @@ cli_parse_seconds_ms(const char *s, uint64_t *out_ms)
 const char *
 cli_human_bytes(uint64_t bytes, char *buf, size_t bufsz)
 {
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB",
-					    "PiB", "EiB" };
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB",
+					   "PiB", "EiB"};
 	double v = (double)bytes;
 	unsigned u = 0;
 

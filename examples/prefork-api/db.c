@@ -36,80 +36,178 @@
 
 _Thread_local uint64_t api_tls_queries;
 
-#define DB_BUSY_MS 5000          /* wait for a concurrent writer, ms */
+#define DB_BUSY_MS 5000 /* wait for a concurrent writer, ms */
 #define DB_CATEGORIES 50
 
 static const char *const categories[DB_CATEGORIES] = {
-	"audio", "automotive", "baby", "bags", "bathroom", "beauty", "bedding",
-	"bikes", "books", "cameras", "camping", "cleaning", "climbing",
-	"coffee", "computers", "cooking", "crafts", "cycling", "desks",
-	"drones", "electrical", "fishing", "fitness", "flooring", "furniture",
-	"games", "garden", "gloves", "hardware", "health", "heating",
-	"jewelry", "kitchen", "lamps", "lighting", "luggage", "music",
-	"office", "outdoor", "paint", "party", "pets", "phones", "plumbing",
-	"running", "shoes", "storage", "tools", "toys", "watches",
+	"audio",
+	"automotive",
+	"baby",
+	"bags",
+	"bathroom",
+	"beauty",
+	"bedding",
+	"bikes",
+	"books",
+	"cameras",
+	"camping",
+	"cleaning",
+	"climbing",
+	"coffee",
+	"computers",
+	"cooking",
+	"crafts",
+	"cycling",
+	"desks",
+	"drones",
+	"electrical",
+	"fishing",
+	"fitness",
+	"flooring",
+	"furniture",
+	"games",
+	"garden",
+	"gloves",
+	"hardware",
+	"health",
+	"heating",
+	"jewelry",
+	"kitchen",
+	"lamps",
+	"lighting",
+	"luggage",
+	"music",
+	"office",
+	"outdoor",
+	"paint",
+	"party",
+	"pets",
+	"phones",
+	"plumbing",
+	"running",
+	"shoes",
+	"storage",
+	"tools",
+	"toys",
+	"watches",
 };
 static const char *const adjectives[] = {
-	"Rustic", "Sleek", "Ergonomic", "Compact", "Heavy", "Vintage",
-	"Modern", "Classic", "Rugged", "Smart", "Gentle", "Handmade",
-	"Durable", "Portable", "Quiet", "Bright", "Foldable", "Premium",
-	"Tiny", "Generic",
+	"Rustic",
+	"Sleek",
+	"Ergonomic",
+	"Compact",
+	"Heavy",
+	"Vintage",
+	"Modern",
+	"Classic",
+	"Rugged",
+	"Smart",
+	"Gentle",
+	"Handmade",
+	"Durable",
+	"Portable",
+	"Quiet",
+	"Bright",
+	"Foldable",
+	"Premium",
+	"Tiny",
+	"Generic",
 };
 static const char *const materials[] = {
-	"Steel", "Wooden", "Cotton", "Granite", "Plastic", "Bronze", "Rubber",
-	"Leather", "Glass", "Bamboo", "Carbon", "Wool",
+	"Steel",
+	"Wooden",
+	"Cotton",
+	"Granite",
+	"Plastic",
+	"Bronze",
+	"Rubber",
+	"Leather",
+	"Glass",
+	"Bamboo",
+	"Carbon",
+	"Wool",
 };
 static const char *const nouns[] = {
-	"Chair", "Lamp", "Kettle", "Backpack", "Bottle", "Hammer", "Jacket",
-	"Speaker", "Table", "Blanket", "Clock", "Bowl", "Helmet", "Keyboard",
-	"Mug", "Pillow", "Shelf", "Tent", "Towel", "Wrench", "Brush",
-	"Camera", "Drill", "Guitar", "Notebook",
+	"Chair",
+	"Lamp",
+	"Kettle",
+	"Backpack",
+	"Bottle",
+	"Hammer",
+	"Jacket",
+	"Speaker",
+	"Table",
+	"Blanket",
+	"Clock",
+	"Bowl",
+	"Helmet",
+	"Keyboard",
+	"Mug",
+	"Pillow",
+	"Shelf",
+	"Tent",
+	"Towel",
+	"Wrench",
+	"Brush",
+	"Camera",
+	"Drill",
+	"Guitar",
+	"Notebook",
 };
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-#define PRODUCT_JSON                                                       \
+#define PRODUCT_JSON                                                         \
 	"json_object('id',id,'name',name,'category',category,'price',price," \
 	"'stock',stock,'rating',rating,'reviews',reviews)"
 
 enum stmt_id {
-	S_GET, S_LIST_CAT, S_LIST_ALL, S_SEARCH, S_VALIDATE, S_BEGIN,
-	S_OLD_CAT, S_UPDATE, S_COMMIT, S_ROLLBACK, S_COUNT
+	S_GET,
+	S_LIST_CAT,
+	S_LIST_ALL,
+	S_SEARCH,
+	S_VALIDATE,
+	S_BEGIN,
+	S_OLD_CAT,
+	S_UPDATE,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_COUNT
 };
 static const char *const stmt_sql[S_COUNT] = {
 	[S_GET] = "SELECT " PRODUCT_JSON " FROM products WHERE id = ?1",
 	[S_LIST_CAT] = "SELECT json_object('category', ?1, 'page', ?2,"
-		" 'page_size', 20, 'products', (SELECT json_group_array(json(p))"
-		" FROM (SELECT " PRODUCT_JSON " AS p FROM products"
-		" WHERE category = ?1 ORDER BY id LIMIT 20 OFFSET ?3)))",
+		       " 'page_size', 20, 'products', (SELECT json_group_array(json(p))"
+		       " FROM (SELECT " PRODUCT_JSON " AS p FROM products"
+		       " WHERE category = ?1 ORDER BY id LIMIT 20 OFFSET ?3)))",
 	[S_LIST_ALL] = "SELECT json_object('page', ?2, 'page_size', 20,"
-		" 'products', (SELECT json_group_array(json(p))"
-		" FROM (SELECT " PRODUCT_JSON " AS p FROM products"
-		" ORDER BY id LIMIT 20 OFFSET ?3)))",
+		       " 'products', (SELECT json_group_array(json(p))"
+		       " FROM (SELECT " PRODUCT_JSON " AS p FROM products"
+		       " ORDER BY id LIMIT 20 OFFSET ?3)))",
 	[S_SEARCH] = "SELECT json_object('q', ?1,"
-		" 'total', (SELECT count(*) FROM products"
-		"   WHERE name LIKE ?2 ESCAPE '\\'),"
-		" 'results', (SELECT json_group_array(json(p))"
-		" FROM (SELECT " PRODUCT_JSON " AS p FROM products"
-		" WHERE name LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 20)))",
+		     " 'total', (SELECT count(*) FROM products"
+		     "   WHERE name LIKE ?2 ESCAPE '\\'),"
+		     " 'results', (SELECT json_group_array(json(p))"
+		     " FROM (SELECT " PRODUCT_JSON " AS p FROM products"
+		     " WHERE name LIKE ?2 ESCAPE '\\' ORDER BY id LIMIT 20)))",
 	/* One row: is the body a JSON object, are the known fields of the
 	 * right types, and how many unknown fields does it have. */
 	[S_VALIDATE] = "SELECT json_valid(?1), json_type(?1),"
-		" json_type(?1, '$.price'), json_extract(?1, '$.price'),"
-		" json_type(?1, '$.name'), length(json_extract(?1, '$.name')),"
-		" json_type(?1, '$.category'),"
-		" length(json_extract(?1, '$.category')),"
-		" json_type(?1, '$.stock'), json_extract(?1, '$.stock'),"
-		" (SELECT count(*) FROM json_each(?1) WHERE key NOT IN"
-		"  ('price', 'name', 'category', 'stock'))",
+		       " json_type(?1, '$.price'), json_extract(?1, '$.price'),"
+		       " json_type(?1, '$.name'), length(json_extract(?1, '$.name')),"
+		       " json_type(?1, '$.category'),"
+		       " length(json_extract(?1, '$.category')),"
+		       " json_type(?1, '$.stock'), json_extract(?1, '$.stock'),"
+		       " (SELECT count(*) FROM json_each(?1) WHERE key NOT IN"
+		       "  ('price', 'name', 'category', 'stock'))",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_OLD_CAT] = "SELECT category FROM products WHERE id = ?1",
 	[S_UPDATE] = "UPDATE products SET"
-		" price = coalesce(json_extract(?1, '$.price'), price),"
-		" name = coalesce(json_extract(?1, '$.name'), name),"
-		" category = coalesce(json_extract(?1, '$.category'), category),"
-		" stock = coalesce(json_extract(?1, '$.stock'), stock)"
-		" WHERE id = ?2"
-		" RETURNING " PRODUCT_JSON ", category",
+		     " price = coalesce(json_extract(?1, '$.price'), price),"
+		     " name = coalesce(json_extract(?1, '$.name'), name),"
+		     " category = coalesce(json_extract(?1, '$.category'), category),"
+		     " stock = coalesce(json_extract(?1, '$.stock'), stock)"
+		     " WHERE id = ?2"
+		     " RETURNING " PRODUCT_JSON ", category",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 };
@@ -178,7 +276,7 @@ static void
 backend_delay(void)
 {
 	unsigned ms = api_cfg.backend_delay_ms;
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
 	while (ms && nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
@@ -379,7 +477,7 @@ db_update_product(int64_t id, const char *body, size_t len, struct buf *out,
 			    (size_t)sqlite3_column_bytes(st, 0)) == 0)
 			status = 200;
 		copy_text(new_cat, new_cat_len, sqlite3_column_text(st, 1));
-		rc = sqlite3_step(st);  /* finish the statement: SQLITE_DONE */
+		rc = sqlite3_step(st); /* finish the statement: SQLITE_DONE */
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -421,19 +519,20 @@ static int
 fill_sample(sqlite3 *db, uint32_t products)
 {
 	sqlite3_stmt *st = NULL;
-	uint64_t rng = 20261207;       /* fixed seed: the same catalogue */
+	uint64_t rng = 20261207; /* fixed seed: the same catalogue */
 	char name[96];
 	int ok = 0;
 
 	if (exec_or_log(db, "PRAGMA journal_mode=WAL;"
-			"CREATE TABLE products (id INTEGER PRIMARY KEY,"
-			" name TEXT NOT NULL, category TEXT NOT NULL,"
-			" price REAL NOT NULL, stock INTEGER NOT NULL,"
-			" rating REAL NOT NULL, reviews INTEGER NOT NULL);"
-			"BEGIN;") != 0)
+			    "CREATE TABLE products (id INTEGER PRIMARY KEY,"
+			    " name TEXT NOT NULL, category TEXT NOT NULL,"
+			    " price REAL NOT NULL, stock INTEGER NOT NULL,"
+			    " rating REAL NOT NULL, reviews INTEGER NOT NULL);"
+			    "BEGIN;") != 0)
 		return -1;
 	if (sqlite3_prepare_v2(db, "INSERT INTO products VALUES"
-			       " (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &st,
+				   " (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			       -1, &st,
 			       NULL) != SQLITE_OK)
 		goto out;
 	for (uint32_t id = 1; id <= products; id++) {
@@ -457,7 +556,7 @@ fill_sample(sqlite3 *db, uint32_t products)
 		sqlite3_reset(st);
 	}
 	ok = exec_or_log(db, "CREATE INDEX products_category ON products"
-			 " (category, id); COMMIT;") == 0;
+			     " (category, id); COMMIT;") == 0;
 out:
 	if (!ok)
 		fprintf(stderr, "forkcache-api: creating the sample: %s\n",
@@ -480,12 +579,13 @@ db_prepare_file(const char *path, uint32_t products)
 		rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_prepare_v2(db,
-				"SELECT count(*) FROM products", -1, &st, NULL);
+						"SELECT count(*) FROM products", -1, &st, NULL);
 		if (rc == SQLITE_OK && sqlite3_step(st) != SQLITE_ROW)
 			rc = SQLITE_ERROR;
 		if (rc != SQLITE_OK)
 			fprintf(stderr, "forkcache-api: %s: not a catalogue"
-				" database: %s\n", path, sqlite3_errmsg(db));
+					" database: %s\n",
+				path, sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		sqlite3_close(db);
 		return rc == SQLITE_OK ? 0 : -1;
@@ -494,8 +594,7 @@ db_prepare_file(const char *path, uint32_t products)
 			     (long)getpid()) >= sizeof tmp)
 		return -1;
 	unlink(tmp);
-	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE |
-			    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		fprintf(stderr, "forkcache-api: %s: %s\n", tmp,
 			sqlite3_errmsg(db));
 		sqlite3_close(db);

@@ -42,19 +42,19 @@
 
 #include "api.h"
 
-#define API_DRAIN_MS 3000        /* in-flight requests may finish, ms */
+#define API_DRAIN_MS 3000 /* in-flight requests may finish, ms */
 #define API_CONN_MEMORY (32 * 1024) /* per connection: request line + headers */
-#define API_CONN_LIMIT 4096      /* connections per worker */
-#define API_TICK_MS 500          /* main thread: publish stats, check parent */
+#define API_CONN_LIMIT 4096 /* connections per worker */
+#define API_TICK_MS 500 /* main thread: publish stats, check parent */
 
-static _Atomic int inflight;     /* requests between first call and completion */
+static _Atomic int inflight; /* requests between first call and completion */
 
 /* A cached route's parameters: what its computation needs. */
 struct route_arg {
 	int64_t id;
-	const char *category;    /* cat, or NULL */
+	const char *category; /* cat, or NULL */
 	uint32_t page;
-	const char *q;           /* qbuf */
+	const char *q; /* qbuf */
 	char cat[API_CATEGORY_MAX + 1];
 	char qbuf[API_QUERY_MAX + 1];
 };
@@ -115,7 +115,7 @@ send_buf(struct MHD_Connection *conn, unsigned status, const char *body,
 static enum MHD_Result
 send_error(struct MHD_Connection *conn, unsigned status, const char *msg)
 {
-	struct buf b = { 0 };
+	struct buf b = {0};
 	enum MHD_Result ret;
 
 	if (buf_printf(&b, "{\"error\": \"") != 0 || json_escape(&b, msg) ||
@@ -134,8 +134,10 @@ text_ok(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)s[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-			   : (c >> 3) == 30 ? 4 : 0;
+		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2
+			: (c >> 4) == 14                  ? 3
+			: (c >> 3) == 30                  ? 4
+							  : 0;
 
 		if (len == 0 || i + len > n || (len == 1 && (c < 0x20 || c == 0x7f)))
 			return 0;
@@ -155,10 +157,10 @@ put_encoded(struct buf *b, const char *s, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+		char e[3] = {'%', hex[c >> 4], hex[c & 15]};
 		int un = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			 (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-			 c == '_' || c == '~';
+			(c >= '0' && c <= '9') || c == '-' || c == '.' ||
+			c == '_' || c == '~';
 
 		if (buf_put(b, un ? (const char *)&s[i] : e, un ? 1 : 3) != 0)
 			return -1;
@@ -219,7 +221,7 @@ none_match(const char *hdr, const char *tag)
 		}
 		if ((size_t)(end - p) == tl && memcmp(p, tag, tl) == 0)
 			return 1;
-		if (end == p)   /* garbage: skip one character */
+		if (end == p) /* garbage: skip one character */
 			end++;
 		p = end;
 	}
@@ -256,7 +258,7 @@ accept_json(struct MHD_Connection *conn)
 						    MHD_HTTP_HEADER_ACCEPT);
 
 	return a == NULL || *a == '\0' || strstr(a, "application/json") ||
-	       strstr(a, "*/*") || strstr(a, "application/*");
+		strstr(a, "*/*") || strstr(a, "application/*");
 }
 
 /* The body reader of a 304: never called (MHD sends no body). */
@@ -273,7 +275,7 @@ no_body(void *cls, uint64_t pos, char *buf, size_t max)
 static enum MHD_Result
 send_cached(struct MHD_Connection *conn, const struct cached_response *cr)
 {
-	static const char *const xc[] = { "HIT", "MISS", "STALE" };
+	static const char *const xc[] = {"HIT", "MISS", "STALE"};
 	struct MHD_Response *r;
 	char etag[24], cc[48], age[24];
 	const char *inm;
@@ -343,9 +345,9 @@ static enum MHD_Result
 handle_get(struct MHD_Connection *conn, const char *url, struct req *rq)
 {
 	struct route_arg *ra = &rq->ra;
-	struct respcache_key rk = { 0 };
+	struct respcache_key rk = {0};
 	struct cached_response cr;
-	struct buf canon = { 0 };
+	struct buf canon = {0};
 	char *cat = ra->cat, *qbuf = ra->qbuf;
 	char gen0[16 + API_CATEGORY_MAX], pagebuf[24];
 	respcache_compute_fn fn;
@@ -357,7 +359,7 @@ handle_get(struct MHD_Connection *conn, const char *url, struct req *rq)
 	if ((rc = product_path(url, &ra->id)) != 0) {
 		if (rc < 0)
 			return send_error(conn, 400,
-				"product id must be a positive integer");
+					  "product id must be a positive integer");
 		if (rc == 2)
 			return send_error(conn, 404, "no such product");
 		snprintf(gen0, sizeof gen0, "p:%" PRId64, ra->id);
@@ -367,10 +369,9 @@ handle_get(struct MHD_Connection *conn, const char *url, struct req *rq)
 		fn = compute_product;
 	} else if (strcmp(url, "/products") == 0) {
 		rc = arg(conn, "category", &v, &n);
-		if (rc < 0 || (rc > 0 && (n == 0 || n > API_CATEGORY_MAX ||
-					   !text_ok(v, n))))
+		if (rc < 0 || (rc > 0 && (n == 0 || n > API_CATEGORY_MAX || !text_ok(v, n))))
 			return send_error(conn, 400,
-				"category must be 1..64 characters of text");
+					  "category must be 1..64 characters of text");
 		if (rc > 0) {
 			memcpy(cat, v, n);
 			cat[n] = '\0';
@@ -379,10 +380,11 @@ handle_get(struct MHD_Connection *conn, const char *url, struct req *rq)
 		ra->page = 1;
 		if ((rc = arg(conn, "page", &v, &n)) != 0) {
 			ra->page = rc > 0 ? (uint32_t)parse_pos(v, n,
-							API_PAGE_MAX) : 0;
+								API_PAGE_MAX)
+					  : 0;
 			if (ra->page == 0)
 				return send_error(conn, 400,
-					"page must be an integer in 1..10000");
+						  "page must be an integer in 1..10000");
 		}
 		snprintf(gen0, sizeof gen0, "c:%s", ra->category ? cat : "*");
 		rk.gens[0] = gen0;
@@ -390,8 +392,8 @@ handle_get(struct MHD_Connection *conn, const char *url, struct req *rq)
 		rc = buf_printf(&canon, "GET /products?");
 		if (rc == 0 && ra->category)
 			rc = buf_printf(&canon, "category=") ||
-			     put_encoded(&canon, cat, strlen(cat)) ||
-			     buf_printf(&canon, "&");
+				put_encoded(&canon, cat, strlen(cat)) ||
+				buf_printf(&canon, "&");
 		snprintf(pagebuf, sizeof pagebuf, "page=%" PRIu32, ra->page);
 		if (rc == 0)
 			rc = buf_printf(&canon, "%s", pagebuf);
@@ -400,14 +402,14 @@ handle_get(struct MHD_Connection *conn, const char *url, struct req *rq)
 		rc = arg(conn, "q", &v, &n);
 		if (rc <= 0 || n == 0 || n > API_QUERY_MAX || !text_ok(v, n))
 			return send_error(conn, 400,
-				"q must be 1..100 characters of text");
+					  "q must be 1..100 characters of text");
 		memcpy(qbuf, v, n);
 		qbuf[n] = '\0';
 		ra->q = qbuf;
 		rk.gens[0] = "s";
 		rk.route = ROUTE_SEARCH;
 		rc = buf_printf(&canon, "GET /search?q=") ||
-		     put_encoded(&canon, qbuf, n);
+			put_encoded(&canon, qbuf, n);
 		fn = compute_search;
 	} else {
 		return send_error(conn, 404, "no such resource");
@@ -437,7 +439,7 @@ static enum MHD_Result
 handle_put(struct MHD_Connection *conn, const char *url, struct req *rq)
 {
 	char old_cat[API_CATEGORY_MAX + 1], new_cat[API_CATEGORY_MAX + 1];
-	struct buf out = { 0 };
+	struct buf out = {0};
 	enum MHD_Result ret;
 	int64_t id;
 	uint64_t q0 = api_tls_queries;
@@ -473,10 +475,10 @@ handle_put(struct MHD_Connection *conn, const char *url, struct req *rq)
 static enum MHD_Result
 handle_stats(struct MHD_Connection *conn)
 {
-	struct buf b = { 0 };
-	uint64_t t[7] = { 0 };
+	struct buf b = {0};
+	uint64_t t[7] = {0};
 	enum MHD_Result ret;
-	static const char *const mode[] = { "shared", "per-worker", "off" };
+	static const char *const mode[] = {"shared", "per-worker", "off"};
 
 	for (unsigned i = 0; i < api_cfg.workers; i++) {
 		struct api_worker_stats *w = &api_shm->w[i];
@@ -493,17 +495,18 @@ handle_stats(struct MHD_Connection *conn)
 					     memory_order_relaxed);
 	}
 	int rc = buf_printf(&b, "{\"mode\": \"%s\", \"workers\": %u,"
-		" \"requests\": %" PRIu64 ", \"hits\": %" PRIu64 ","
-		" \"misses\": %" PRIu64 ", \"stale\": %" PRIu64 ","
-		" \"hit_ratio\": %.4f, \"backend_queries\": %" PRIu64 ","
-		" \"lease_waits\": %" PRIu64 ", \"lease_timeouts\": %" PRIu64 ","
-		" \"respawns\": %" PRIu64 ", \"ttl\": %" PRIu64 ", ",
-		mode[api_cfg.mode], api_cfg.workers, t[0], t[1], t[2], t[3],
-		t[1] + t[2] + t[3] ? (double)(t[1] + t[3]) /
-					     (double)(t[1] + t[2] + t[3]) : 0.0,
-		t[4], t[5], t[6],
-		atomic_load_explicit(&api_shm->respawns, memory_order_relaxed),
-		api_cfg.ttl_s);
+				" \"requests\": %" PRIu64 ", \"hits\": %" PRIu64 ","
+				" \"misses\": %" PRIu64 ", \"stale\": %" PRIu64 ","
+				" \"hit_ratio\": %.4f, \"backend_queries\": %" PRIu64 ","
+				" \"lease_waits\": %" PRIu64 ", \"lease_timeouts\": %" PRIu64 ","
+				" \"respawns\": %" PRIu64 ", \"ttl\": %" PRIu64 ", ",
+			    mode[api_cfg.mode], api_cfg.workers, t[0], t[1], t[2], t[3],
+			    t[1] + t[2] + t[3] ? (double)(t[1] + t[3]) /
+					    (double)(t[1] + t[2] + t[3])
+					       : 0.0,
+			    t[4], t[5], t[6],
+			    atomic_load_explicit(&api_shm->respawns, memory_order_relaxed),
+			    api_cfg.ttl_s);
 
 	if (rc == 0)
 		rc = respcache_stats_json(&b);
@@ -533,7 +536,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct req *rq = *con_cls;
 	int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-		     strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+		strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	int is_put = strcmp(method, MHD_HTTP_METHOD_PUT) == 0;
 
 	if (rq == NULL) {
@@ -545,7 +548,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		api_count(&api_my_stats()->requests);
 		if (is_put) {
 			const char *cl = MHD_lookup_connection_value(conn,
-				MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+								     MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 			if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX)
 				rq->too_big = 1;
@@ -555,7 +558,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 	if (*upload_size) {
 		if (!is_put || rq->too_big ||
 		    rq->body.len + *upload_size > API_BODY_MAX)
-			rq->too_big = 1;   /* read and drop the rest */
+			rq->too_big = 1; /* read and drop the rest */
 		else if (buf_put(&rq->body, upload, *upload_size) != 0)
 			return MHD_NO;
 		*upload_size = 0;
@@ -568,8 +571,8 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return handle_stats(conn);
 	if (is_get)
 		return rq->body.len || rq->too_big
-		       ? send_error(conn, 400, "GET takes no body")
-		       : handle_get(conn, url, rq);
+			? send_error(conn, 400, "GET takes no body")
+			: handle_get(conn, url, rq);
 	if (is_put)
 		return handle_put(conn, url, rq);
 	return send_error(conn, 405, "method not allowed");
@@ -622,7 +625,8 @@ http_worker_run(int listen_fd, int ready_fd)
 		return 1;
 	}
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			     MHD_USE_ITC, 0, NULL, NULL, handler, NULL,
+				     MHD_USE_ITC,
+			     0, NULL, NULL, handler, NULL,
 			     MHD_OPTION_LISTEN_SOCKET, listen_fd,
 			     MHD_OPTION_THREAD_POOL_SIZE,
 			     (unsigned)api_cfg.threads,
@@ -636,7 +640,8 @@ http_worker_run(int listen_fd, int ready_fd)
 			     MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "forkcache-api: worker %u: cannot start the"
-			" HTTP daemon\n", api_worker_index);
+				" HTTP daemon\n",
+			api_worker_index);
 		return 1;
 	}
 	if (ready_fd >= 0) {
@@ -647,7 +652,7 @@ http_worker_run(int listen_fd, int ready_fd)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	for (;;) {
-		struct timespec tick = { 0, API_TICK_MS * 1000000L };
+		struct timespec tick = {0, API_TICK_MS * 1000000L};
 		int sig = sigtimedwait(&set, NULL, &tick);
 
 		if (sig == SIGTERM || sig == SIGINT || getppid() != parent)
@@ -659,10 +664,10 @@ http_worker_run(int listen_fd, int ready_fd)
 	uint64_t until = mono_ms() + API_DRAIN_MS;
 
 	if (lfd >= 0)
-		close(lfd);     /* the master still holds it */
+		close(lfd); /* the master still holds it */
 	while (atomic_load_explicit(&inflight, memory_order_relaxed) > 0 &&
 	       mono_ms() < until) {
-		struct timespec ms10 = { 0, 10 * 1000000L };
+		struct timespec ms10 = {0, 10 * 1000000L};
 
 		nanosleep(&ms10, NULL);
 	}

@@ -37,7 +37,7 @@
 #include "forkcache-redis.h"
 
 #define L2_PREFIX "fcapi:"
-#define L2_TIMEOUT_MS 200        /* per Redis command: then the database */
+#define L2_TIMEOUT_MS 200 /* per Redis command: then the database */
 
 static const char gen_get_script[] =
 	"redis.call('SET', KEYS[1], ARGV[1], 'NX')\n"
@@ -54,7 +54,7 @@ static struct {
 	char path[108];
 	char host[256];
 	int port;
-	const char *addr;        /* as given: fc_redis_open parses it too */
+	const char *addr; /* as given: fc_redis_open parses it too */
 	const char *ns;
 } l2;
 
@@ -117,9 +117,9 @@ drop(void)
 static redisContext *
 conn(void)
 {
-	struct timeval tv = { 0, L2_TIMEOUT_MS * 1000 };
+	struct timeval tv = {0, L2_TIMEOUT_MS * 1000};
 
-	if (tls.pid != getpid()) {      /* inherited over fork: not ours */
+	if (tls.pid != getpid()) { /* inherited over fork: not ours */
 		tls.ctx = NULL;
 		tls.pub = NULL;
 		tls.pid = getpid();
@@ -170,8 +170,8 @@ int
 l2_get(const char *k, size_t klen, struct buf *out)
 {
 	char key[sizeof L2_PREFIX + FC_KEY_MAX];
-	const char *argv[2] = { "GET", key };
-	size_t argl[2] = { 3, l2_key(key, k, klen) };
+	const char *argv[2] = {"GET", key};
+	size_t argl[2] = {3, l2_key(key, k, klen)};
 	redisReply *r = command(2, argv, argl);
 	int ret;
 
@@ -193,8 +193,8 @@ l2_set(const char *k, size_t klen, const void *v, size_t vlen,
        uint64_t ttl_ms)
 {
 	char key[sizeof L2_PREFIX + FC_KEY_MAX], px[24];
-	const char *argv[5] = { "SET", key, v, "PX", px };
-	size_t argl[5] = { 3, l2_key(key, k, klen), vlen, 2, 0 };
+	const char *argv[5] = {"SET", key, v, "PX", px};
+	size_t argl[5] = {3, l2_key(key, k, klen), vlen, 2, 0};
 	redisReply *r;
 
 	argl[4] = (size_t)snprintf(px, sizeof px, "%" PRIu64, ttl_ms);
@@ -218,8 +218,8 @@ static uint64_t
 gen_eval(const char *script, const char *k, size_t klen)
 {
 	char key[sizeof L2_PREFIX + FC_KEY_MAX], now[24];
-	const char *argv[5] = { "EVAL", script, "1", key, now };
-	size_t argl[5] = { 4, strlen(script), 1, l2_key(key, k, klen), 0 };
+	const char *argv[5] = {"EVAL", script, "1", key, now};
+	size_t argl[5] = {4, strlen(script), 1, l2_key(key, k, klen), 0};
 	redisReply *r;
 	uint64_t v = 0;
 
@@ -271,7 +271,7 @@ l2_gen_bump(fc_cache *gen_cache, const char *k, size_t klen)
 	 * rule flushes or the responses expire (docs/redis.md). */
 	if (tls.pub == NULL ||
 	    fc_invalidate_publish(gen_cache, tls.pub, l2.ns, k, klen) !=
-	    FC_OK) {
+		    FC_OK) {
 		api_count(&api_my_stats()->l2_errors);
 		(void)fc_delete(gen_cache, k, klen);
 	}

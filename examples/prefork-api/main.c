@@ -55,8 +55,8 @@
 
 #include "api.h"
 
-#define API_STOP_MS 4500         /* shutdown: then SIGKILL; < 5 s contract */
-#define API_READY_MS 30000       /* start-up: workers must be ready by then */
+#define API_STOP_MS 4500 /* shutdown: then SIGKILL; < 5 s contract */
+#define API_READY_MS 30000 /* start-up: workers must be ready by then */
 #define API_RESPAWN_FAST_MS 1000 /* a worker dying this young ... */
 #define API_RESPAWN_PAUSE_MS 500 /* ... is respawned after this pause */
 #define API_BACKLOG 1024
@@ -143,28 +143,28 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: forkcache-api [options]\n"
-"  --port N            TCP port; 0 = pick a free one (printed)   [8080]\n"
-"  --bind ADDR         numeric IPv4 or IPv6 address          [127.0.0.1]\n"
-"  --workers N         worker processes (1..%d)     [number of cores]\n"
-"  --threads N         serving threads per worker (1..64)            [4]\n"
-"  --cache MODE        shared | per-worker | off                [shared]\n"
-"  --cache-size SIZE   cache memory in all, e.g. 64M, 1G           [64M]\n"
-"  --cache-file PATH   shared cache in this file: warm across restarts\n"
-"  --ttl SECONDS       freshness of a cached response (1..86400)    [60]\n"
-"  --stale SECONDS     serve stale this long past the TTL while one\n"
-"                      worker refreshes (0 = never)                 [30]\n"
-"  --db PATH           SQLite catalogue; created if missing\n"
-"                                                  [forkcache-api.db]\n"
-"  --products N        rows of a new catalogue (1..10000000)    [100000]\n"
-"  --backend-delay-ms N  extra latency of every database read        [0]\n"
-"  --conn-timeout S    close idle or trickling connections after S s [10]\n"
-"  --l2 ADDR           Redis as a second tier shared by machines:\n"
-"                      redis://HOST:PORT or unix:PATH (docs/redis.md);\n"
-"                      run forkcache-sync for the segment (--cache-file)\n"
-"  --l2-namespace NS   forkcache-sync namespace          [forkcache-api]\n"
-"Prints \"forkcache-api: listening on http://ADDR:PORT workers=N cache=MODE\"\n"
-"once it accepts connections; SIGTERM or SIGINT stops it.\n",
+		"usage: forkcache-api [options]\n"
+		"  --port N            TCP port; 0 = pick a free one (printed)   [8080]\n"
+		"  --bind ADDR         numeric IPv4 or IPv6 address          [127.0.0.1]\n"
+		"  --workers N         worker processes (1..%d)     [number of cores]\n"
+		"  --threads N         serving threads per worker (1..64)            [4]\n"
+		"  --cache MODE        shared | per-worker | off                [shared]\n"
+		"  --cache-size SIZE   cache memory in all, e.g. 64M, 1G           [64M]\n"
+		"  --cache-file PATH   shared cache in this file: warm across restarts\n"
+		"  --ttl SECONDS       freshness of a cached response (1..86400)    [60]\n"
+		"  --stale SECONDS     serve stale this long past the TTL while one\n"
+		"                      worker refreshes (0 = never)                 [30]\n"
+		"  --db PATH           SQLite catalogue; created if missing\n"
+		"                                                  [forkcache-api.db]\n"
+		"  --products N        rows of a new catalogue (1..10000000)    [100000]\n"
+		"  --backend-delay-ms N  extra latency of every database read        [0]\n"
+		"  --conn-timeout S    close idle or trickling connections after S s [10]\n"
+		"  --l2 ADDR           Redis as a second tier shared by machines:\n"
+		"                      redis://HOST:PORT or unix:PATH (docs/redis.md);\n"
+		"                      run forkcache-sync for the segment (--cache-file)\n"
+		"  --l2-namespace NS   forkcache-sync namespace          [forkcache-api]\n"
+		"Prints \"forkcache-api: listening on http://ADDR:PORT workers=N cache=MODE\"\n"
+		"once it accepts connections; SIGTERM or SIGINT stops it.\n",
 		API_WORKERS_MAX);
 }
 
@@ -194,10 +194,23 @@ parse_size(const char *s, uint64_t *out)
 	if (errno || end == s || s[0] == '-')
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': mul = 1ull << 10; end++; break;
-	case 'm': case 'M': mul = 1ull << 20; end++; break;
-	case 'g': case 'G': mul = 1ull << 30; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		mul = 1ull << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1ull << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1ull << 30;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if ((*end == 'i' || *end == 'I') && mul > 1)
 		end++;
@@ -212,50 +225,67 @@ parse_size(const char *s, uint64_t *out)
 static int
 parse_args(int argc, char **argv)
 {
-	enum { O_PORT = 256, O_BIND, O_WORKERS, O_THREADS, O_CACHE, O_SIZE,
-	       O_FILE, O_TTL, O_STALE, O_DB, O_PRODUCTS, O_DELAY, O_CTO,
-	       O_HELP, O_L2, O_L2NS };
+	enum { O_PORT = 256,
+	       O_BIND,
+	       O_WORKERS,
+	       O_THREADS,
+	       O_CACHE,
+	       O_SIZE,
+	       O_FILE,
+	       O_TTL,
+	       O_STALE,
+	       O_DB,
+	       O_PRODUCTS,
+	       O_DELAY,
+	       O_CTO,
+	       O_HELP,
+	       O_L2,
+	       O_L2NS };
 	static const struct option opts[] = {
-		{ "port", required_argument, NULL, O_PORT },
-		{ "bind", required_argument, NULL, O_BIND },
-		{ "workers", required_argument, NULL, O_WORKERS },
-		{ "threads", required_argument, NULL, O_THREADS },
-		{ "cache", required_argument, NULL, O_CACHE },
-		{ "cache-size", required_argument, NULL, O_SIZE },
-		{ "cache-file", required_argument, NULL, O_FILE },
-		{ "ttl", required_argument, NULL, O_TTL },
-		{ "stale", required_argument, NULL, O_STALE },
-		{ "db", required_argument, NULL, O_DB },
-		{ "products", required_argument, NULL, O_PRODUCTS },
-		{ "backend-delay-ms", required_argument, NULL, O_DELAY },
-		{ "conn-timeout", required_argument, NULL, O_CTO },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "l2", required_argument, NULL, O_L2 },
-		{ "l2-namespace", required_argument, NULL, O_L2NS },
-		{ NULL, 0, NULL, 0 },
+		{"port", required_argument, NULL, O_PORT},
+		{"bind", required_argument, NULL, O_BIND},
+		{"workers", required_argument, NULL, O_WORKERS},
+		{"threads", required_argument, NULL, O_THREADS},
+		{"cache", required_argument, NULL, O_CACHE},
+		{"cache-size", required_argument, NULL, O_SIZE},
+		{"cache-file", required_argument, NULL, O_FILE},
+		{"ttl", required_argument, NULL, O_TTL},
+		{"stale", required_argument, NULL, O_STALE},
+		{"db", required_argument, NULL, O_DB},
+		{"products", required_argument, NULL, O_PRODUCTS},
+		{"backend-delay-ms", required_argument, NULL, O_DELAY},
+		{"conn-timeout", required_argument, NULL, O_CTO},
+		{"help", no_argument, NULL, O_HELP},
+		{"l2", required_argument, NULL, O_L2},
+		{"l2-namespace", required_argument, NULL, O_L2NS},
+		{NULL, 0, NULL, 0},
 	};
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t v;
 	int c;
 
-	api_cfg.workers = cores < 1 ? 1 : cores > API_WORKERS_MAX
-			  ? API_WORKERS_MAX : (unsigned)cores;
+	api_cfg.workers = cores < 1 ? 1 : cores > API_WORKERS_MAX ? API_WORKERS_MAX
+								  : (unsigned)cores;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		const char *bad = NULL;
 
 		switch (c) {
 		case O_PORT:
-			if (parse_u64(optarg, 0, 65535, &v)) bad = "--port";
+			if (parse_u64(optarg, 0, 65535, &v))
+				bad = "--port";
 			api_cfg.port = (unsigned)v;
 			break;
-		case O_BIND: api_cfg.bind = optarg; break;
+		case O_BIND:
+			api_cfg.bind = optarg;
+			break;
 		case O_WORKERS:
 			if (parse_u64(optarg, 1, API_WORKERS_MAX, &v))
 				bad = "--workers";
 			api_cfg.workers = (unsigned)v;
 			break;
 		case O_THREADS:
-			if (parse_u64(optarg, 1, 64, &v)) bad = "--threads";
+			if (parse_u64(optarg, 1, 64, &v))
+				bad = "--threads";
 			api_cfg.threads = (unsigned)v;
 			break;
 		case O_CACHE:
@@ -272,7 +302,9 @@ parse_args(int argc, char **argv)
 			if (parse_size(optarg, &api_cfg.cache_bytes))
 				bad = "--cache-size (at least 1M)";
 			break;
-		case O_FILE: api_cfg.cache_file = optarg; break;
+		case O_FILE:
+			api_cfg.cache_file = optarg;
+			break;
 		case O_TTL:
 			if (parse_u64(optarg, 1, 86400, &api_cfg.ttl_s))
 				bad = "--ttl";
@@ -281,7 +313,9 @@ parse_args(int argc, char **argv)
 			if (parse_u64(optarg, 0, 86400, &api_cfg.stale_s))
 				bad = "--stale";
 			break;
-		case O_DB: api_cfg.db_path = optarg; break;
+		case O_DB:
+			api_cfg.db_path = optarg;
+			break;
 		case O_PRODUCTS:
 			if (parse_u64(optarg, 1, 10000000, &v))
 				bad = "--products";
@@ -297,9 +331,14 @@ parse_args(int argc, char **argv)
 				bad = "--conn-timeout";
 			api_cfg.conn_timeout_s = (unsigned)v;
 			break;
-		case O_L2: api_cfg.l2_addr = optarg; break;
-		case O_L2NS: api_cfg.l2_ns = optarg; break;
-		case O_HELP: case 'h':
+		case O_L2:
+			api_cfg.l2_addr = optarg;
+			break;
+		case O_L2NS:
+			api_cfg.l2_ns = optarg;
+			break;
+		case O_HELP:
+		case 'h':
 			usage(stdout);
 			exit(0);
 		default:
@@ -317,11 +356,9 @@ parse_args(int argc, char **argv)
 			argv[optind]);
 		return -1;
 	}
-	if (api_cfg.l2_addr && (api_cfg.mode != CACHE_SHARED ||
-				l2_configure(api_cfg.l2_addr,
-					     api_cfg.l2_ns) != 0)) {
+	if (api_cfg.l2_addr && (api_cfg.mode != CACHE_SHARED || l2_configure(api_cfg.l2_addr, api_cfg.l2_ns) != 0)) {
 		fprintf(stderr, "forkcache-api: --l2 wants redis://HOST:PORT,"
-			" HOST:PORT or unix:PATH, and --cache shared\n");
+				" HOST:PORT or unix:PATH, and --cache shared\n");
 		return -1;
 	}
 	if (api_cfg.cache_file && api_cfg.mode != CACHE_SHARED) {
@@ -331,7 +368,7 @@ parse_args(int argc, char **argv)
 	if (api_cfg.mode == CACHE_PER_WORKER &&
 	    api_cfg.cache_bytes / api_cfg.workers < (1u << 20)) {
 		fprintf(stderr, "forkcache-api: --cache-size must give each"
-			" worker at least 1 MiB in per-worker mode\n");
+				" worker at least 1 MiB in per-worker mode\n");
 		return -1;
 	}
 	return 0;
@@ -347,7 +384,7 @@ static int
 listen_socket(unsigned port_in, char *addr_out, size_t addr_len,
 	      unsigned *port_out)
 {
-	struct addrinfo hints = { 0 }, *ai;
+	struct addrinfo hints = {0}, *ai;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	char port[8], host[INET6_ADDRSTRLEN];
@@ -465,7 +502,7 @@ stop_pending(void)
 	sigset_t p;
 
 	return sigpending(&p) == 0 &&
-	       (sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
+		(sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
 }
 
 /* Reap exited workers; with @p respawn, replace them. */
@@ -486,14 +523,16 @@ reap_workers(int respawn)
 			continue;
 		if (WIFSIGNALED(st))
 			fprintf(stderr, "forkcache-api: worker %d (pid %ld)"
-				" killed by signal %d; respawning\n", i,
+					" killed by signal %d; respawning\n",
+				i,
 				(long)pid, WTERMSIG(st));
 		else
 			fprintf(stderr, "forkcache-api: worker %d (pid %ld)"
-				" exited with %d; respawning\n", i, (long)pid,
+					" exited with %d; respawning\n",
+				i, (long)pid,
 				WEXITSTATUS(st));
 		if (mono_ms() - worker_born_ms[i] < API_RESPAWN_FAST_MS) {
-			struct timespec p = { 0, API_RESPAWN_PAUSE_MS * 1000000L };
+			struct timespec p = {0, API_RESPAWN_PAUSE_MS * 1000000L};
 
 			nanosleep(&p, NULL);
 		}
@@ -529,7 +568,7 @@ stop_workers(void)
 					kill(worker_pid[i], SIGKILL);
 			until = UINT64_MAX;
 		}
-		struct timespec ms5 = { 0, 5 * 1000000L };
+		struct timespec ms5 = {0, 5 * 1000000L};
 
 		nanosleep(&ms5, NULL);
 	}
@@ -539,7 +578,7 @@ stop_workers(void)
 int
 main(int argc, char **argv)
 {
-	static const char *const mode[] = { "shared", "per-worker", "off" };
+	static const char *const mode[] = {"shared", "per-worker", "off"};
 	sigset_t set;
 	char addr[INET6_ADDRSTRLEN + 2], err[512];
 	unsigned port = 0, ready = 0;
@@ -612,7 +651,7 @@ main(int argc, char **argv)
 	fflush(stdout);
 
 	for (;;) {
-		struct timespec tick = { 1, 0 };
+		struct timespec tick = {1, 0};
 		int sig = sigtimedwait(&set, NULL, &tick);
 
 		if (sig == SIGTERM || sig == SIGINT)

@@ -86,31 +86,31 @@
 
 #include "api.h"
 
-#define RC_MAGIC 0x31414346u     /* "FCA1": an entry of this server */
+#define RC_MAGIC 0x31414346u /* "FCA1": an entry of this server */
 #define RC_GEN_SEGMENT (4u << 20) /* per-worker mode: generations, bytes */
 #define RC_SEGMENT_MIN (1u << 20) /* forkcache's smallest segment */
-#define RC_CAS_TRIES 64          /* generation bump retries under contention */
-#define RC_LEASE_WAIT_MS 5000    /* wait this long for another's fill, ms:
+#define RC_CAS_TRIES 64 /* generation bump retries under contention */
+#define RC_LEASE_WAIT_MS 5000 /* wait this long for another's fill, ms:
                                     a search on a loaded machine takes ~1 s */
 
-#define LG_SLOTS (1u << 20)       /* response ledger: 8 MiB, touched lazily */
-#define LG_GEN_SLOTS (1u << 18)   /* generation ledger: 2 MiB */
-#define LG_PROBE 16               /* slots tried per key */
-#define LG_UNIT_MS 100            /* expiry resolution */
-#define LG_TIME_MASK 0xffffffu    /* 24 bits of expiry */
+#define LG_SLOTS (1u << 20) /* response ledger: 8 MiB, touched lazily */
+#define LG_GEN_SLOTS (1u << 18) /* generation ledger: 2 MiB */
+#define LG_PROBE 16 /* slots tried per key */
+#define LG_UNIT_MS 100 /* expiry resolution */
+#define LG_TIME_MASK 0xffffffu /* 24 bits of expiry */
 
 /* The header stored in front of every cached body. */
 struct rc_entry {
 	uint32_t magic;
-	uint32_t status;         /* always 200 today */
-	uint64_t stored_ms;      /* fc_now_ms() when computed: Age */
+	uint32_t status; /* always 200 today */
+	uint64_t stored_ms; /* fc_now_ms() when computed: Age */
 	uint64_t ttl_ms;
-	uint64_t etag;           /* XXH3-64 of the body */
+	uint64_t etag; /* XXH3-64 of the body */
 };
 
-static fc_cache *resp_cache;     /* responses: shared or this worker's own */
-static fc_cache *gen_cache;      /* generations: shared by all workers */
-static char resp_name[128];      /* shm name, unlinked at master close */
+static fc_cache *resp_cache; /* responses: shared or this worker's own */
+static fc_cache *gen_cache; /* generations: shared by all workers */
+static char resp_name[128]; /* shm name, unlinked at master close */
 static char gen_name[128];
 static int resp_is_file;
 
@@ -121,7 +121,7 @@ struct ledger {
 	uint32_t mask;
 };
 static struct ledger resp_ledger; /* shared mode: the master's, shared */
-static struct ledger gen_ledger;  /* always the master's, shared */
+static struct ledger gen_ledger; /* always the master's, shared */
 
 /* Per thread: the buffer a cached body is returned in. */
 static _Thread_local struct buf tls_val;
@@ -147,8 +147,7 @@ static void
 ledger_map(struct ledger *l, uint32_t slots, int shared)
 {
 	void *p = mmap(NULL, (size_t)slots * sizeof *l->slot,
-		       PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_NORESERVE |
-		       (shared ? MAP_SHARED : MAP_PRIVATE), -1, 0);
+		       PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_NORESERVE | (shared ? MAP_SHARED : MAP_PRIVATE), -1, 0);
 
 	/* No ledger is only no classification: every miss counts as first. */
 	l->slot = p == MAP_FAILED ? NULL : p;
@@ -158,7 +157,7 @@ ledger_map(struct ledger *l, uint32_t slots, int shared)
 static uint64_t
 lg_tag(uint64_t h)
 {
-	uint64_t t = h >> 40;           /* the index uses the low bits */
+	uint64_t t = h >> 40; /* the index uses the low bits */
 
 	return (t ? t : 1) << 40;
 }
@@ -248,7 +247,7 @@ open_opts(fc_options *o, uint64_t bytes)
 	fc_options_init(o);
 	o->segment_bytes = bytes < RC_SEGMENT_MIN ? RC_SEGMENT_MIN : bytes;
 	o->reader_slots = slots < 256 ? 256 : slots;
-	o->avg_item_bytes = 512;  /* a product is ~200 B, a page ~4 KiB */
+	o->avg_item_bytes = 512; /* a product is ~200 B, a page ~4 KiB */
 	o->stale_ms = api_cfg.stale_s * 1000;
 }
 
@@ -288,7 +287,8 @@ respcache_master_open(char *err, size_t errlen)
 		if (rc == FC_ECORRUPT || rc == FC_EINCOMPAT) {
 			/* A damaged or older cache file is only a cold start. */
 			fprintf(stderr, "forkcache-api: %s: %s; starting with"
-				" an empty cache\n", api_cfg.cache_file,
+					" an empty cache\n",
+				api_cfg.cache_file,
 				fc_errname(rc));
 			(void)fc_unlink(api_cfg.cache_file, FC_FILE);
 			rc = fc_open(api_cfg.cache_file, &o, &resp_cache);
@@ -322,7 +322,7 @@ respcache_worker_open(char *err, size_t errlen)
 		 (long)getpid(), api_worker_index);
 	open_opts(&o, api_cfg.cache_bytes / api_cfg.workers);
 	o.flags = FC_CREATE | FC_EXCL;
-	(void)fc_unlink(name, 0);   /* a leftover of a dead pid with our number */
+	(void)fc_unlink(name, 0); /* a leftover of a dead pid with our number */
 	if ((rc = fc_open(name, &o, &resp_cache)) != FC_OK)
 		return open_err(err, errlen, name, rc);
 	(void)fc_unlink(name, 0);
@@ -557,7 +557,7 @@ decode(size_t n, struct cached_response *out)
 		return 0;
 	memcpy(&e, tls_val.p, sizeof e);
 	if (e.magic != RC_MAGIC || e.status != 200)
-		return 0;   /* not ours (the segment is untrusted input) */
+		return 0; /* not ours (the segment is untrusted input) */
 	out->status = 200;
 	out->body = tls_val.p + sizeof e;
 	out->len = n - sizeof e;
@@ -616,8 +616,8 @@ static int
 compute(respcache_compute_fn fn, void *arg, struct cached_response *out)
 {
 	struct buf *b = &tls_val;
-	struct rc_entry e = { RC_MAGIC, 200, fc_now_ms(),
-			      api_cfg.ttl_s * 1000, 0 };
+	struct rc_entry e = {RC_MAGIC, 200, fc_now_ms(),
+			     api_cfg.ttl_s * 1000, 0};
 
 	b->len = 0;
 	if (buf_put(b, &e, sizeof e) != 0)
@@ -761,9 +761,9 @@ fill(const struct respcache_key *rk, const char *k, size_t klen, uint64_t hk,
 	if (rc == FC_ETIMEDOUT)
 		api_count(&ws->lease_timeouts);
 	cause = rc == FC_ETIMEDOUT ? CAUSE_LEASE_TIMEOUT
-	      : !lead ? CAUSE_NO_LEASE
-	      : rc == FC_STALE ? CAUSE_TTL          /* a stale refresh */
-	      : ledger_classify(hk, hf);
+		: !lead            ? CAUSE_NO_LEASE
+		: rc == FC_STALE   ? CAUSE_TTL /* a stale refresh */
+				   : ledger_classify(hk, hf);
 	/* No lease to be had (table full, or an error): store anyway,
 	 * without single-flight. After a timeout the leader still fills. */
 	if (compute_store(k, klen, hk, hf, rk->route, cause, lead, &lease,
@@ -820,10 +820,10 @@ causes_json(struct buf *out)
 {
 	static const char *const cname[API_CAUSES] = {
 		"first", "ttl", "invalidated", "evicted", "lease_timeout",
-		"no_lease", "uncached", "write" };
+		"no_lease", "uncached", "write"};
 	static const char *const rname[API_ROUTES] = {
-		"product", "list", "search", "put" };
-	uint64_t c[API_CAUSES] = { 0 }, r[API_ROUTES] = { 0 }, lost = 0;
+		"product", "list", "search", "put"};
+	uint64_t c[API_CAUSES] = {0}, r[API_ROUTES] = {0}, lost = 0;
 	int rc;
 
 	for (unsigned i = 0; i < api_cfg.workers; i++) {
@@ -862,7 +862,7 @@ respcache_stats_json(struct buf *out)
 		return -1;
 
 	if (l2_enabled()) {
-		uint64_t t[3] = { 0 };
+		uint64_t t[3] = {0};
 
 		for (unsigned i = 0; i < api_cfg.workers; i++) {
 			t[0] += atomic_load_explicit(&api_shm->w[i].l2_hits,
@@ -873,28 +873,28 @@ respcache_stats_json(struct buf *out)
 						     memory_order_relaxed);
 		}
 		if (buf_printf(out, "\"l2\": {\"hits\": %" PRIu64 ", "
-			       "\"misses\": %" PRIu64 ", \"errors\": %" PRIu64
-			       "}, ", t[0], t[1], t[2]) != 0)
+				    "\"misses\": %" PRIu64 ", \"errors\": %" PRIu64 "}, ",
+			       t[0], t[1], t[2]) != 0)
 			return -1;
 	}
 	if (api_cfg.mode == CACHE_SHARED && fc_stat(resp_cache, &st) == FC_OK) {
 		items = st.items;
 		return buf_printf(out, "\"items\": %" PRIu64 ", \"segment\": {"
-			"\"kind\": \"%s\", \"segment_bytes\": %" PRIu64 ","
-			" \"bytes_used\": %" PRIu64 ", \"sets\": %" PRIu64 ","
-			" \"evictions\": %" PRIu64 ", \"expired\": %" PRIu64 ","
-			" \"fc_hits\": %" PRIu64 ", \"fc_misses\": %" PRIu64 ","
-			" \"leases_active\": %" PRIu64 ", \"lease_grants\": %" PRIu64 ","
-			" \"lease_takeovers\": %" PRIu64 ","
-			" \"lease_waits\": %" PRIu64 ", \"lease_timeouts\": %" PRIu64 ","
-			" \"lease_stale_hits\": %" PRIu64 ", \"lease_full\": %" PRIu64 ","
-			" \"stale_ms\": %" PRIu64 "}",
-			items, resp_is_file ? "file" : "shm",
-			st.segment_bytes, st.bytes_used, st.sets,
-			st.evictions, st.expired, st.hits, st.misses,
-			st.leases_active, st.lease_grants, st.lease_takeovers,
-			st.lease_waits, st.lease_timeouts, st.lease_stale_hits,
-			st.lease_full, st.stale_ms);
+				       "\"kind\": \"%s\", \"segment_bytes\": %" PRIu64 ","
+				       " \"bytes_used\": %" PRIu64 ", \"sets\": %" PRIu64 ","
+				       " \"evictions\": %" PRIu64 ", \"expired\": %" PRIu64 ","
+				       " \"fc_hits\": %" PRIu64 ", \"fc_misses\": %" PRIu64 ","
+				       " \"leases_active\": %" PRIu64 ", \"lease_grants\": %" PRIu64 ","
+				       " \"lease_takeovers\": %" PRIu64 ","
+				       " \"lease_waits\": %" PRIu64 ", \"lease_timeouts\": %" PRIu64 ","
+				       " \"lease_stale_hits\": %" PRIu64 ", \"lease_full\": %" PRIu64 ","
+				       " \"stale_ms\": %" PRIu64 "}",
+				  items, resp_is_file ? "file" : "shm",
+				  st.segment_bytes, st.bytes_used, st.sets,
+				  st.evictions, st.expired, st.hits, st.misses,
+				  st.leases_active, st.lease_grants, st.lease_takeovers,
+				  st.lease_waits, st.lease_timeouts, st.lease_stale_hits,
+				  st.lease_full, st.stale_ms);
 	}
 	if (api_cfg.mode == CACHE_PER_WORKER) {
 		respcache_publish_items();

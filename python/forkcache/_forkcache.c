@@ -44,18 +44,18 @@
 #include "forkcache.h"
 
 #define GET_STACK_BYTES 4096 /* stack buffer of get; larger values retry */
-#define NERR 32               /* error classes, indexed by -code */
+#define NERR 32 /* error classes, indexed by -code */
 
 static PyObject *err_classes[NERR]; /* owned references; NULL = Error */
-static PyObject *err_base;          /* forkcache.Error */
+static PyObject *err_base; /* forkcache.Error */
 
 typedef struct {
 	PyObject_HEAD
-	fc_cache *ch_c;         /* NULL once closed */
-	PyObject *ch_name;      /* str or None */
+		fc_cache *ch_c; /* NULL once closed */
+	PyObject *ch_name; /* str or None */
 	PyObject *ch_weakrefs;
-	Py_ssize_t ch_busy;     /* calls in flight with the GIL released */
-	int ch_closing;         /* close() asked while busy */
+	Py_ssize_t ch_busy; /* calls in flight with the GIL released */
+	int ch_closing; /* close() asked while busy */
 } CacheObject;
 
 /* --------------------------------------------------------------- errors */
@@ -195,13 +195,15 @@ parse(const char *fn, PyObject *const *args, Py_ssize_t nargs,
 			if (i == nnames) {
 				PyErr_Format(PyExc_TypeError,
 					     "%s() got an unexpected keyword "
-					     "argument '%U'", fn, kn);
+					     "argument '%U'",
+					     fn, kn);
 				return -1;
 			}
 			if (out[i]) {
 				PyErr_Format(PyExc_TypeError,
 					     "%s() got multiple values for "
-					     "argument '%s'", fn, names[i]);
+					     "argument '%s'",
+					     fn, names[i]);
 				return -1;
 			}
 			out[i] = args[nargs + j];
@@ -295,7 +297,7 @@ Cache_open(CacheObject *self, PyObject *const *args, Py_ssize_t nargs)
 	fc_cache *c = NULL;
 	int rc, urc = FC_OK;
 	Py_BEGIN_ALLOW_THREADS
-	rc = fc_open(name, &o, &c);
+		rc = fc_open(name, &o, &c);
 	/*
 	 * A private cache: remove the name at once. The mapping lives on in
 	 * this process and in every child forked from now on, and the kernel
@@ -304,9 +306,7 @@ Cache_open(CacheObject *self, PyObject *const *args, Py_ssize_t nargs)
 	 */
 	if (rc == FC_OK && unlink_now)
 		urc = fc_unlink(name, (unsigned)flags & FC_FILE);
-	Py_END_ALLOW_THREADS
-	if (rc != FC_OK)
-		return raise_fc(rc);
+	Py_END_ALLOW_THREADS if (rc != FC_OK) return raise_fc(rc);
 	if (urc != FC_OK) {
 		fc_close(c);
 		return raise_fc(urc);
@@ -406,7 +406,7 @@ Cache_get(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 		if (nargs == 2)
 			dflt = args[1];
 	} else {
-		static const char *const names[] = { "key", "default" };
+		static const char *const names[] = {"key", "default"};
 		PyObject *a[2];
 		if (parse("get", args, nargs, kwnames, names, 2, 1, a) < 0)
 			return NULL;
@@ -503,15 +503,18 @@ Cache_contains(CacheObject *self, PyObject *key)
 
 /* ----------------------------------------------------------------- writes */
 
-enum { W_SET, W_ADD, W_REPLACE, W_CAS };
+enum { W_SET,
+       W_ADD,
+       W_REPLACE,
+       W_CAS };
 
 static PyObject *
 do_write(CacheObject *self, int mode, const char *fn, PyObject *const *args,
 	 Py_ssize_t nargs, PyObject *kwnames)
 {
-	static const char *const names_set[] = { "key", "value", "ttl" };
-	static const char *const names_cas[] = { "key", "value", "cas", "ttl" };
-	PyObject *a[4] = { NULL, NULL, NULL, NULL };
+	static const char *const names_set[] = {"key", "value", "ttl"};
+	static const char *const names_cas[] = {"key", "value", "cas", "ttl"};
+	PyObject *a[4] = {NULL, NULL, NULL, NULL};
 	PyObject *ttlo;
 	unsigned long long cas = 0;
 	if (mode == W_CAS) {
@@ -544,8 +547,8 @@ do_write(CacheObject *self, int mode, const char *fn, PyObject *const *args,
 	fc_cache *c = self->ch_c;
 	int rc;
 	busy_enter(self);
-	Py_BEGIN_ALLOW_THREADS
-	switch (mode) {
+	Py_BEGIN_ALLOW_THREADS switch (mode)
+	{
 	case W_SET:
 		rc = fc_set(c, k, (size_t)kn, vb.buf, (size_t)vb.len, ttl);
 		break;
@@ -560,7 +563,7 @@ do_write(CacheObject *self, int mode, const char *fn, PyObject *const *args,
 		break;
 	}
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+		busy_leave(self);
 	PyBuffer_Release(&vb);
 	Py_DECREF(a[0]);
 	if (rc == FC_OK) {
@@ -616,9 +619,9 @@ Cache_delete(CacheObject *self, PyObject *const *args, Py_ssize_t nargs)
 	int rc;
 	busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = fc_delete(c, k, (size_t)kn);
+		rc = fc_delete(c, k, (size_t)kn);
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+		busy_leave(self);
 	Py_DECREF(key);
 	if (rc == FC_OK)
 		Py_RETURN_TRUE;
@@ -631,7 +634,7 @@ static PyObject *
 Cache_touch(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 	    PyObject *kwnames)
 {
-	static const char *const names[] = { "key", "ttl" };
+	static const char *const names[] = {"key", "ttl"};
 	PyObject *a[2];
 	if (parse("touch", args, nargs, kwnames, names, 2, 1, a) < 0)
 		return NULL;
@@ -646,9 +649,9 @@ Cache_touch(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 	int rc;
 	busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = fc_touch(c, k, (size_t)kn, ttl);
+		rc = fc_touch(c, k, (size_t)kn, ttl);
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+		busy_leave(self);
 	Py_DECREF(a[0]);
 	if (rc == FC_OK)
 		Py_RETURN_TRUE;
@@ -662,7 +665,7 @@ Cache_incr(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 	   PyObject *kwnames)
 {
 	/* incr(key, delta=1) -> new value, or None if the key is absent */
-	static const char *const names[] = { "key", "delta" };
+	static const char *const names[] = {"key", "delta"};
 	PyObject *a[2];
 	if (parse("incr", args, nargs, kwnames, names, 2, 1, a) < 0)
 		return NULL;
@@ -682,9 +685,9 @@ Cache_incr(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 	int rc;
 	busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = fc_incr(c, k, (size_t)kn, (int64_t)delta, &v);
+		rc = fc_incr(c, k, (size_t)kn, (int64_t)delta, &v);
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+		busy_leave(self);
 	Py_DECREF(a[0]);
 	if (rc == FC_OK)
 		return PyLong_FromUnsignedLongLong(v);
@@ -702,9 +705,9 @@ Cache_clear(CacheObject *self, PyObject *unused)
 	int rc;
 	busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = fc_flush(c);
+		rc = fc_flush(c);
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+		busy_leave(self);
 	if (rc != FC_OK)
 		return raise_fc(rc);
 	Py_RETURN_NONE;
@@ -719,9 +722,9 @@ Cache_flush_expired(CacheObject *self, PyObject *unused)
 	int64_t rc;
 	busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = fc_flush_expired(c);
+		rc = fc_flush_expired(c);
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+		busy_leave(self);
 	if (rc < 0)
 		return raise_fc((int)rc);
 	return PyLong_FromLongLong(rc);
@@ -754,7 +757,7 @@ Cache_lease_get(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 	 * status FC_OK (fresh hit), FC_LEADER (compute, then lease_fill or
 	 * lease_abandon), FC_STALE (stale value; refresh, then fill/abandon).
 	 * wait in seconds; TimeoutError (FC_ETIMEDOUT) when it runs out. */
-	static const char *const names[] = { "key", "wait" };
+	static const char *const names[] = {"key", "wait"};
 	PyObject *a[2];
 	if (parse("lease_get", args, nargs, kwnames, names, 2, 1, a) < 0)
 		return NULL;
@@ -776,10 +779,8 @@ Cache_lease_get(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 	for (;;) {
 		n = cap;
 		Py_BEGIN_ALLOW_THREADS
-		rc = fc_lease_get(c, k, (size_t)kn, buf, &n, wait_ms, &lease);
-		Py_END_ALLOW_THREADS
-		if (rc != FC_ETRUNC)
-			break;
+			rc = fc_lease_get(c, k, (size_t)kn, buf, &n, wait_ms, &lease);
+		Py_END_ALLOW_THREADS if (rc != FC_ETRUNC) break;
 		/* A value larger than the buffer: no lease is held (the call
 		 * copied nothing); read again with the exact size. */
 		Py_XDECREF(big);
@@ -841,7 +842,7 @@ Cache_lease_fill(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 		 PyObject *kwnames)
 {
 	/* lease_fill(lease, value, ttl=None): store and wake the waiters */
-	static const char *const names[] = { "lease", "value", "ttl" };
+	static const char *const names[] = {"lease", "value", "ttl"};
 	PyObject *a[3];
 	if (parse("lease_fill", args, nargs, kwnames, names, 3, 2, a) < 0)
 		return NULL;
@@ -862,9 +863,9 @@ Cache_lease_fill(CacheObject *self, PyObject *const *args, Py_ssize_t nargs,
 	int rc;
 	busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = fc_lease_fill(c, &lease, vb.buf, (size_t)vb.len, ttl);
+		rc = fc_lease_fill(c, &lease, vb.buf, (size_t)vb.len, ttl);
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+		busy_leave(self);
 	PyBuffer_Release(&vb);
 	if (rc != FC_OK)
 		return raise_fc(rc);
@@ -887,9 +888,9 @@ Cache_lease_abandon(CacheObject *self, PyObject *const *args,
 	int rc;
 	busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = fc_lease_abandon(c, &lease);
+		rc = fc_lease_abandon(c, &lease);
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+		busy_leave(self);
 	if (rc != FC_OK)
 		return raise_fc(rc);
 	Py_RETURN_NONE;
@@ -942,17 +943,17 @@ Cache_stats(CacheObject *self, PyObject *unused)
 		const char *k;
 		unsigned long long v;
 	} lease_fields[] = {
-		{ "lease_slots", s.lease_slots },
-		{ "leases_active", s.leases_active },
-		{ "leases_dead", s.leases_dead },
-		{ "lease_grants", s.lease_grants },
-		{ "lease_takeovers", s.lease_takeovers },
-		{ "lease_waits", s.lease_waits },
-		{ "lease_timeouts", s.lease_timeouts },
-		{ "lease_stale_hits", s.lease_stale_hits },
-		{ "lease_full", s.lease_full },
-		{ "lease_ms", s.lease_ms },
-		{ "stale_ms", s.stale_ms },
+		{"lease_slots", s.lease_slots},
+		{"leases_active", s.leases_active},
+		{"leases_dead", s.leases_dead},
+		{"lease_grants", s.lease_grants},
+		{"lease_takeovers", s.lease_takeovers},
+		{"lease_waits", s.lease_waits},
+		{"lease_timeouts", s.lease_timeouts},
+		{"lease_stale_hits", s.lease_stale_hits},
+		{"lease_full", s.lease_full},
+		{"lease_ms", s.lease_ms},
+		{"stale_ms", s.stale_ms},
 	};
 	for (size_t i = 0; d && i < sizeof lease_fields / sizeof *lease_fields;
 	     i++) {
@@ -1009,9 +1010,9 @@ Cache_verify(CacheObject *self, PyObject *unused)
 	int64_t rc;
 	busy_enter(self);
 	Py_BEGIN_ALLOW_THREADS
-	rc = fc_verify(c, FC_VERIFY_LOCK, NULL, NULL);
+		rc = fc_verify(c, FC_VERIFY_LOCK, NULL, NULL);
 	Py_END_ALLOW_THREADS
-	busy_leave(self);
+		busy_leave(self);
 	if (rc < 0)
 		return raise_fc((int)rc);
 	return PyLong_FromLongLong(rc);
@@ -1037,56 +1038,54 @@ Cache_get_name(CacheObject *self, void *unused)
 #define FASTKW (METH_FASTCALL | METH_KEYWORDS)
 
 static PyMethodDef Cache_methods[] = {
-	{ "_open", (PyCFunction)(void (*)(void))Cache_open, FAST,
-	  "_open(name, flags, segment_bytes, mode, reader_slots, unlink_now, "
-	  "lease_ms, stale_ms)" },
-	{ "_after_fork", (PyCFunction)Cache_after_fork, METH_NOARGS, NULL },
-	{ "close", (PyCFunction)Cache_close, METH_NOARGS,
-	  "close(): detach; later calls raise ValueError" },
-	{ "get", (PyCFunction)(void (*)(void))Cache_get, FASTKW,
-	  "get(key, default=None) -> bytes or default" },
-	{ "gets", (PyCFunction)(void (*)(void))Cache_gets, FAST,
-	  "gets(key) -> (value, cas) or None" },
-	{ "ttl", (PyCFunction)(void (*)(void))Cache_ttl, FAST,
-	  "ttl(key) -> seconds left, None = never expires; KeyError if absent" },
-	{ "set", (PyCFunction)(void (*)(void))Cache_set, FASTKW,
-	  "set(key, value, ttl=None): store; ttl in seconds, None/0 = never" },
-	{ "add", (PyCFunction)(void (*)(void))Cache_add, FASTKW,
-	  "add(key, value, ttl=None) -> False if a live item exists" },
-	{ "replace", (PyCFunction)(void (*)(void))Cache_replace, FASTKW,
-	  "replace(key, value, ttl=None) -> False if no live item exists" },
-	{ "cas", (PyCFunction)(void (*)(void))Cache_cas, FASTKW,
-	  "cas(key, value, cas, ttl=None) -> False if changed or absent" },
-	{ "delete", (PyCFunction)(void (*)(void))Cache_delete, FAST,
-	  "delete(key) -> True if an item was removed" },
-	{ "touch", (PyCFunction)(void (*)(void))Cache_touch, FASTKW,
-	  "touch(key, ttl=None) -> False if absent" },
-	{ "incr", (PyCFunction)(void (*)(void))Cache_incr, FASTKW,
-	  "incr(key, delta=1) -> new value, None if absent" },
+	{"_open", (PyCFunction)(void (*)(void))Cache_open, FAST,
+	 "_open(name, flags, segment_bytes, mode, reader_slots, unlink_now, "
+	 "lease_ms, stale_ms)"},
+	{"_after_fork", (PyCFunction)Cache_after_fork, METH_NOARGS, NULL},
+	{"close", (PyCFunction)Cache_close, METH_NOARGS,
+	 "close(): detach; later calls raise ValueError"},
+	{"get", (PyCFunction)(void (*)(void))Cache_get, FASTKW,
+	 "get(key, default=None) -> bytes or default"},
+	{"gets", (PyCFunction)(void (*)(void))Cache_gets, FAST,
+	 "gets(key) -> (value, cas) or None"},
+	{"ttl", (PyCFunction)(void (*)(void))Cache_ttl, FAST,
+	 "ttl(key) -> seconds left, None = never expires; KeyError if absent"},
+	{"set", (PyCFunction)(void (*)(void))Cache_set, FASTKW,
+	 "set(key, value, ttl=None): store; ttl in seconds, None/0 = never"},
+	{"add", (PyCFunction)(void (*)(void))Cache_add, FASTKW,
+	 "add(key, value, ttl=None) -> False if a live item exists"},
+	{"replace", (PyCFunction)(void (*)(void))Cache_replace, FASTKW,
+	 "replace(key, value, ttl=None) -> False if no live item exists"},
+	{"cas", (PyCFunction)(void (*)(void))Cache_cas, FASTKW,
+	 "cas(key, value, cas, ttl=None) -> False if changed or absent"},
+	{"delete", (PyCFunction)(void (*)(void))Cache_delete, FAST,
+	 "delete(key) -> True if an item was removed"},
+	{"touch", (PyCFunction)(void (*)(void))Cache_touch, FASTKW,
+	 "touch(key, ttl=None) -> False if absent"},
+	{"incr", (PyCFunction)(void (*)(void))Cache_incr, FASTKW,
+	 "incr(key, delta=1) -> new value, None if absent"},
 #ifdef FC_LEADER
-	{ "lease_get", (PyCFunction)(void (*)(void))Cache_lease_get, FASTKW,
-	  "lease_get(key, wait=0) -> (status, value, lease)" },
-	{ "lease_fill", (PyCFunction)(void (*)(void))Cache_lease_fill, FASTKW,
-	  "lease_fill(lease, value, ttl=None)" },
-	{ "lease_abandon", (PyCFunction)(void (*)(void))Cache_lease_abandon,
-	  FAST, "lease_abandon(lease)" },
+	{"lease_get", (PyCFunction)(void (*)(void))Cache_lease_get, FASTKW,
+	 "lease_get(key, wait=0) -> (status, value, lease)"},
+	{"lease_fill", (PyCFunction)(void (*)(void))Cache_lease_fill, FASTKW,
+	 "lease_fill(lease, value, ttl=None)"},
+	{"lease_abandon", (PyCFunction)(void (*)(void))Cache_lease_abandon,
+	 FAST, "lease_abandon(lease)"},
 #endif
-	{ "clear", (PyCFunction)Cache_clear, METH_NOARGS, "remove every item" },
-	{ "flush_expired", (PyCFunction)Cache_flush_expired, METH_NOARGS,
-	  "remove expired items; return how many" },
-	{ "stats", (PyCFunction)Cache_stats, METH_NOARGS, "stats() -> dict" },
-	{ "keys", (PyCFunction)(void (*)(void))Cache_keys, FAST,
-	  "keys(prefix=b'') -> list of bytes (weakly consistent)" },
-	{ "verify", (PyCFunction)Cache_verify, METH_NOARGS,
-	  "verify() -> number of problems found (0 = clean)" },
-	{ NULL, NULL, 0, NULL }
-};
+	{"clear", (PyCFunction)Cache_clear, METH_NOARGS, "remove every item"},
+	{"flush_expired", (PyCFunction)Cache_flush_expired, METH_NOARGS,
+	 "remove expired items; return how many"},
+	{"stats", (PyCFunction)Cache_stats, METH_NOARGS, "stats() -> dict"},
+	{"keys", (PyCFunction)(void (*)(void))Cache_keys, FAST,
+	 "keys(prefix=b'') -> list of bytes (weakly consistent)"},
+	{"verify", (PyCFunction)Cache_verify, METH_NOARGS,
+	 "verify() -> number of problems found (0 = clean)"},
+	{NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Cache_getset[] = {
-	{ "closed", (getter)Cache_get_closed, NULL, "True once closed", NULL },
-	{ "name", (getter)Cache_get_name, NULL, "segment name", NULL },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+	{"closed", (getter)Cache_get_closed, NULL, "True once closed", NULL},
+	{"name", (getter)Cache_get_name, NULL, "segment name", NULL},
+	{NULL, NULL, NULL, NULL, NULL}};
 
 static PySequenceMethods Cache_as_sequence = {
 	.sq_contains = NULL, /* set in PyInit (needs an int-returning wrapper) */
@@ -1105,7 +1104,7 @@ Cache_sq_contains(PyObject *self, PyObject *key)
 
 static PyTypeObject CacheType = {
 	PyVarObject_HEAD_INIT(NULL, 0)
-	.tp_name = "forkcache._forkcache.Cache",
+		.tp_name = "forkcache._forkcache.Cache",
 	.tp_basicsize = sizeof(CacheObject),
 	.tp_dealloc = (destructor)Cache_dealloc,
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
@@ -1157,18 +1156,16 @@ mod_strerror(PyObject *mod, PyObject *arg)
 }
 
 static PyMethodDef mod_methods[] = {
-	{ "_set_errors", (PyCFunction)(void (*)(void))set_errors, FAST, NULL },
-	{ "_unlink", (PyCFunction)(void (*)(void))mod_unlink, FAST, NULL },
-	{ "errname", mod_errname, METH_O, "errname(code) -> 'FC_E...'" },
-	{ "strerror", mod_strerror, METH_O, "strerror(code) -> message" },
-	{ NULL, NULL, 0, NULL }
-};
+	{"_set_errors", (PyCFunction)(void (*)(void))set_errors, FAST, NULL},
+	{"_unlink", (PyCFunction)(void (*)(void))mod_unlink, FAST, NULL},
+	{"errname", mod_errname, METH_O, "errname(code) -> 'FC_E...'"},
+	{"strerror", mod_strerror, METH_O, "strerror(code) -> message"},
+	{NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {
 	PyModuleDef_HEAD_INIT, "forkcache._forkcache",
 	"CPython binding of libforkcache (see the forkcache package).", -1,
-	mod_methods, NULL, NULL, NULL, NULL
-};
+	mod_methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__forkcache(void); /* the one exported symbol */
 
@@ -1187,10 +1184,10 @@ PyInit__forkcache(void)
 		Py_DECREF(m);
 		return NULL;
 	}
-#define ADDINT(n)                                                            \
-	if (PyModule_AddIntConstant(m, #n, n) < 0) {                         \
-		Py_DECREF(m);                                                \
-		return NULL;                                                 \
+#define ADDINT(n)                                    \
+	if (PyModule_AddIntConstant(m, #n, n) < 0) { \
+		Py_DECREF(m);                        \
+		return NULL;                         \
 	}
 #define FC__ADDERR(name, val, msg) ADDINT(FC_##name)
 	FC_ERRORS(FC__ADDERR)

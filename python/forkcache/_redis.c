@@ -28,8 +28,8 @@
 
 typedef struct {
 	PyObject_HEAD
-	fc_redis *r;
-	fc_cache *c;             /* NULL: publish only */
+		fc_redis *r;
+	fc_cache *c; /* NULL: publish only */
 	char ns[FC_REDIS_NS_MAX + 1];
 	PyThread_type_lock lock;
 } PubObject;
@@ -41,7 +41,8 @@ raise_rc(PubObject *p, int rc, int saved_errno)
 		PyObject *args = Py_BuildValue(
 			"(is)", saved_errno,
 			p && p->r && *fc_redis_error(p->r)
-				? fc_redis_error(p->r) : strerror(saved_errno));
+				? fc_redis_error(p->r)
+				: strerror(saved_errno));
 		if (args) {
 			PyErr_SetObject(PyExc_ConnectionError, args);
 			Py_DECREF(args);
@@ -58,11 +59,11 @@ raise_rc(PubObject *p, int rc, int saved_errno)
 static int
 Pub_init(PubObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "redis", "segment", "namespace", "file",
-				  "password", "user", "db", "timeout_ms",
-				  NULL };
+	static char *kwlist[] = {"redis", "segment", "namespace", "file",
+				 "password", "user", "db", "timeout_ms",
+				 NULL};
 	const char *addr, *segment = NULL, *ns = NULL, *password = NULL,
-		   *user = NULL;
+			  *user = NULL;
 	int file = 0;
 	unsigned db = 0, timeout_ms = 1000;
 	fc_redis_options ro;
@@ -80,7 +81,7 @@ Pub_init(PubObject *self, PyObject *args, PyObject *kw)
 		ns = file ? segment : segment + (segment[0] == '/');
 	if (ns == NULL || strlen(ns) < 1 || strlen(ns) > FC_REDIS_NS_MAX) {
 		PyErr_SetString(PyExc_ValueError, "namespace must be 1..200 "
-				"bytes (give namespace= or segment=)");
+						  "bytes (give namespace= or segment=)");
 		return -1;
 	}
 	snprintf(self->ns, sizeof self->ns, "%s", ns);
@@ -94,10 +95,10 @@ Pub_init(PubObject *self, PyObject *args, PyObject *kw)
 		fc_options_init(&fo);
 		fo.flags = file ? FC_FILE : 0;
 		Py_BEGIN_ALLOW_THREADS
-		rc = fc_open(segment, &fo, &self->c);
+			rc = fc_open(segment, &fo, &self->c);
 		e = errno;
-		Py_END_ALLOW_THREADS
-		if (rc != FC_OK) {
+		Py_END_ALLOW_THREADS if (rc != FC_OK)
+		{
 			self->c = NULL;
 			if (rc == FC_ENOTFOUND) {
 				PyErr_Format(PyExc_FileNotFoundError,
@@ -114,10 +115,10 @@ Pub_init(PubObject *self, PyObject *args, PyObject *kw)
 	ro.db = db;
 	ro.timeout_ms = timeout_ms;
 	Py_BEGIN_ALLOW_THREADS
-	rc = fc_redis_open(addr, &ro, &self->r);
+		rc = fc_redis_open(addr, &ro, &self->r);
 	e = errno;
-	Py_END_ALLOW_THREADS
-	if (rc != FC_OK) {
+	Py_END_ALLOW_THREADS if (rc != FC_OK)
+	{
 		raise_rc(self, rc, e);
 		fc_redis_close(self->r);
 		self->r = NULL;
@@ -161,12 +162,14 @@ bytes_arg(PyObject *o, Py_buffer *view)
 	return PyObject_GetBuffer(o, view, PyBUF_SIMPLE);
 }
 
-enum op { OP_KEY, OP_PREFIX, OP_ALL };
+enum op { OP_KEY,
+	  OP_PREFIX,
+	  OP_ALL };
 
 static PyObject *
 publish(PubObject *self, PyObject *arg, enum op op)
 {
-	Py_buffer view = { 0 };
+	Py_buffer view = {0};
 	int rc, e;
 
 	if (self->r == NULL) {
@@ -176,7 +179,7 @@ publish(PubObject *self, PyObject *arg, enum op op)
 	if (op != OP_ALL && bytes_arg(arg, &view) < 0)
 		return NULL;
 	Py_BEGIN_ALLOW_THREADS
-	PyThread_acquire_lock(self->lock, WAIT_LOCK);
+		PyThread_acquire_lock(self->lock, WAIT_LOCK);
 	if (op == OP_KEY)
 		rc = fc_invalidate_publish(self->c, self->r, self->ns,
 					   view.buf, (size_t)view.len);
@@ -187,8 +190,7 @@ publish(PubObject *self, PyObject *arg, enum op op)
 		rc = fc_invalidate_all_publish(self->c, self->r, self->ns);
 	e = errno;
 	PyThread_release_lock(self->lock);
-	Py_END_ALLOW_THREADS
-	if (op != OP_ALL)
+	Py_END_ALLOW_THREADS if (op != OP_ALL)
 		PyBuffer_Release(&view);
 	if (rc != FC_OK)
 		return raise_rc(self, rc, e);
@@ -231,25 +233,23 @@ Pub_get_namespace(PubObject *self, void *closure)
 }
 
 static PyMethodDef Pub_methods[] = {
-	{ "invalidate", (PyCFunction)Pub_invalidate, METH_O,
-	  "invalidate(key): delete locally, publish to every machine" },
-	{ "invalidate_prefix", (PyCFunction)Pub_invalidate_prefix, METH_O,
-	  "invalidate_prefix(prefix): every key starting with prefix" },
-	{ "invalidate_all", (PyCFunction)Pub_invalidate_all, METH_NOARGS,
-	  "invalidate_all(): every key of the namespace" },
-	{ "close", (PyCFunction)Pub_close, METH_NOARGS,
-	  "close(): drop the Redis connection and the segment handle" },
-	{ NULL, NULL, 0, NULL }
-};
+	{"invalidate", (PyCFunction)Pub_invalidate, METH_O,
+	 "invalidate(key): delete locally, publish to every machine"},
+	{"invalidate_prefix", (PyCFunction)Pub_invalidate_prefix, METH_O,
+	 "invalidate_prefix(prefix): every key starting with prefix"},
+	{"invalidate_all", (PyCFunction)Pub_invalidate_all, METH_NOARGS,
+	 "invalidate_all(): every key of the namespace"},
+	{"close", (PyCFunction)Pub_close, METH_NOARGS,
+	 "close(): drop the Redis connection and the segment handle"},
+	{NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Pub_getset[] = {
-	{ "namespace", (getter)Pub_get_namespace, NULL, "namespace", NULL },
-	{ NULL, NULL, NULL, NULL, NULL }
-};
+	{"namespace", (getter)Pub_get_namespace, NULL, "namespace", NULL},
+	{NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject PubType = {
 	PyVarObject_HEAD_INIT(NULL, 0)
-	.tp_name = "forkcache._redis.Publisher",
+		.tp_name = "forkcache._redis.Publisher",
 	.tp_basicsize = sizeof(PubObject),
 	.tp_dealloc = (destructor)Pub_dealloc,
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
@@ -264,8 +264,7 @@ static PyTypeObject PubType = {
 static struct PyModuleDef moddef = {
 	PyModuleDef_HEAD_INIT, "forkcache._redis",
 	"libforkcache-redis: publish invalidations (see forkcache.sync).", -1,
-	NULL, NULL, NULL, NULL, NULL
-};
+	NULL, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__redis(void); /* the one exported symbol */
 

@@ -45,9 +45,20 @@ static void
 bad_addresses_are_refused(void **state)
 {
 	static const char *const bad[] = {
-		"", "unix:", "localhost", "localhost:", ":6379", "h:0",
-		"h:65536", "h:63x", "h:-1", "[::1]6379", "[::1", "h:6379/0",
-		"redis://", "h: 1",
+		"",
+		"unix:",
+		"localhost",
+		"localhost:",
+		":6379",
+		"h:0",
+		"h:65536",
+		"h:63x",
+		"h:-1",
+		"[::1]6379",
+		"[::1",
+		"h:6379/0",
+		"redis://",
+		"h: 1",
 	};
 	struct fc__redis_addr a;
 	char longpath[200];
@@ -78,7 +89,8 @@ messages_parse_with_binary_keys(void **state)
 	assert_int_equal(m.alen, 5);
 	assert_memory_equal(m.arg, "a\0b c", 5);
 	assert_int_equal(fc__redis_msg_parse("9223372036854775807 prefix p",
-					     28, &m, &why), 0);
+					     28, &m, &why),
+			 0);
 	assert_int_equal(m.seq, INT64_MAX);
 	assert_int_equal(m.op, FC__REDIS_PREFIX);
 	assert_int_equal(fc__redis_msg_parse("12 all", 6, &m, &why), 0);
@@ -93,13 +105,24 @@ malformed_messages_are_refused_with_a_reason(void **state)
 		const char *s;
 		size_t n;
 	} bad[] = {
-		{ "", 0 }, { "7", 1 }, { "7 ", 2 }, { " 7 key k", 8 },
-		{ "0 key k", 7 }, { "07 key k", 8 }, { "-7 key k", 8 },
-		{ "9223372036854775808 key k", 25 },
-		{ "99999999999999999999 key k", 26 }, { "7x key k", 8 },
-		{ "7 key", 5 }, { "7 key ", 6 }, { "7 prefix ", 9 },
-		{ "7 all ", 6 }, { "7 all x", 7 }, { "7 KEY k", 7 },
-		{ "7 keys k", 8 }, { "7\0key k", 7 },
+		{"", 0},
+		{"7", 1},
+		{"7 ", 2},
+		{" 7 key k", 8},
+		{"0 key k", 7},
+		{"07 key k", 8},
+		{"-7 key k", 8},
+		{"9223372036854775808 key k", 25},
+		{"99999999999999999999 key k", 26},
+		{"7x key k", 8},
+		{"7 key", 5},
+		{"7 key ", 6},
+		{"7 prefix ", 9},
+		{"7 all ", 6},
+		{"7 all x", 7},
+		{"7 KEY k", 7},
+		{"7 keys k", 8},
+		{"7\0key k", 7},
 	};
 	char big[6 + FC_KEY_MAX + 1];
 	struct fc__redis_msg m;
@@ -118,7 +141,7 @@ malformed_messages_are_refused_with_a_reason(void **state)
 
 	assert_int_equal(fc__redis_msg_parse(big, sizeof big, &m, &why), -1);
 	assert_int_equal(fc__redis_msg_parse(big, sizeof big - 1, &m, &why),
-			 0);    /* exactly FC_KEY_MAX: fine */
+			 0); /* exactly FC_KEY_MAX: fine */
 }
 
 static void

@@ -49,13 +49,13 @@
 #include "forkcache.h"
 #include "forkcache-redis.h"
 
-#define WAIT_MS 10000u          /* generous bound for anything to happen */
-#define LAT_N 10000             /* invalidations timed */
-#define LAT_MAX_US 2000000u     /* "within a bound": 2 s, generous */
-#define BURST_N 100000          /* burst size */
-#define BURST_THREADS 2         /* publishers in the burst */
-#define RSS_GROWTH_MAX_KB 8192  /* daemon heap growth allowed in a burst */
-#define FAULT_BOUND_MS 1000u    /* --stale-bound of the fault scenarios */
+#define WAIT_MS 10000u /* generous bound for anything to happen */
+#define LAT_N 10000 /* invalidations timed */
+#define LAT_MAX_US 2000000u /* "within a bound": 2 s, generous */
+#define BURST_N 100000 /* burst size */
+#define BURST_THREADS 2 /* publishers in the burst */
+#define RSS_GROWTH_MAX_KB 8192 /* daemon heap growth allowed in a burst */
+#define FAULT_BOUND_MS 1000u /* --stale-bound of the fault scenarios */
 /*
  * The daemon-kill scenario's bound. A dead daemon guards nothing from the
  * kill until its successor's startup flush: the supervisor's restart delay
@@ -65,8 +65,8 @@
  * (docs/redis.md), so this scenario allows 2000 ms.
  */
 #define KILL_BOUND_MS 2000u
-#define NKEYS 32                /* keys of the fault stream */
-#define RING 16384              /* versions remembered per key */
+#define NKEYS 32 /* keys of the fault stream */
+#define RING 16384 /* versions remembered per key */
 #define MAX_DAEMONS 8
 #define MAX_SEGS 8
 
@@ -90,8 +90,8 @@ now_us(void)
 static void
 sleep_ms(unsigned ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000,
-			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -164,7 +164,7 @@ ctl(int argc, const char **argv, const size_t *argl)
 		redisReply *r;
 
 		if (g_ctl == NULL) {
-			struct timeval tv = { 5, 0 };
+			struct timeval tv = {5, 0};
 
 			g_ctl = redisConnectUnixWithTimeout(g_sock, tv);
 			if (g_ctl == NULL || g_ctl->err) {
@@ -183,10 +183,10 @@ ctl(int argc, const char **argv, const size_t *argl)
 static bool
 redis_ping(void)
 {
-	const char *argv[1] = { "PING" };
+	const char *argv[1] = {"PING"};
 	redisReply *r = ctl(1, argv, NULL);
 	bool ok = r && r->type == REDIS_REPLY_STATUS &&
-		  strcmp(r->str, "PONG") == 0;
+		strcmp(r->str, "PONG") == 0;
 
 	if (r)
 		freeReplyObject(r);
@@ -197,10 +197,10 @@ static void
 redis_start(void)
 {
 	char out[256], err[256];
-	char *argv[] = { "redis-server", "--port", "0", "--unixsocket",
-			 g_sock, "--unixsocketperm", "700", "--save", "",
-			 "--appendonly", "no", "--dir", g_dir,
-			 "--daemonize", "no", NULL };
+	char *argv[] = {"redis-server", "--port", "0", "--unixsocket",
+			g_sock, "--unixsocketperm", "700", "--save", "",
+			"--appendonly", "no", "--dir", g_dir,
+			"--daemonize", "no", NULL};
 
 	snprintf(out, sizeof out, "%s/redis.out", g_dir);
 	snprintf(err, sizeof err, "%s/redis.err", g_dir);
@@ -230,8 +230,8 @@ redis_stop(int sig)
 static void
 publish_raw(const char *chan, const char *msg, size_t len)
 {
-	const char *argv[3] = { "PUBLISH", chan, msg };
-	size_t argl[3] = { strlen("PUBLISH"), strlen(chan), len };
+	const char *argv[3] = {"PUBLISH", chan, msg};
+	size_t argl[3] = {strlen("PUBLISH"), strlen(chan), len};
 	redisReply *r = ctl(3, argv, argl);
 
 	assert_non_null(r);
@@ -555,20 +555,22 @@ invalidation_reaches_the_other_machine(void **state)
 		uint64_t t0 = now_us();
 
 		assert_int_equal(fc_invalidate_publish(p.a.c, r, "lat", k,
-						       strlen(k)), FC_OK);
+						       strlen(k)),
+				 FC_OK);
 		while (has_key(p.b.c, k)) {
 			if (now_us() - t0 > LAT_MAX_US)
 				fail_msg("invalidation %d not applied on B "
-					 "within %u us", i, LAT_MAX_US);
+					 "within %u us",
+					 i, LAT_MAX_US);
 			sched_yield();
 		}
 		lat[i] = now_us() - t0;
 	}
 	fc_redis_close(r);
 	qsort(lat, LAT_N, sizeof lat[0], cmp_u64);
-	printf("invalidation latency A->B over %d: p50 %" PRIu64 " us, p99 %"
-	       PRIu64 " us, max %" PRIu64 " us (publish round trip "
-	       "included)\n", LAT_N, lat[LAT_N / 2], lat[LAT_N * 99 / 100],
+	printf("invalidation latency A->B over %d: p50 %" PRIu64 " us, p99 %" PRIu64 " us, max %" PRIu64 " us (publish round trip "
+	       "included)\n",
+	       LAT_N, lat[LAT_N / 2], lat[LAT_N * 99 / 100],
 	       lat[LAT_N - 1]);
 	assert_int_equal(daemon_stat(&p.db, "keys"), LAT_N);
 	assert_int_equal(daemon_stat(&p.db, "gaps"), 0);
@@ -649,20 +651,23 @@ prefix_and_namespace_flush(void **state)
 	daemon_start(&dc);
 	wait_subscribed(&dc, 1);
 	for (int i = 0; i < 50; i++) {
-		fc_cache *segs[3] = { p.a.c, p.b.c, c.c };
+		fc_cache *segs[3] = {p.a.c, p.b.c, c.c};
 
 		for (int s = 0; s < 3; s++) {
 			snprintf(k, sizeof k, "user:%d", i);
 			assert_int_equal(fc_set(segs[s], k, strlen(k), "u", 1,
-						0), FC_OK);
+						0),
+					 FC_OK);
 			snprintf(k, sizeof k, "item:%d", i);
 			assert_int_equal(fc_set(segs[s], k, strlen(k), "i", 1,
-						0), FC_OK);
+						0),
+					 FC_OK);
 		}
 	}
 	r = redis_open();
 	assert_int_equal(fc_invalidate_prefix_publish(p.a.c, r, "pfx", "user:",
-						      5), FC_OK);
+						      5),
+			 FC_OK);
 	assert_int_equal(count_prefix(p.a.c, "user:"), 0); /* at once */
 	wait_prefix_count(p.b.c, "user:", 0);
 	assert_int_equal(count_prefix(p.b.c, "item:"), 50);
@@ -695,7 +700,7 @@ struct stream {
 	uint64_t bound_us;
 	_Atomic uint64_t ver[NKEYS];
 	_Atomic uint64_t tsup[NKEYS][RING]; /* us when version v was replaced */
-	atomic_int write_keys;  /* the writer updates keys 0..write_keys-1 */
+	atomic_int write_keys; /* the writer updates keys 0..write_keys-1 */
 	atomic_bool stop;
 	/* results (each written by one thread, read after join) */
 	uint64_t reads, hits, stale_within, stale_past, max_stale_us;
@@ -733,7 +738,7 @@ writer_main(void *arg)
 			s->publish_failures++;
 			if (atomic_load(&s->stop))
 				break;
-			sleep_ms(20);   /* the application's retry */
+			sleep_ms(20); /* the application's retry */
 		}
 		sleep_ms(2);
 	}
@@ -799,7 +804,9 @@ reader_main(void *arg)
 	return NULL;
 }
 
-enum fault { F_REDIS_RESTART, F_PAUSE, F_DAEMON_KILL };
+enum fault { F_REDIS_RESTART,
+	     F_PAUSE,
+	     F_DAEMON_KILL };
 
 static const char *const fault_names[] = {
 	[F_REDIS_RESTART] = "Redis SIGKILLed, restarted after 300 ms",
@@ -864,10 +871,12 @@ fault_stream(enum fault f, bool unsafe)
 	atomic_store(&s.write_keys, NKEYS);
 	g_stream = &s;
 	assert_int_equal(pthread_create(&g_stream_threads[0], NULL,
-					writer_main, &s), 0);
+					writer_main, &s),
+			 0);
 	g_stream_nthreads = 1;
 	assert_int_equal(pthread_create(&g_stream_threads[1], NULL,
-					reader_main, &s), 0);
+					reader_main, &s),
+			 0);
 	g_stream_nthreads = 2;
 	sleep_ms(1000);
 	subs = subscribed_count(&p.db);
@@ -880,7 +889,7 @@ fault_stream(enum fault f, bool unsafe)
 		redis_start();
 		break;
 	case F_PAUSE: {
-		const char *argv[4] = { "CLIENT", "PAUSE", "2500", "ALL" };
+		const char *argv[4] = {"CLIENT", "PAUSE", "2500", "ALL"};
 		redisReply *r = ctl(4, argv, NULL);
 
 		assert_non_null(r);
@@ -892,13 +901,13 @@ fault_stream(enum fault f, bool unsafe)
 	case F_DAEMON_KILL:
 		kill(p.db.pid, SIGKILL);
 		reap(p.db.pid, 5000);
-		subs = 0;       /* the new process prints its own lines */
+		subs = 0; /* the new process prints its own lines */
 		unlink(p.db.out);
 		sleep_ms(300);
 		daemon_start(&p.db);
 		break;
 	}
-	wait_subscribed(&p.db, subs + 1);       /* and again after reconnect */
+	wait_subscribed(&p.db, subs + 1); /* and again after reconnect */
 	uint64_t recovered_ms = (now_us() - t_fault) / 1000;
 
 	/* From now on half of the keys are never written again: a value of
@@ -906,7 +915,7 @@ fault_stream(enum fault f, bool unsafe)
 	 * rule flushed it (a key still written would be fixed by its next
 	 * invalidation and hide the miss). */
 	atomic_store(&s.write_keys, NKEYS / 2);
-	sleep_ms(bound + 500);  /* a value missed stays past the bound */
+	sleep_ms(bound + 500); /* a value missed stays past the bound */
 	stream_stop();
 
 	uint64_t fc = daemon_stat(&p.db, "flush_connect");
@@ -918,8 +927,8 @@ fault_stream(enum fault f, bool unsafe)
 			 " (bound %u ms, subscribed again after %" PRIu64
 			 " ms; within: %" PRIu64 ", reads: %" PRIu64
 			 ", writes: %" PRIu64 ", publish retries: %" PRIu64
-			 ", B flushes connect/disconnected: %" PRIu64 "/%"
-			 PRIu64 ")", fault_names[f],
+			 ", B flushes connect/disconnected: %" PRIu64 "/%" PRIu64 ")",
+			 fault_names[f],
 			 unsafe ? " [--unsafe-no-flush]" : "", s.stale_past,
 			 bound, recovered_ms, s.stale_within, s.reads,
 			 s.writes, s.publish_failures, fc, fd);
@@ -930,7 +939,7 @@ fault_stream(enum fault f, bool unsafe)
 	if (!unsafe) {
 		/* The rule fired for the reason the fault implies. */
 		if (f == F_REDIS_RESTART)
-			assert_true(fc >= 2);   /* first connect + run_id */
+			assert_true(fc >= 2); /* first connect + run_id */
 		if (f == F_PAUSE)
 			assert_true(fd >= 1);
 		if (f == F_DAEMON_KILL)
@@ -1024,7 +1033,8 @@ burst_loses_nothing_and_memory_stays_bounded(void **state)
 		args[i].first = i * (BURST_N / BURST_THREADS);
 		args[i].count = BURST_N / BURST_THREADS;
 		assert_int_equal(pthread_create(&t[i], NULL, burst_main,
-						&args[i]), 0);
+						&args[i]),
+				 0);
 	}
 	for (int i = 0; i < BURST_THREADS; i++) {
 		void *bad;
@@ -1042,7 +1052,8 @@ burst_loses_nothing_and_memory_stays_bounded(void **state)
 	rss1 = rss_anon_kb(p.db.pid);
 	printf("burst: %d invalidations published in %.2f s by %d threads, "
 	       "all applied on B after %.2f s (%" PRIu64 " messages); B "
-	       "daemon RssAnon %ld -> %ld kB\n", BURST_N, pub_us / 1e6,
+	       "daemon RssAnon %ld -> %ld kB\n",
+	       BURST_N, pub_us / 1e6,
 	       BURST_THREADS, all_us / 1e6, keys, rss0, rss1);
 	/* A publish whose reply timed out is sent again (fc_redis retries
 	 * once on a fresh connection): a duplicate may arrive, and finds
@@ -1078,19 +1089,19 @@ malformed_messages_are_logged_and_ignored(void **state)
 		const char *m;
 		size_t n;
 	} bad[] = {
-		{ "", 0 },
-		{ "garbage", 7 },
-		{ "x key k", 7 },
-		{ "1", 1 },
-		{ "1 key", 5 },
-		{ "1 key ", 6 },
-		{ "1 nope k", 8 },
-		{ "-5 key keep:2", 13 },
-		{ "99999999999999999999 key keep:2", 31 },
-		{ "1 all extra", 11 },
-		{ "01 key keep:2", 13 },
-		{ "2\0key keep:3", 12 },
-		{ "3 prefix ", 9 },
+		{"", 0},
+		{"garbage", 7},
+		{"x key k", 7},
+		{"1", 1},
+		{"1 key", 5},
+		{"1 key ", 6},
+		{"1 nope k", 8},
+		{"-5 key keep:2", 13},
+		{"99999999999999999999 key keep:2", 31},
+		{"1 all extra", 11},
+		{"01 key keep:2", 13},
+		{"2\0key keep:3", 12},
+		{"3 prefix ", 9},
 	};
 	const size_t nbad = sizeof bad / sizeof bad[0];
 	char chan[64], k[32], big[300];
@@ -1126,9 +1137,10 @@ malformed_messages_are_logged_and_ignored(void **state)
 	/* start and first connect only: the garbage flushed nothing */
 	assert_int_equal(daemon_stat(&p.db, "flushes"), 2);
 	assert_true(count_lines(p.db.err, "forkcache-sync: warn: malformed "
-				"message ignored", NULL, 0) >= 10);
+					  "message ignored",
+				NULL, 0) >= 10);
 	fc_redis_close(r);
-	assert_int_equal(daemon_stop(&p.db), 0);       /* SIGTERM: exit 0 */
+	assert_int_equal(daemon_stop(&p.db), 0); /* SIGTERM: exit 0 */
 }
 
 /* The application replaced its segment (unlink + create under the same
@@ -1169,7 +1181,7 @@ replaced_segment_is_attached_again(void **state)
 	for (unsigned t = 0; t < WAIT_MS && has_key(b2.c, "k"); t += 2)
 		sleep_ms(2);
 	assert_false(has_key(b2.c, "k"));
-	assert_true(has_key(p.b.c, "k"));  /* the old one: no longer guarded */
+	assert_true(has_key(p.b.c, "k")); /* the old one: no longer guarded */
 	fc_redis_close(r);
 }
 

@@ -44,14 +44,14 @@ assert_unchanged(fc_cache *c, const struct snap *a, const char *what)
 			 (unsigned long long)a->cas, (unsigned long long)b.cas);
 }
 
-#define EXPECT(call, want)                                                     \
-	do {                                                                   \
-		int64_t rc_ = (call);                                          \
-		if (rc_ != (want))                                             \
-			fail_msg("%s = %s (%lld), want %s", #call,             \
-				 fc_errname((int)rc_), (long long)rc_,         \
-				 fc_errname(want));                            \
-		assert_unchanged(c, &before, #call);                           \
+#define EXPECT(call, want)                                             \
+	do {                                                           \
+		int64_t rc_ = (call);                                  \
+		if (rc_ != (want))                                     \
+			fail_msg("%s = %s (%lld), want %s", #call,     \
+				 fc_errname((int)rc_), (long long)rc_, \
+				 fc_errname(want));                    \
+		assert_unchanged(c, &before, #call);                   \
 	} while (0)
 
 static int

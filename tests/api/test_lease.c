@@ -348,7 +348,8 @@ full_lease_table_is_ebusy_never_a_hang_and_get_or_compute_still_computes(void **
 	struct counting k = {0, 0};
 	n = sizeof buf;
 	assert_int_equal(fc_get_or_compute(c, "extra", 5, buf, &n, 5000, 0,
-					   compute_value, &k), FC_OK);
+					   compute_value, &k),
+			 FC_OK);
 	assert_int_equal(k.calls, 1);
 	assert_memory_equal(buf, "v:extra", 7);
 	n = sizeof buf;
@@ -375,14 +376,16 @@ get_or_compute_computes_once_then_hits(void **state)
 	size_t n = sizeof buf;
 
 	assert_int_equal(fc_get_or_compute(c, "key", 3, buf, &n, 1000, 0,
-					   compute_value, &k), FC_OK);
+					   compute_value, &k),
+			 FC_OK);
 	assert_int_equal(k.calls, 1);
 	assert_int_equal(n, 5);
 	assert_memory_equal(buf, "v:key", 5);
 	memset(buf, 0, sizeof buf);
 	n = sizeof buf;
 	assert_int_equal(fc_get_or_compute(c, "key", 3, buf, &n, 1000, 0,
-					   compute_value, &k), FC_OK);
+					   compute_value, &k),
+			 FC_OK);
 	assert_int_equal(k.calls, 1);
 	assert_memory_equal(buf, "v:key", 5);
 	n = sizeof buf;
@@ -401,7 +404,8 @@ get_or_compute_failure_is_returned_and_the_lease_abandoned(void **state)
 	fc_lease l;
 
 	assert_int_equal(fc_get_or_compute(c, "key", 3, buf, &n, 1000, 0,
-					   compute_value, &k), -77);
+					   compute_value, &k),
+			 -77);
 	assert_int_equal(k.calls, 1);
 	assert_int_equal(fc_test_stats(c).leases_active, 0);
 	n = sizeof buf;

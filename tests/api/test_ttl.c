@@ -78,7 +78,7 @@ touch_extends_the_ttl(void **state)
 	assert_int_equal(fc_set(c, "u", 1, "v", 1, 1000), FC_OK);
 	fc_test_clock_advance_ms(500);
 	assert_int_equal(fc_touch(c, "t", 1, 5000), FC_OK); /* to +5500 */
-	fc_test_clock_advance_ms(1500);                    /* +2000 */
+	fc_test_clock_advance_ms(1500); /* +2000 */
 	assert_int_equal(get_rc(c, "t"), FC_OK);
 	assert_int_equal(get_rc(c, "u"), FC_ENOTFOUND);
 	fc_test_clock_advance_ms(4000); /* +6000: past the touched TTL */

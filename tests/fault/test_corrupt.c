@@ -112,11 +112,11 @@ open_image(fc_cache **c)
 
 /* Outcome of one damaged image, reported by the child's exit code. */
 enum outcome {
-	O_REFUSED = 0,    /* fc_open gave FC_ECORRUPT or FC_EINCOMPAT */
-	O_DETECTED = 1,   /* opened; fc_verify reported problems */
-	O_INTACT = 2,     /* opened; verify clean and every item intact */
+	O_REFUSED = 0, /* fc_open gave FC_ECORRUPT or FC_EINCOMPAT */
+	O_DETECTED = 1, /* opened; fc_verify reported problems */
+	O_INTACT = 2, /* opened; verify clean and every item intact */
 	O_VALUE_ONLY = 3, /* opened; verify clean; only value bytes differ */
-	O_ACCEPTED = 4,   /* opened; verify clean (header cases) */
+	O_ACCEPTED = 4, /* opened; verify clean (header cases) */
 	O_NCOUNT = 5,
 };
 

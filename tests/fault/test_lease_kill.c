@@ -28,7 +28,9 @@ struct shared {
 
 static struct shared *sh;
 
-enum lead_end { END_FILL, END_ABANDON, END_HANG };
+enum lead_end { END_FILL,
+		END_ABANDON,
+		END_HANG };
 
 struct leader_args {
 	fc_cache *c;

@@ -184,7 +184,7 @@ full_slot_table_with_a_dead_reader_frees_up_after_a_write(void **state)
 	c = fc_test_create(&o);
 	prefill(c);
 	assert_int_equal(fc_get(c, "k:1", 3, buf, &len), FC_OK); /* slot 1 */
-	kill_reader_inside_get(c);                               /* slot 2 */
+	kill_reader_inside_get(c); /* slot 2 */
 	assert_int_equal(fc_test_stats(c).readers_dead, 1);
 	r.c = c;
 	assert_int_equal(pthread_create(&th, NULL, read_once_main, &r), 0);
@@ -205,7 +205,8 @@ full_slot_table_with_a_dead_reader_frees_up_after_a_write(void **state)
 static void
 readers_killed_at_random_times_leave_a_working_cache(void **state)
 {
-	enum { NCHILD = 3, ROUNDS = 8 };
+	enum { NCHILD = 3,
+	       ROUNDS = 8 };
 	fc_cache *c = *state;
 	fc_test_rng r;
 	int reaped = 0;

@@ -188,7 +188,7 @@ fc_test_seed(void)
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		seed = (uint64_t)ts.tv_sec * 1000000007u ^
-		       (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+			(uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
 	}
 	have = 1;
 	fprintf(stderr,

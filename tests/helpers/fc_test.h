@@ -76,9 +76,9 @@ uint64_t fc_test_rand_range(fc_test_rng *r, uint64_t lo, uint64_t hi);
 void fc_test_fill_random(fc_test_rng *r, void *buf, size_t len);
 
 /* ---- processes ---- */
-#define FC_TEST_CHILD_FAIL 86       /* a child's check failed */
+#define FC_TEST_CHILD_FAIL 86 /* a child's check failed */
 #define FC_TEST_CHILD_NOTREACHED 87 /* a fault point was never hit */
-#define FC_TEST_CHILD_ALARM_S 60    /* watchdog: a child dies of SIGALRM */
+#define FC_TEST_CHILD_ALARM_S 60 /* watchdog: a child dies of SIGALRM */
 
 /* In a child: print the failed condition and _exit(FC_TEST_CHILD_FAIL). */
 #define FC_CHILD_CHECK(cond)                                                   \
@@ -160,22 +160,22 @@ void fc_test_rmtree(char *dir);
 typedef struct fc_mix_args {
 	fc_cache *c;
 	uint32_t writer; /* id stored in the values this worker writes */
-	unsigned iters;  /* operations */
-	unsigned nkeys;  /* key space shared by all workers */
-	size_t vmax;     /* longest value (>= FC_TEST_VALUE_MIN) */
+	unsigned iters; /* operations */
+	unsigned nkeys; /* key space shared by all workers */
+	size_t vmax; /* longest value (>= FC_TEST_VALUE_MIN) */
 	uint64_t seed;
-	int open_own;         /* nonzero: fc_open(name) a handle of its own */
-	const char *name;     /* segment name for open_own */
-	int allow_ebusy;      /* reads may fail with FC_EBUSY (no free slot) */
-	int allow_set_ebusy;  /* sets may fail with FC_EBUSY (room held back by
+	int open_own; /* nonzero: fc_open(name) a handle of its own */
+	const char *name; /* segment name for open_own */
+	int allow_ebusy; /* reads may fail with FC_EBUSY (no free slot) */
+	int allow_set_ebusy; /* sets may fail with FC_EBUSY (room held back by
 	                         a reader past the writer's bounded wait) */
 	unsigned flush_every; /* nonzero: fc_flush every that many ops */
 	/* results */
 	uint64_t gets, hits, sets, deletes, cas_ok, iter_items;
-	uint64_t ebusy;      /* reads refused with FC_EBUSY (allow_ebusy) */
-	uint64_t set_busy;   /* sets refused with FC_EBUSY (allow_set_ebusy) */
+	uint64_t ebusy; /* reads refused with FC_EBUSY (allow_ebusy) */
+	uint64_t set_busy; /* sets refused with FC_EBUSY (allow_set_ebusy) */
 	uint64_t bad_values; /* torn or foreign values read: must be 0 */
-	uint64_t errors;     /* unexpected return codes: must be 0 */
+	uint64_t errors; /* unexpected return codes: must be 0 */
 } fc_mix_args;
 /* Run the workload; returns 0 when bad_values and errors are both 0. */
 int fc_mix_run(fc_mix_args *a);

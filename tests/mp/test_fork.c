@@ -5,7 +5,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-enum { NPARENT = 300, NCHILD = 3, NPER = 200 };
+enum { NPARENT = 300,
+       NCHILD = 3,
+       NPER = 200 };
 
 static int
 check_val(fc_cache *c, const char *key, size_t kl, uint32_t writer,

@@ -24,17 +24,17 @@
 #define VLEN 64u
 
 struct shared {
-	uint32_t go;                /* start flag: all members race from here */
-	uint32_t computes;          /* leader computations */
+	uint32_t go; /* start flag: all members race from here */
+	uint32_t computes; /* leader computations */
 	uint32_t leaders, oks, bad; /* outcomes of the herd */
 	uint32_t ready;
-	uint32_t per_key[NKEYS];    /* computations of each key */
+	uint32_t per_key[NKEYS]; /* computations of each key */
 };
 
 static struct shared *sh;
 
 struct member {
-	fc_cache *c;      /* shared handle (processes) or NULL: open own */
+	fc_cache *c; /* shared handle (processes) or NULL: open own */
 	const char *name;
 	unsigned id;
 	int rc;

@@ -31,7 +31,7 @@ other_layout_is_incompatible(void **state)
 	int fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(pread(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
-	h.hd_layout_sig ^= 1;                    /* another build's layout */
+	h.hd_layout_sig ^= 1; /* another build's layout */
 	h.hd_checksum = fc__header_checksum(&h); /* with a valid checksum */
 	assert_int_equal(pwrite(fd, &h, sizeof h, 0), (ssize_t)sizeof h);
 	close(fd);

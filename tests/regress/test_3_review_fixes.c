@@ -37,15 +37,14 @@ claim_window_after_release_is_not_reaped(void **state)
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_int_equal(WEXITSTATUS(st), 0);
 	struct slot_shm *s = &c->slots[0];
-	assert_int_equal((uint32_t)s->rs_owner, 0);  /* released */
+	assert_int_equal((uint32_t)s->rs_owner, 0); /* released */
 	/* We are mid-claim: the slot's byte locked (through a description of
 	 * our own, as a claimer's), then the owner word stored. */
 	char path[128];
 	snprintf(path, sizeof path, "/dev/shm%s", fc_test_cur_name());
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
-	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
-			  .l_start = (off_t)c->g.slots_off, .l_len = 1};
+	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)c->g.slots_off, .l_len = 1};
 	assert_int_equal(fcntl(fd, F_OFD_SETLK, &l), 0);
 	uint64_t o = (((s->rs_owner >> 32) + 1) << 32) | (uint32_t)getpid();
 	s->rs_owner = o;
@@ -154,7 +153,7 @@ verify_of_a_hostile_index_is_linear_and_bounded(void **state)
 	ncb = 0;
 	int64_t n = fc_verify(c, 0, count_cb, NULL);
 	assert_true(n >= (int64_t)c->g.nbuckets - 1); /* each duplicate counted */
-	assert_true(ncb <= 1001);                      /* few described */
+	assert_true(ncb <= 1001); /* few described */
 	for (uint64_t i = 0; i < c->g.nbuckets; i++)
 		ix[i] = FC_BK_EMPTY;
 	ix[0] = w; /* may be unreachable now; teardown does not verify */

@@ -100,7 +100,8 @@ fork_while_threads_churn(void **state)
 	for (int i = 0; i < CHURN; i++)
 		pthread_join(th[i], NULL);
 	fprintf(stderr, "%d forks under thread churn: %d hung children (killed after 5 s), "
-		"%d failed\n", forks, hung, bad);
+			"%d failed\n",
+		forks, hung, bad);
 	assert_int_equal(hung, 0);
 	assert_int_equal(bad, 0);
 	fc_test_verify(c);

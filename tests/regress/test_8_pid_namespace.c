@@ -78,7 +78,8 @@ reader_in_other_pid_namespace_is_not_reaped(void **state)
 	}
 	int reaped = fc_reap(c);
 	fprintf(stderr, "reader in another pid namespace: %d slot(s) seen live, fc_reap "
-		"reaped %d\n", live, reaped);
+			"reaped %d\n",
+		live, reaped);
 	assert_int_equal(write(go[1], "g", 1), 1);
 	fc_test_assert_exit(mid, 0);
 	assert_int_equal(live, 1);

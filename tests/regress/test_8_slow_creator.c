@@ -21,7 +21,7 @@
 
 #include "fc_test.h"
 
-static int stall_fd_read = -1;  /* slow creator: wait for "go" here */
+static int stall_fd_read = -1; /* slow creator: wait for "go" here */
 static int stall_fd_write = -1; /* ... after saying "stalled" here */
 
 int

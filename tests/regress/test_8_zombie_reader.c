@@ -165,7 +165,8 @@ zombie_reader_is_not_reaped(void **state)
 	uint64_t torn = g_sh->torn, reads = g_sh->reads;
 	unsigned st_after = slot_state_of(c, pid);
 	fprintf(stderr, "zombie reader: slot state %u before fc_reap, %u after the churn; "
-		"%llu reads, %llu torn, %llu errors\n", st_before, st_after,
+			"%llu reads, %llu torn, %llu errors\n",
+		st_before, st_after,
 		(unsigned long long)reads, (unsigned long long)torn,
 		(unsigned long long)g_sh->errors);
 	/* Kill it, probably inside a read: nothing may be left holding
@@ -336,7 +337,8 @@ stray_epoch_on_free_slot_is_reported_and_cleared(void **state)
 	uint64_t left = s->rs_epoch;
 	int ebusy = fill(c);
 	fprintf(stderr, "stray epoch: verify found %lld, reap returned %d, epoch left %llu, "
-		"%d sets FC_EBUSY\n", (long long)problems, reaped,
+			"%d sets FC_EBUSY\n",
+		(long long)problems, reaped,
 		(unsigned long long)left, ebusy);
 	s->rs_epoch = 0;
 	assert_true(problems >= 1);

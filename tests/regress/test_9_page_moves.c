@@ -64,7 +64,7 @@ static void
 churn_at_43_percent_fill_loses_no_key(void **state)
 {
 	(void)state;
-	static const size_t sizes[] = { 100, 1000 };
+	static const size_t sizes[] = {100, 1000};
 
 	for (unsigned s = 0; s < 2; s++) {
 		fc_cache *c = make(8u << 20, 128); /* the slab is the bound */

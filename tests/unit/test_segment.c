@@ -24,13 +24,13 @@ struct geom_case {
 };
 
 static const struct geom_case legal[] = {
-	{FC_MIN_SEGMENT, FC_MIN_PAGE, 1, 64},             /* every minimum */
-	{FC_MIN_SEGMENT + 4096, FC_MIN_PAGE, 3, 72},      /* odd sizes */
-	{8u << 20, 64u << 10, 64, 40240},                 /* the test fixture */
-	{16u << 20, FC_MIN_PAGE, 65536, 64},              /* most slots */
-	{64u << 20, 2u << 20, 256, 300000},               /* library default */
+	{FC_MIN_SEGMENT, FC_MIN_PAGE, 1, 64}, /* every minimum */
+	{FC_MIN_SEGMENT + 4096, FC_MIN_PAGE, 3, 72}, /* odd sizes */
+	{8u << 20, 64u << 10, 64, 40240}, /* the test fixture */
+	{16u << 20, FC_MIN_PAGE, 65536, 64}, /* most slots */
+	{64u << 20, 2u << 20, 256, 300000}, /* library default */
 	{FC_MAX_SEGMENT, FC_MAX_PAGE, 65536, 1ull << 32}, /* every maximum */
-	{FC_MAX_SEGMENT, FC_MIN_PAGE, 1, 64},             /* most pages */
+	{FC_MAX_SEGMENT, FC_MIN_PAGE, 1, 64}, /* most pages */
 };
 
 static void
@@ -172,7 +172,7 @@ classes_grow_by_at_most_five_quarters_up_to_one_page_for_every_legal_page(
 					page, i, sizes[i]);
 			if (per[i] != page / sizes[i])
 				fail_msg("page %" PRIu64 ": class %d: %u per "
-							 "page, want %" PRIu64,
+					 "page, want %" PRIu64,
 					 page, i, per[i], page / sizes[i]);
 			if (i == 0)
 				continue;
@@ -311,10 +311,10 @@ struct field_change {
 	uint64_t delta; /* added (u32/u64) */
 };
 
-#define FIELD(f, d)                                                            \
-	{                                                                      \
-#f, offsetof(struct hdr_shm, f),                               \
-			sizeof(((struct hdr_shm *)0)->f), (d)                  \
+#define FIELD(f, d)                                           \
+	{                                                     \
+#f, offsetof(struct hdr_shm, f),              \
+			sizeof(((struct hdr_shm *)0)->f), (d) \
 	}
 
 static void
@@ -344,13 +344,13 @@ header_with_changed_geometry_is_corrupt_even_with_a_recomputed_checksum(
 	const struct field_change ch[] = {
 		FIELD(hd_header_bytes, 8),
 		FIELD(hd_segment_bytes, pb), /* file size unchanged */
-		FIELD(hd_page_bytes, pb),    /* legal page, other npages */
-		FIELD(hd_page_bytes, 8),     /* not a power of two */
+		FIELD(hd_page_bytes, pb), /* legal page, other npages */
+		FIELD(hd_page_bytes, 8), /* not a power of two */
 		FIELD(hd_npages, 1),
 		FIELD(hd_npages, (uint64_t)-1),
 		FIELD(hd_nbuckets, 8),
-		FIELD(hd_nbuckets, 4),   /* not a multiple of 8 */
-		FIELD(hd_nslots, 1),     /* 65 slots move the index */
+		FIELD(hd_nbuckets, 4), /* not a multiple of 8 */
+		FIELD(hd_nslots, 1), /* 65 slots move the index */
 		FIELD(hd_nslots, 65536), /* > 65536 */
 		FIELD(hd_limbo_cap, 1),
 		FIELD(hd_slots_off, 64),
@@ -458,8 +458,8 @@ header_with_a_file_size_other_than_the_segment_is_corrupt(void **state)
 {
 	fc_cache *c = *state;
 	uint64_t s = c->g.segment_bytes, pb = c->g.page_bytes;
-	const uint64_t sizes[] = {0,      FC_HEADER_BYTES, s - 1, s + 1,
-				  s - pb, s + pb,          2 * s};
+	const uint64_t sizes[] = {0, FC_HEADER_BYTES, s - 1, s + 1,
+				  s - pb, s + pb, 2 * s};
 	struct fc_geom g;
 	struct hdr_shm h;
 

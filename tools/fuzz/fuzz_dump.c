@@ -36,8 +36,8 @@ touch_bytes(const void *p, size_t n)
 static void
 round_trip(const cli_dump *d, bool binary)
 {
-	cli_dump_writer w = { NULL, binary, 0 };
-	cli_buf in = { 0 };
+	cli_dump_writer w = {NULL, binary, 0};
+	cli_buf in = {0};
 	cli_dump back;
 	char *mem = NULL, err[256];
 	size_t len = 0, k;
@@ -82,7 +82,7 @@ round_trip(const cli_dump *d, bool binary)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	cli_buf in = { 0 };
+	cli_buf in = {0};
 	cli_dump d;
 	char err[256];
 	size_t k;
@@ -100,7 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		round_trip(&d, false);
 		round_trip(&d, true);
 	} else if (strlen(err) == 0) {
-		abort();        /* every failure explains itself */
+		abort(); /* every failure explains itself */
 	}
 	cli_dump_free(&d);
 	return 0;

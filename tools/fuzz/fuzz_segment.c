@@ -28,9 +28,9 @@
 #include "internal.h"
 #include "segment.h"
 
-#define MAX_ITEMS 200000u       /* iteration bound; seeds hold a few thousand */
+#define MAX_ITEMS 200000u /* iteration bound; seeds hold a few thousand */
 #define MAX_CLASSES 4096u
-#define MAX_LOOKUPS 64u         /* fc_get of keys seen by the iterator */
+#define MAX_LOOKUPS 64u /* fc_get of keys seen by the iterator */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -61,11 +61,11 @@ verify_cb(void *arg, const char *region, uint64_t offset, const char *problem)
 	size_t *n = arg;
 
 	if (region == NULL || problem == NULL)
-		abort();        /* the header promises strings */
+		abort(); /* the header promises strings */
 	*n += strlen(region) + strlen(problem) + (offset & 1);
 }
 
-static volatile uint64_t sink;  /* keeps the byte reads below */
+static volatile uint64_t sink; /* keeps the byte reads below */
 
 static void
 touch_bytes(const void *p, size_t n)
@@ -117,11 +117,11 @@ run_image(const uint8_t *img, size_t size)
 		uint64_t cls = st.classes < MAX_CLASSES ? st.classes
 							: MAX_CLASSES;
 		uint64_t slots = st.reader_slots < FC_SLOTS_MAX ? st.reader_slots
-							      : FC_SLOTS_MAX;
+								: FC_SLOTS_MAX;
 
 		for (k = 0; k < cls; k++)
 			(void)fc_class_stat(c, (unsigned)k, &cs);
-		(void)fc_class_stat(c, (unsigned)cls, &cs);     /* one past */
+		(void)fc_class_stat(c, (unsigned)cls, &cs); /* one past */
 		for (k = 0; k < slots; k++)
 			(void)fc_slot_stat(c, (unsigned)k, &si);
 	}
@@ -132,7 +132,7 @@ run_image(const uint8_t *img, size_t size)
 			if (rc != FC_OK)
 				break;
 			if (item.klen < 1 || item.klen > FC_KEY_MAX)
-				abort();        /* iterator gave a bad key */
+				abort(); /* iterator gave a bad key */
 			touch_bytes(item.key, item.klen);
 			touch_bytes(item.value, item.vlen);
 			if (lookups < MAX_LOOKUPS) {
@@ -142,7 +142,7 @@ run_image(const uint8_t *img, size_t size)
 		}
 		if (n == MAX_ITEMS && fc_stat(c, &st) == FC_OK &&
 		    st.buckets < MAX_ITEMS)
-			abort();        /* more items than buckets: a loop */
+			abort(); /* more items than buckets: a loop */
 		fc_iter_close(it);
 	}
 

@@ -23,8 +23,8 @@
 
 #include "forkcache.h"
 
-#define SEED_SEGMENT (1u << 20)  /* 1 MiB: the smallest segment */
-#define SEED_PAGE (64u << 10)    /* 64 KiB: the smallest page */
+#define SEED_SEGMENT (1u << 20) /* 1 MiB: the smallest segment */
+#define SEED_PAGE (64u << 10) /* 64 KiB: the smallest page */
 #define SEED_SLOTS 16u
 
 static const char *dir;
@@ -76,7 +76,7 @@ set(fc_cache *c, const char *key, size_t vlen, uint64_t ttl_ms, unsigned seed)
 static void
 sleep_ms(unsigned ms)
 {
-	struct timespec ts = { 0, (long)ms * 1000000L };
+	struct timespec ts = {0, (long)ms * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
@@ -88,7 +88,8 @@ finish(fc_cache *c, const char *path)
 
 	if (n != 0) {
 		fprintf(stderr, "fc_fuzz_seeds: %s: fc_verify found %lld "
-			"problems in a fresh seed\n", path, (long long)n);
+				"problems in a fresh seed\n",
+			path, (long long)n);
 		exit(1);
 	}
 	fc_close(c);
@@ -134,10 +135,10 @@ main(int argc, char **argv)
 		snprintf(key, sizeof key, "m:%u", k + 2);
 		(void)fc_touch(c, key, strlen(key), 5000);
 	}
-	sleep_ms(20);           /* let the 1 ms TTLs run out */
+	sleep_ms(20); /* let the 1 ms TTLs run out */
 	for (k = 0; k < 50; k++) {
 		snprintf(key, sizeof key, "m:%u", k);
-		set(c, key, 100 + k, 0, k + 7);     /* replace: limbo */
+		set(c, key, 100 + k, 0, k + 7); /* replace: limbo */
 	}
 	finish(c, path);
 
