@@ -4,9 +4,9 @@
  * fc__chunk_owned) put on an offset read from the segment: nothing at or
  * past the end of the last page (the segment's tail), no chunk that runs
  * past its page. Each plants a well-formed item header where the check
- * alone must refuse it (scripts/mutants.sh survivors #21, #25, #26 of the
- * first run of this list: the 8 MiB fixture has no tail, and a header
- * placed on a class boundary never crosses a page).
+ * alone must refuse it (scripts/mutants.sh survivors of the page-end and
+ * chunk-in-page checks: the 8 MiB fixture has no tail, and a header placed
+ * on a class boundary never crosses a page).
  */
 #include "fc_test.h"
 #include "fc_internal.h"
@@ -32,18 +32,17 @@ segment_with_tail(void)
 	return NULL;
 }
 
-/* A header that passes every check of its own: class 0, 1-byte key. */
+/* A header that passes every check of its own: a 1-byte key, no value,
+ * in a page the page map gives to class 0 (the class is the page's). */
 static void
 plant_header(fc_cache *c, uint64_t off)
 {
-	struct item_shm h;
+	struct item_shm *it = (struct item_shm *)(c->base + off);
 
-	memset(&h, 0, sizeof h);
-	h.it_klen = 1;
-	h.it_class = 0;
-	h.it_vlen = 0;
-	memcpy(c->base + off, &h, sizeof h);
-	c->base[off + sizeof h] = 'k';
+	memset(it, 0, sizeof *it);
+	fc_test_item_set_klen(it, 1);
+	fc_test_item_set_vlen(it, 0);
+	c->base[off + sizeof *it] = 'k';
 }
 
 static void
@@ -54,9 +53,15 @@ an_item_in_the_tail_after_the_last_page_is_refused(void **state)
 	struct fc_iview v;
 
 	(void)state;
-	/* the same header inside a page is accepted: the plant is valid */
+	/* the same header inside a page of class 0 is accepted: the plant
+	 * is valid */
+	c->pages[0].pm_class = 0;
 	plant_header(c, c->g.pages_off);
 	assert_int_equal(fc__item_view(c, c->g.pages_off, &v), 0);
+	/* the page map's entry past the last page says class 0 too (the map
+	 * is sized segment/page, so it has one) */
+	assert_true(c->g.npages < c->g.segment_bytes / c->g.page_bytes);
+	c->pages[c->g.npages].pm_class = 0;
 	plant_header(c, end);
 	assert_int_equal(fc__item_view(c, end, &v), -1);
 	fc_test_destroy(c);
@@ -95,6 +100,7 @@ a_chunk_that_would_run_past_its_page_is_refused(void **state)
 
 	(void)state;
 	assert_true(c->g.class_size[0] > 32);
+	c->pages[0].pm_class = 0;
 	plant_header(c, off);
 	assert_int_equal(fc__item_view(c, off, &v), -1);
 	fc_test_destroy(c);
