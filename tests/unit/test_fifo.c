@@ -49,9 +49,7 @@ read_k(fc_cache *c, const char *prefix, unsigned i)
 static struct item_shm *
 item_of(fc_cache *c, const char *prefix, unsigned i)
 {
-	/* FC_KEY_MAX bytes, not 32: GCC 12 cannot see that kl <= 32 through
-	 * the inlined hash and reports reads past a char[32] (-Warray-bounds) */
-	char key[FC_KEY_MAX];
+	char key[32];
 	size_t kl = fc_test_key(key, sizeof key, prefix, i);
 	struct fc_probe p;
 
