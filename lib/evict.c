@@ -146,7 +146,7 @@ small_step(fc_cache *c, unsigned cls, uint64_t now)
 	/* A class whose main queue has evicted nothing yet (all its items
 	 * new and unread, e.g. after a change of value sizes) takes its
 	 * victim age for page moves from the small queue (rebalance.c). */
-	if (!exp && !c->hdr->hd_class[icls].cl_victim_age)
+	if (!exp && (!c->hdr->hd_class[icls].cl_victim_age || icls == cls))
 		fc__rebalance_note_victim_locked(c, icls, it);
 	int rc = evict_chunk(c, fc__off_of(c, it), exp, !exp);
 	if (rc != FC_OK)
