@@ -33,7 +33,6 @@
 #include "clock.h"
 #include "evict.h"
 #include "fault.h"
-#include "fifo.h"
 #include "index.h"
 #include "item.h"
 #include "lease.h"
@@ -213,9 +212,6 @@ store_locked(fc_cache *c, uint64_t h, const void *key, size_t klen,
 		fc__slab_unalloc_locked(c, off);
 		return rc ? rc : FC_EBUSY;
 	}
-	/* S3-FIFO admission (fifo.c), before readers can see the item. */
-	fc__fifo_admit_locked(c, fc__ptr(c, off), h,
-			      p.pos != UINT64_MAX && !p.expired ? p.it : NULL);
 	fc__index_publish_locked(c, &p, h, off);
 	if (p.pos != UINT64_MAX) {
 		if (p.expired)

@@ -1,40 +1,23 @@
 /*
- * evict.c - choosing what leaves: S3-FIFO eviction (the small queue, and
- *           per size class the main queue's CLOCK; also when the index is
- *           full), the time-driven expiry sweep and fc_flush_expired, and
- *           the allocation policy that calls them.
+ * evict.c - choosing what leaves: CLOCK eviction (per size class; also
+ *           when the index is full), the time-driven expiry sweep and
+ *           fc_flush_expired, and the allocation policy that calls them.
  *
  * DESIGN       Allocation (fc__evict_alloc_locked): free list, else a free
  *              page, else reclaim limbo, else wait (bounded) for our own
  *              class's limbo, else take a page from another class without
  *              evicting here (rebalance.c: an empty page, a compacted
  *              sparse one, or one whose items are much older than ours),
- *              else S3-FIFO eviction for the class (below), else drain a
- *              page of another class (memcached's slab reassign), else wait
- *              (bounded) for readers to leave the grace period. In a full
- *              cache a class whose free + limbo chunks fall below a reserve
- *              (1/64 of its chunks, >= FC_FREE_LOW) evicts ahead - after
- *              asking for a page the same way - so victims' grace periods
- *              run while writes still find free chunks. When buckets, not
- *              chunks, run out, the same S3-FIFO chooses the victims
+ *              else CLOCK eviction inside the class (readers bump the
+ *              item's frequency bits; the hand clears them or evicts), else drain a page of another
+ *              class (memcached's slab reassign), else wait (bounded) for
+ *              readers to leave the grace period. In a full cache a class
+ *              whose free + limbo chunks fall below a reserve (1/64 of its
+ *              chunks, >= FC_FREE_LOW) evicts ahead - after asking for a
+ *              page the same way - so victims' grace periods run while
+ *              writes still find free chunks. When buckets, not chunks,
+ *              run out, the same class CLOCK chooses the victims
  *              (fc__evict_index_room_locked), never a bucket sweep.
- *              S3-FIFO (Yang et al., SOSP '23; side structures and their
- *              invariants in fifo.c): new keys wait on probation in the
- *              small queue S (~10% of the items), keys S evicted unread are
- *              remembered by the ghost and skip S when they come back, and
- *              the main queue M reinserts on a 2-bit frequency that readers
- *              bump (item.h). Eviction for class C (evict_class): S's
- *              oldest items while S is over its share (a read one moves to
- *              M, an unread one leaves and its key's hash goes to the
- *              ghost; S is one queue for the cache, so these victims may be
- *              of any class), every other victim taken from M instead
- *              while the ring's debt is owed (unread items a full ring
- *              moved to M, fifo.c; their keys also go to the ghost), then
- *              C's main CLOCK over its chunks (skips items on probation; a
- *              read item spends one unit of frequency and stays, an unread
- *              one leaves), then S whatever its size if M had no victim.
- *              Expired items met on the way leave as expired (not
- *              evictions, not to the ghost).
  *              Expired items leave through one sweep over index LINES
  *              (expire_line), driven by time, not by write count: each
  *              write moves the cursor (hd_sweep) by the lines the TTL
@@ -54,33 +37,28 @@
  *                 hd_evictions.
  *              E2 Cursors (cl_hand, hd_sweep, hd_page_hand) are
  *                 untrusted: reduced modulo their range before use.
- *              (F1-F3, the small queue's, are fifo.c's.)
- * CONCURRENCY  All of it under hd_mutex; an item's frequency is the one
- *              thing readers also touch (item.h: a reader's bump lost to
- *              the writer's CAS loop costs a hint, never a wrong move).
+ * CONCURRENCY  All of it under hd_mutex; an item's frequency bits (it_w0,
+ *              item.h) are what readers also touch (their bump is one
+ *              lossy CAS; the hand clears with a CAS loop: a lost bump
+ *              costs a hint).
  * CRASHES      A writer killed between unlink and retire (evict.unlinked,
  *              page.drain) leaks the victim: repair (repair.c) frees it.
  *              One killed inside a line's sweep (sweep.line) leaves the
  *              line's summary early (it is lowered last): harmless (I6),
- *              and repair recomputes every summary anyway. Killed between
- *              taking an item off the small queue and moving or evicting
- *              it (fifo.promote): repair empties the ring and clears the
- *              small flags (fifo.c).
- * LIMITS       An eviction round examines at most 4 x (chunks of the class)
- *              positions of M (one pass per unit of frequency) and the
- *              ring's stale entries; index room one such round and at most
- *              one rebuild (index.c); a write's sweep at most
+ *              and repair recomputes every summary anyway.
+ * LIMITS       An eviction round examines at most 2 x (chunks of the class)
+ *              positions; index room one such round and at most one
+ *              rebuild (index.c); a write's sweep at most
  *              FC_SWEEP_MAX_LINES lines, the search for expired items
  *              before an eviction FC_EXPIRE_AHEAD_LINES lines (each line
  *              8 buckets, its items read only when its summary is due);
- *              taking an old page evicts at most one page's worth of its
- *              class's items plus that class's reserve (then compacts the
- *              page: rebalance.c).
+ *              taking an old page evicts at most
+ *              one page's worth of its class's items plus that class's
+ *              reserve (then compacts the page: rebalance.c).
  */
 #include "clock.h"
 #include "evict.h"
 #include "fault.h"
-#include "fifo.h"
 #include "index.h"
 #include "item.h"
 #include "readers.h"
@@ -104,12 +82,27 @@ count_victim(fc_cache *c, int expired)
 		FC_CTR_ADD(c->hdr->hd_evictions, 1);
 }
 
-/* Evict the live item in chunk @p off (a victim of either queue, or of a
- * page being drained): find its bucket, unlink, count, retire (E1). With
- * @p ghost, its key's hash goes to the ghost (S3-FIFO: evicted from the
- * small queue unread). */
+/* The CLOCK hand's visit to live item @p it (both hands: per class, and
+ * over the index). Returns 1 if it is the victim (*expired set
+ * when it is past its TTL); 0 if a reader's hit (frequency > 0) gave it a
+ * second chance, the frequency now cleared. A reader's bump racing with
+ * the clear either lands first (cleared with it) or fails its CAS: the
+ * item then looks cold once, which CLOCK tolerates. */
 static int
-evict_chunk(fc_cache *c, uint64_t off, int expired, int ghost)
+clock_victim(const fc_cache *c, struct item_shm *it, uint64_t now, int *expired)
+{
+	*expired = fc__expired(fc__item_expiry(c, it), now);
+	if (!*expired && fc__item_freq(it)) {
+		fc__item_freq_set_locked(it, 0);
+		return 0;
+	}
+	return 1;
+}
+
+/* Evict the live item in chunk @p off (a class CLOCK victim or a page
+ * being drained): find its bucket, unlink, count, retire (E1). */
+static int
+evict_chunk(fc_cache *c, uint64_t off, int expired)
 {
 	struct item_shm *it;
 	uint64_t pos;
@@ -117,55 +110,20 @@ evict_chunk(fc_cache *c, uint64_t off, int expired, int ghost)
 
 	if (rc != FC_OK)
 		return rc;
-	if (ghost)
-		fc__fifo_ghost_add_locked(c, fc__hash(c, fc__item_key(it), fc__item_klen(it)));
 	fc__index_unlink_locked(c, pos);
 	FC_FAULT(EVICT);
 	count_victim(c, expired);
 	return fc__slab_retire_locked(c, it);
 }
 
-/* The small queue's oldest item leaves it: to the main queue if it was
- * read on probation, else out of the cache (its key to the ghost), or out
- * as expired. Returns 1 if a chunk of @p cls was freed, 0 if not, or an
- * error (the item is then still flagged but off the ring: the failure
- * marked repair, which resets the queues). */
-static int
-small_step(fc_cache *c, unsigned cls, uint64_t now)
-{
-	struct item_shm *it = fc__fifo_pop_locked(c);
-
-	if (!it)
-		return FC_ENOMEM; /* nothing on probation */
-	int exp = fc__expired(fc__item_expiry(c, it), now);
-	if (!exp && fc__item_freq(it) >= 1) {
-		fc__fifo_promote_locked(c, it);
-		return 0;
-	}
-	unsigned icls = fc__page_class(c, fc__page_of(c, fc__off_of(c, it)));
-	/* A class whose main queue has evicted nothing yet (all its items
-	 * new and unread, e.g. after a change of value sizes) takes its
-	 * victim age for page moves from the small queue (rebalance.c). */
-	if (!exp && (!c->hdr->hd_class[icls].cl_victim_age || icls == cls))
-		fc__rebalance_note_victim_locked(c, icls, it);
-	int rc = evict_chunk(c, fc__off_of(c, it), exp, !exp);
-	if (rc != FC_OK)
-		return rc;
-	return icls == cls;
-}
-
-/* The main queue of @p cls: a CLOCK over the class's chunks that skips
- * small items and spends one unit of a read item's frequency per pass
- * (FIFO reinsertion); evicts up to @p want unread items, their keys to
- * the ghost if @p ghost (victims that stand in for the small queue's). */
+/* CLOCK over the chunks of @p cls: evict up to @p want items. */
 static unsigned
-evict_main(fc_cache *c, unsigned cls, unsigned want, uint64_t now, int ghost)
+evict_class(fc_cache *c, unsigned cls, unsigned want)
 {
 	struct class_shm *cl = &c->hdr->hd_class[cls];
 	uint32_t csz = c->g.class_size[cls], per = c->g.class_per_page[cls];
 	uint64_t pages = cl->cl_pages < c->g.npages ? cl->cl_pages : c->g.npages; /* untrusted */
-	/* FC_IT_FREQ_MAX + 1 passes find an unread item if M has one. */
-	uint64_t limit = (FC_IT_FREQ_MAX + 1) * pages * per + per;
+	uint64_t limit = 2 * pages * per + per, now = fc__now_ms();
 	uint64_t hand = cl->cl_hand;
 	unsigned got = 0;
 
@@ -193,70 +151,17 @@ evict_main(fc_cache *c, unsigned cls, unsigned want, uint64_t now, int ghost)
 			/* ran off the page: the search above finds the next one */
 		if (fc__item_state(it) != FC_IT_LIVE)
 			continue;
-		int exp = fc__expired(fc__item_expiry(c, it), now);
-		if (!exp && fc__item_small(it))
-			continue; /* on probation: the small queue's */
-		if (!exp) {
-			unsigned f = fc__item_freq(it);
-			if (f) {
-				fc__item_freq_set_locked(it, f - 1); /* reinserted */
-				continue;
-			}
+		int exp;
+		if (!clock_victim(c, it, now, &exp))
+			continue;
+		if (!exp)
 			fc__rebalance_note_victim_locked(c, cls, it);
-		}
-		if (evict_chunk(c, at, exp, ghost && !exp) == FC_OK)
+		if (evict_chunk(c, at, exp) == FC_OK)
 			got++;
 		else
 			break;
 	}
 	cl->cl_hand = hand;
-	return got;
-}
-
-/* S3-FIFO for class @p cls: evict up to @p want items of the class. The
- * small queue goes first while it holds more than its share (its victims
- * may be of any class: S is one queue for the cache); then the class's
- * main queue; then, if M had no victim, the small queue whatever its size
- * (S3-FIFO evicts from S when M is empty). */
-static unsigned
-evict_class(fc_cache *c, unsigned cls, unsigned want)
-{
-	uint64_t now = fc__now_ms();
-	unsigned got = 0;
-	int r;
-
-	/* S while over its share, every other victim taken instead from M
-	 * while unread items a full ring moved there (fifo.c) are owed:
-	 * S first alone would never repay a stream of new keys' debt, M
-	 * first alone would keep S full and the ring overflowing (each
-	 * new key dumped to M unread: CLOCK again, no scan resistance). */
-	for (unsigned turn = 0; got < want; turn++) {
-		struct hdr_shm *h = c->hdr;
-		if (h->hd_fifo_debt && (turn & 1 || !fc__fifo_small_over(c))) {
-			unsigned n = evict_main(c, cls, 1, now, 1);
-			h->hd_fifo_debt = n ? h->hd_fifo_debt - 1 : 0;
-			got += n;
-			continue;
-		}
-		if (!fc__fifo_small_over(c))
-			break;
-		if ((r = small_step(c, cls, now)) == FC_ENOMEM) {
-			/* No live entry, yet counted small items: F1 or F3
-			 * is broken; repair resets the queues. */
-			c->hdr->hd_needs_repair = 1;
-			break;
-		}
-		if (r < 0)
-			return got; /* repair marked */
-		got += (unsigned)r;
-	}
-	if (got < want)
-		got += evict_main(c, cls, want - got, now, 0);
-	for (uint64_t n = 0; got < want && n < c->g.fifo_cap; n++) {
-		if ((r = small_step(c, cls, now)) < 0)
-			break;
-		got += (unsigned)r;
-	}
 	return got;
 }
 
@@ -307,7 +212,7 @@ drain_page(fc_cache *c, uint64_t pg)
 		struct item_shm *it = fc__ptr(c, base + (uint64_t)k * csz);
 		if (fc__item_state(it) == FC_IT_LIVE &&
 		    evict_chunk(c, base + (uint64_t)k * csz,
-				fc__expired(fc__item_expiry(c, it), now), 0) != FC_OK)
+				fc__expired(fc__item_expiry(c, it), now)) != FC_OK)
 			return FC_EBUSY;
 		if (k == per / 2)
 			FC_FAULT(PAGE_DRAIN);
@@ -317,7 +222,7 @@ drain_page(fc_cache *c, uint64_t pg)
 
 /*
  * Page @p pg holds items much older than what the requester evicts: its
- * class B gives it up. B's own S3-FIFO picks what leaves (its coldest items,
+ * class B gives it up. B's own CLOCK picks what leaves (its coldest items,
  * wherever they are) until B's free chunks outside the page can take the
  * page's items, then the page is compacted, so its young or hot items move
  * instead of leaving with it. If the victims' grace period has not passed
@@ -347,7 +252,7 @@ take_old_page(fc_cache *c, uint64_t pg)
 			evict_class(c, b, want < UINT32_MAX ? (unsigned)want : UINT32_MAX);
 			fc__reclaim_locked(c);
 			if (pm->pm_state != FC_PG_ACTIVE || pm->pm_class != b)
-				return FC_ENOMEM; /* cannot happen: eviction frees no page */
+				return FC_ENOMEM; /* cannot happen: CLOCK frees no page */
 		}
 	}
 	return drain_page(c, pg);

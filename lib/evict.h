@@ -1,5 +1,5 @@
 /*
- * evict.h - S3-FIFO eviction, the TTL sweep, flush-expired and the
+ * evict.h - CLOCK eviction, the TTL sweep, flush-expired and the
  *           allocation policy (lib/evict.c). Writer mutex held.
  */
 #ifndef FC_EVICT_H
@@ -9,7 +9,7 @@
 #include "slab.h"
 
 /* A chunk of class @p cls for a new item (LIVE, unpublished): from the
- * free list, a free page, limbo, S3-FIFO eviction or a stolen page, waiting
+ * free list, a free page, limbo, CLOCK eviction or a stolen page, waiting
  * for readers within the write's budget. FC_OK, FC_ENOMEM, FC_EBUSY or
  * FC_ECORRUPT. */
 int fc__evict_alloc_locked(fc_cache *c, unsigned cls, uint64_t *off);

@@ -45,10 +45,6 @@
 					     line's summary not yet lowered */ \
 	X(PAGE_GRAB, "page.grab")         /* free page being carved */       \
 	X(PAGE_DRAIN, "page.drain")       /* page half drained */            \
-	X(FIFO_PUSH, "fifo.push")         /* ring entry stored, tail not    \
-	                                     advanced, item not flagged */   \
-	X(FIFO_PROMOTE, "fifo.promote")   /* popped item's small flag        \
-	                                     cleared, hd_fifo_small not yet */ \
 	X(PAGE_MOVE, "page.move")         /* page half compacted: items copied \
 	                                     and republished, page DRAINING */ \
 	X(FLUSH_HALF, "flush.half")       /* flush midway */                 \

@@ -19,10 +19,6 @@
  *                pagemap_off  one page_shm (8 bytes) per slab page
  *                limbo_off    ring of limbo_cap (offset, epoch) pairs
  *                lease_off    nleases lease entries (lease.c), 320 B each
- *                fifo_off     S3-FIFO's small-queue ring: fifo_cap 8-byte
- *                             entries (fifo.c)
- *                ghost_off    S3-FIFO's ghost: ghost_sets x 4 four-byte
- *                             hashed tags (fifo.c)
  *                pages_off    npages slab pages of page_bytes each
  *
  *              Everything is an offset from the segment base; fc__ptr()
@@ -42,13 +38,11 @@
  *   stats    fc_stat, fc_class_stat, fc_slot_stat
  *   lease    the lease table: single-flight grants, takeover, futex waits
  *   repair   the writer section (fc__lock: mutex + repair), rebuild from index
- *   evict    S3-FIFO (small queue, main CLOCK per class), time-driven
- *            expiry sweep, flush-expired,
+ *   evict    CLOCK (per class), time-driven expiry sweep, flush-expired,
  *            the allocation policy (free list, page, wait, evict, steal)
  *   rebalance  page moves between classes: which page, compaction
  *   index    the table: lock-free find, writer probe/publish/unlink, rebuild
  *   slab     pages, free lists, retire into limbo, reclaim after grace
- *   fifo     S3-FIFO side structures: the small queue's ring, the ghost
  *   readers  reader slots, epochs, grace periods, reader liveness
  *   lock     the robust writer mutex and hd_seq
  *   item     chunk access checks (reader bounds, writer ownership), expiry,
@@ -84,8 +78,7 @@
 #define FC_LAYOUT_VERSION 5u /* 3: slot liveness by lock bytes (readers.c);
                                 4: the 16-byte item header (two words);
                                 5: index probed by 64-byte lines, expiry
-                                summaries per line (index.c); S3-FIFO
-                                ring and ghost (fifo.c) */
+                                summaries per line (index.c) */
 #define FC_HEADER_BYTES 8192u
 #define FC_CKSUM_BYTES 248u     /* header bytes [0, 248) are checksummed */
 #define FC_MAX_CLASSES 64u
@@ -320,12 +313,7 @@ struct hdr_shm {
 	                               array (index.c I6): 0 = nothing expires */
 	uint64_t hd_exp_pass;       /* max of the summaries seen in the
 	                               sweep's current pass, and notes */
-	uint64_t hd_fifo_head;      /* small-queue ring cursors (fifo.c): */
-	uint64_t hd_fifo_tail;      /* monotonic, tail - head <= fifo_cap */
-	uint64_t hd_fifo_small;     /* LIVE items with the small flag (F1) */
-	uint64_t hd_ghost_clock;    /* ghost insertions so far (fifo.c) */
-	uint64_t hd_fifo_debt;      /* unread items a full ring moved to the
-	                               main queue, not yet repaid (fifo.c) */
+	uint64_t hd_pad2[2];
 	/* lease counters: hd_lease_gen, _grants, _takeovers under hd_mutex;
 	 * _waits, _timeouts, _stale, _full by FAA from any caller */
 	alignas(FC_CACHELINE) uint64_t hd_lease_gen;
@@ -364,10 +352,8 @@ struct fc_geom {                /* derived, validated copy of the geometry */
 	uint32_t page_shift;        /* log2(page_bytes): page of an offset */
 	uint64_t nlines;            /* nbuckets / FC_IX_WAYS */
 	uint64_t nleases;
-	uint64_t fifo_cap, ghost_sets; /* ring entries; ghost sets of 4 tags */
 	uint64_t slots_off, index_off[2], exp_off[2], pagemap_off, limbo_off, lease_off,
 		pages_off;
-	uint64_t fifo_off, ghost_off;
 	uint32_t nclasses;
 	uint32_t class_size[FC_MAX_CLASSES];
 	uint32_t class_per_page[FC_MAX_CLASSES];
@@ -382,8 +368,6 @@ struct fc_cache {
 	struct page_shm *pages;
 	struct limbo_shm *limbo;
 	struct lease_shm *leases;
-	uint64_t *fifo;             /* small-queue ring (fifo.c) */
-	uint32_t *ghost;            /* ghost tags (fifo.c) */
 	struct fc_geom g;
 	uint64_t lease_ms, stale_ms; /* validated copies of the header's */
 	uint64_t created_ms;        /* hd_created_ms (checksummed): the base

@@ -224,18 +224,6 @@ fc__item_set_small_locked(struct item_shm *it, int small)
 {
 	fc__item_w0_update(it, FC_W0_SMALL, small ? FC_W0_SMALL : 0);
 }
-/* Both S3-FIFO fields of an item no reader can see yet (filled, not
- * published: fifo.c's admission): one relaxed store, no CAS loop. */
-static inline void
-fc__item_s3_init_locked(struct item_shm *it, unsigned f, int small)
-{
-	uint64_t w0 = fc__item_w0(it) & ~(FC_W0_FREQ_MASK | FC_W0_SMALL);
-
-	fc__st_rlx(&it->it_w0, w0 |
-				       (uint64_t)(f > FC_IT_FREQ_MAX ? FC_IT_FREQ_MAX : f)
-					       << FC_W0_FREQ_SHIFT |
-				       (small ? FC_W0_SMALL : 0));
-}
 
 static inline const char *
 fc__item_key(const struct item_shm *it)

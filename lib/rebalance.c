@@ -24,17 +24,13 @@
  *              3. OLD (memcached's slab_automove, by age): the cache is
  *                 full. The age of an item is the number of writes since
  *                 it was written (hd_cas_next - its cas, modulo 2^48:
- *                 cas is a global write counter), 0 if its S3-FIFO
- *                 frequency says it was read since the last pass. C's
- *                 victim age is the EWMA of the ages of the items its main
- *                 queue (evict.c) evicted (cl_victim_age; the small queue's
- *                 one-hit victims are young by design and would make every
- *                 class look short of memory, so they count only for a
- *                 class whose main queue has evicted nothing yet). A page of
+ *                 cas is a global write counter), 0 if its frequency bits
+ *                 say it was read since the last pass. C's victim age is the EWMA of the ages of
+ *                 the items its CLOCK evicted (cl_victim_age). A page of a
  *                 class with >= 2 pages whose sampled median age exceeds
  *                 FC_RB_AGE_RATIO x C's victim age is the least valuable
  *                 memory in the cache: that class gives the page up
- *                 (evict.c: its own S3-FIFO evicts its coldest items until
+ *                 (evict.c: its own CLOCK evicts its coldest items until
  *                 the page's items fit elsewhere, then the page is
  *                 compacted). The ratio is hysteresis: two classes that
  *                 keep items about as long never trade pages. A failed
@@ -46,9 +42,8 @@
  *              Compaction of page P (class B): P's free chunks leave B's
  *              list and P is DRAINING (slab.c), so no pop returns a chunk
  *              of P; then for each LIVE chunk of P: pop a free chunk of B,
- *              copy the item (header fields, key, value: same cas, expiry,
- *              frequency and queue: a small item gets a new ring entry,
- *              fifo.c), re-point its bucket at the copy (index.c,
+ *              copy the item (header fields, key, value: same cas, expiry
+ *              frequency and flags), re-point its bucket at the copy (index.c,
  *              one release store) and retire the old chunk into limbo. P
  *              becomes FREE when the last of them passes its grace period.
  * INVARIANTS   M1 A move never changes what a key reads: the copy is
@@ -65,8 +60,8 @@
  *              intact until its grace period (R1); one that loads the new
  *              word reads a complete copy (M1). The item stays in its
  *              bucket, so probe chains and iteration order do not change.
- *              A reader's frequency bump of the old copy after the copy
- *              was made is lost: a hint (item.h).
+ *              A reader's CLOCK-bit store into the old copy after the copy
+ *              was made is lost: a hint (relaxed byte, as everywhere).
  * CRASHES      Every step is a state repair already handles: killed before
  *              the release store, the copy is an unreferenced LIVE chunk
  *              (repair frees it); after it, the old chunk is unreferenced
@@ -82,7 +77,6 @@
 #include <string.h>
 
 #include "fault.h"
-#include "fifo.h"
 #include "index.h"
 #include "item.h"
 #include "rebalance.h"
@@ -103,9 +97,8 @@ cas_age(const fc_cache *c, uint64_t cas)
 	return (c->hdr->hd_cas_next - cas) & FC_W0_CAS_MASK;
 }
 
-/* Age of live item @p it in writes; 0 if read since the main queue's hand
- * last passed it (frequency > 0: a hot item is not old, however long ago
- * it was written). */
+/* Age of live item @p it in writes; 0 if read since its frequency was last
+ * cleared (a hot item is not old, however long ago it was written). */
 static uint64_t
 item_age(const fc_cache *c, const struct item_shm *it)
 {
@@ -245,17 +238,18 @@ move_item(fc_cache *c, unsigned cls, uint64_t off)
 	cp = fc__ptr(c, noff);
 	/* The writer owns every field but the frequency bits; fc__item_at
 	 * checked that key and value fit the chunk. The copy keeps the
-	 * item's cas, expiry, frequency and queue: it is the same item in
-	 * another place (fifo.c: a small item is re-entered in the ring). */
+	 * item's cas, expiry, frequency and S3-FIFO flag: it is the same
+	 * item in another place. */
 	uint64_t w0 = fc__item_w0(it), w1 = fc__item_w1(it);
 	uint64_t expire = fc__w1_expiry(c, w1);
 	size_t klen = fc__w0_klen(w0), vlen = fc__w1_vlen(w1);
 	fc__item_fill(c, cp, fc__w0_cas(w0), expire, fc__item_key(it), klen,
 		      fc__item_key(it) + klen, vlen);
-	/* Unpublished copy; the release store below publishes it with the
-	 * rest. A bump that lands on the old chunk after this is lost: a
-	 * hint. */
-	fc__fifo_moved_locked(c, it, cp);
+	/* relaxed: unpublished copy; the release store below publishes it
+	 * with the rest of the copy. A bump that lands on the old chunk
+	 * after this load is lost: a hint. */
+	fc__item_freq_set_locked(cp, fc__w0_freq(w0));
+	fc__item_set_small_locked(cp, (w0 & FC_W0_SMALL) != 0);
 	fc__index_repoint_locked(c, pos, noff);
 	fc__slab_count_live_locked(c, cls, klen + vlen, expire != 0);
 	return fc__slab_retire_locked(c, it);

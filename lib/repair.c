@@ -17,9 +17,8 @@
  *                 only when it completed: a killed repairer is repaired.
  *              L2 The mutex is marked consistent only after repair ran (or
  *                 was recorded as still needed in hd_needs_repair).
- *              After a rebuild: A1-A6 (slab.c), I4-I5 (index.c), F1-F3
- *              (fifo.c: ring empty, no item on probation), limbo empty,
- *              counters equal to what the index references.
+ *              After a rebuild: A1-A6 (slab.c), I4-I5 (index.c), limbo
+ *              empty, counters equal to what the index references.
  * CONCURRENCY  Everything under hd_mutex, inside hd_seq's odd phase.
  *              Readers may run throughout: the rebuild writes only chunks
  *              no bucket references, after a grace period (A4).
@@ -35,7 +34,6 @@
 
 #include "clock.h"
 #include "fault.h"
-#include "fifo.h"
 #include "index.h"
 #include "item.h"
 #include "lock.h"
@@ -165,10 +163,6 @@ fc__repair_rebuild_locked(fc_cache *c, int drop_index)
 			continue;
 		}
 		counts[pg]++;
-		/* S3-FIFO: the ring is emptied below, so every item is in
-		 * the main queue (F1, F3: no small flag without an entry). */
-		if (fc__item_small(v.it))
-			fc__item_set_small_locked(v.it, 0);
 		struct class_shm *cl = &h->hd_class[v.cls];
 		FC_CTR_ADD(cl->cl_live, 1);
 		FC_CTR_ADD(cl->cl_data, v.klen + v.vlen);
@@ -229,7 +223,6 @@ fc__repair_rebuild_locked(fc_cache *c, int drop_index)
 	 * killed in between left [0, old head) "in limbo", and the next
 	 * repair freed live chunks from it (review finding #1). */
 	FC_CTR_SET(h->hd_limbo_tail, h->hd_limbo_head);
-	fc__fifo_reset_locked(c); /* S3-FIFO's ring: a hint, rebuilt empty */
 	h->hd_spare_epoch = 0; /* the grace period covered it */
 	/* hd_cas_next moves past every item's cas (a writer killed between
 	 * its fill and the counter's store, or a damaged counter). */

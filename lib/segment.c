@@ -149,18 +149,7 @@ fc__geometry(uint64_t segment_bytes, uint64_t page_bytes, uint64_t nslots,
 	uint64_t max_pages = segment_bytes / page_bytes;
 	g->limbo_off = align_up(g->pagemap_off + max_pages * sizeof(struct page_shm), 64);
 	g->lease_off = align_up(g->limbo_off + g->limbo_cap * sizeof(struct limbo_shm), 64);
-	/* S3-FIFO (fifo.c): the small queue holds ~10% of the items, at most
-	 * ~75% of nbuckets (the index's load cap); a ring of nbuckets / 4
-	 * entries leaves room for stale ones and holds a third of a full
-	 * index while a new cache fills. The ghost remembers up to about as
-	 * many keys as the main queue holds: 4-tag sets, a power of two. */
-	g->fifo_cap = nbuckets / 4 < 64 ? 64 : nbuckets / 4;
-	g->ghost_sets = 16;
-	while (g->ghost_sets * 2 <= nbuckets / 8)
-		g->ghost_sets *= 2;
-	g->fifo_off = align_up(g->lease_off + nleases * sizeof(struct lease_shm), 64);
-	g->ghost_off = align_up(g->fifo_off + g->fifo_cap * 8, 64);
-	g->pages_off = align_up(g->ghost_off + g->ghost_sets * 16, 4096);
+	g->pages_off = align_up(g->lease_off + nleases * sizeof(struct lease_shm), 4096);
 	if (g->pages_off >= segment_bytes)
 		return FC_EINVAL;
 	g->npages = (segment_bytes - g->pages_off) / page_bytes;
@@ -215,7 +204,6 @@ fc__layout_sig(void)
 		F(class_shm, cl_victim_age), F(hdr_shm, hd_pages_draining),
 		F(hdr_shm, hd_sweep_clock), F(hdr_shm, hd_exp_max), F(hdr_shm, hd_exp_pass),
 		FC_EXP_TICK_SHIFT,
-		F(hdr_shm, hd_fifo_head), F(hdr_shm, hd_fifo_small), F(hdr_shm, hd_ghost_clock),
 		FC_MIN_CHUNK, FC_GROWTH_NUM, FC_GROWTH_DEN, FC_KEY_MAX,
 		FC_IX_WAYS, FC_BK_TAGSHIFT,
 	};
@@ -378,8 +366,6 @@ fc__segment_layout(fc_cache *c, const fc_options *o)
 	c->pages = (struct page_shm *)fc__ptr(c, g.pagemap_off);
 	c->limbo = (struct limbo_shm *)fc__ptr(c, g.limbo_off);
 	c->leases = (struct lease_shm *)fc__ptr(c, g.lease_off);
-	c->fifo = (uint64_t *)fc__ptr(c, g.fifo_off);
-	c->ghost = (uint32_t *)fc__ptr(c, g.ghost_off);
 	c->lease_ms = h->hd_lease_ms;
 	c->stale_ms = h->hd_stale_ms;
 	c->created_ms = h->hd_created_ms;
@@ -454,8 +440,6 @@ fc__segment_attach(fc_cache *c, uint64_t size)
 	c->pages = (struct page_shm *)fc__ptr(c, c->g.pagemap_off);
 	c->limbo = (struct limbo_shm *)fc__ptr(c, c->g.limbo_off);
 	c->leases = (struct lease_shm *)fc__ptr(c, c->g.lease_off);
-	c->fifo = (uint64_t *)fc__ptr(c, c->g.fifo_off);
-	c->ghost = (uint32_t *)fc__ptr(c, c->g.ghost_off);
 	c->lease_ms = hcopy.hd_lease_ms;
 	c->stale_ms = hcopy.hd_stale_ms;
 	c->created_ms = hcopy.hd_created_ms;

@@ -46,7 +46,6 @@
 #include <string.h>
 
 #include "fault.h"
-#include "fifo.h"
 #include "item.h"
 #include "readers.h"
 #include "segment.h"
@@ -312,7 +311,6 @@ fc__slab_retire_locked(fc_cache *c, struct item_shm *it)
 	uint64_t csz = c->g.class_size[cls];
 	uint64_t data = fc__item_klen(it) + fc__item_vlen(it);
 
-	fc__fifo_forget_locked(c, it); /* F1: out of the small queue's count */
 	fc__item_set_state_locked(it, FC_IT_LIMBO);
 	if (fc__item_w1(it) & FC_W1_EXP_MASK)
 		FC_CTR_SUB(h->hd_ttl_items, 1);

@@ -14,8 +14,7 @@
  *              where RCU keeps items intact).
  *              Every offset and length is bounds-checked before use; loops
  *              (free lists) are bounded by the number of chunks.
- * INVARIANTS   Checks I1-I5 (index.c), A1-A6 and R4 (slab.c), F1-F2
- *              (fifo.c),
+ * INVARIANTS   Checks I1-I5 (index.c), A1-A6 and R4 (slab.c),
  *              S2-S3 (segment.c).
  * CONCURRENCY  Lock-free mode reads shared words with relaxed loads and
  *              validates by sequence; it never writes the segment except
@@ -30,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fifo.h"
 #include "index.h"
 #include "item.h"
 #include "lease.h"
@@ -55,7 +53,6 @@ struct vctx {
 	uint64_t seen_mask;
 	uint8_t *mark;          /* per (page, chunk index): 0, or M_* */
 	uint64_t per_page_max;  /* page_bytes / FC_MIN_CHUNK */
-	uint64_t small;         /* live items with the small flag (F1) */
 };
 
 enum { M_LIVE = 1, M_FREE = 2, M_LIMBO = 3 };
@@ -227,8 +224,6 @@ check_bucket(struct vctx *v, const uint64_t *ix, uint64_t i, uint64_t w, int ful
 		return;
 	}
 	check_item_bits(v, off, iv.w0, FC_IT_LIVE);
-	if (fc__item_small(iv.it))
-		v->small++;
 	mark_chunk(v, off, iv.cls, M_LIVE);
 }
 
@@ -285,7 +280,6 @@ check_full(struct vctx *v)
 	const uint64_t *ix = fc__index(c, (unsigned)(sel & 1));
 
 	memset(v->mark, 0, c->g.npages * v->per_page_max);
-	v->small = 0;
 	if (v->seen)
 		memset(v->seen, 0, (v->seen_mask + 1) * sizeof *v->seen);
 	/* Walk the ring starting right after an EMPTY bucket, so each run's
@@ -325,16 +319,6 @@ check_full(struct vctx *v)
 	if (!pending && live != h->hd_items)
 		problem(v, "header", offsetof(struct hdr_shm, hd_items), "counted %llu items, "
 			"header says %llu", (unsigned long long)live, (unsigned long long)h->hd_items);
-	/* S3-FIFO (fifo.c): F1 the small count, F2 the ring cursors. */
-	uint64_t fh = fc__ld_rlx(&h->hd_fifo_head), ft = fc__ld_rlx(&h->hd_fifo_tail);
-	if (!fc__fifo_cursors_ok(c, fh, ft))
-		problem(v, "fifo", c->g.fifo_off, "ring cursors head %llu tail %llu, capacity "
-			"%llu (F2)", (unsigned long long)fh, (unsigned long long)ft,
-			(unsigned long long)c->g.fifo_cap);
-	if (!pending && v->small != fc__ld_rlx(&h->hd_fifo_small))
-		problem(v, "header", offsetof(struct hdr_shm, hd_fifo_small), "counted %llu "
-			"items on probation, header says %llu (F1)", (unsigned long long)v->small,
-			(unsigned long long)fc__ld_rlx(&h->hd_fifo_small));
 
 	/* Page map. */
 	uint64_t free_pages = 0, draining = 0, cls_pages[FC_MAX_CLASSES] = {0};

@@ -157,13 +157,6 @@ child_workload(fc_cache *c, enum workload w, uint64_t seed)
 			fc_test_value_make(val, vl, key, kl, 2, op);
 			note_op(op);
 			CHILD_OK(fc_set(c, key, kl, val, vl, 0));
-			if (op % 4 == 3) {
-				/* a read on probation: S3-FIFO promotes the
-				 * key to its main queue (fifo.promote) */
-				size_t len = sizeof val;
-
-				(void)fc_get(c, key, kl, val, &len);
-			}
 		}
 		break;
 	case W_REBUILD: {
@@ -539,10 +532,6 @@ CRASH_TEST(writer_killed_at_page_grab_is_repaired, "page.grab", W_NEWCLASS, 1)
 CRASH_TEST(writer_killed_at_page_drain_is_repaired, "page.drain", W_CHURN, 1)
 CRASH_TEST(writer_killed_at_flush_half_is_repaired, "flush.half", W_FLUSH, 0)
 CRASH_TEST(writer_killed_at_page_move_is_repaired, "page.move", W_COMPACT, 1)
-/* S3-FIFO (fifo.c): every new key enters the small queue's ring; churn
- * overflows it and evicts from it */
-CRASH_TEST(writer_killed_at_fifo_push_is_repaired, "fifo.push", W_CHURN, 1)
-CRASH_TEST(writer_killed_at_fifo_promote_is_repaired, "fifo.promote", W_CHURN, 1)
 
 /* A writer dies in a set; the next writer dies inside its repair at
  * @p point; the parent repairs what the repairer left (L1). */
@@ -702,7 +691,7 @@ every_writer_point_is_covered_by_a_test(void **state)
 		"evict.unlinked",  "reclaim.freeing", "rebuild.half",
 		"rebuild.flipped", "page.grab",       "page.drain",
 		"sweep.line",
-		"page.move",       "fifo.push",       "fifo.promote",
+		"page.move",
 		"flush.half",      "repair.half",     "repair.last",
 		"read.inside",
 		"open.ftruncate",  "open.mmap",       "slot.claim",
@@ -754,8 +743,6 @@ main(void)
 		cmocka_unit_test(writer_killed_at_sweep_line_is_repaired),
 		cmocka_unit_test(writer_killed_at_rebuild_flipped_is_repaired),
 		cmocka_unit_test(writer_killed_at_page_grab_is_repaired),
-		cmocka_unit_test(writer_killed_at_fifo_push_is_repaired),
-		cmocka_unit_test(writer_killed_at_fifo_promote_is_repaired),
 		cmocka_unit_test(writer_killed_at_page_drain_is_repaired),
 		cmocka_unit_test(writer_killed_at_flush_half_is_repaired),
 		cmocka_unit_test(writer_killed_at_page_move_is_repaired),

@@ -10,7 +10,6 @@
 #include "clock.h"
 #include "evict.h"
 #include "fault.h"
-#include "fifo.h"
 #include "index.h"
 #include "item.h"
 #include "lease.h"
