@@ -388,11 +388,16 @@ fc__evict_index_room_locked(fc_cache *c, unsigned cls)
 	if (h->hd_ix_used < hi)
 		return FC_OK;
 	if (h->hd_items > lo) {
+		/* The victims come from the class holding the most items:
+		 * they are what fills the index. Not the writer's own class:
+		 * after a shift to large values (index full of small items)
+		 * that evicted each new large item at once and kept every
+		 * old small one (forkcache-mem shift: 0.000 of the keys
+		 * that fit on 4da2d4c). Ties keep the writer's class. */
 		unsigned v = cls;
-		if (!h->hd_class[v].cl_live)
-			for (unsigned k = 0; k < c->g.nclasses; k++)
-				if (h->hd_class[k].cl_live > h->hd_class[v].cl_live)
-					v = k;
+		for (unsigned k = 0; k < c->g.nclasses; k++)
+			if (h->hd_class[k].cl_live > h->hd_class[v].cl_live)
+				v = k;
 		/* Expired items first, as in the allocation. */
 		if (fc__evict_expired_first_locked(c, FC_EVICT_BATCH) <= 0)
 			evict_class(c, v, FC_EVICT_BATCH);
