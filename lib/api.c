@@ -70,6 +70,29 @@ count(uint64_t *ctr)
 	fc__st_rlx(ctr, fc__ld_rlx(ctr) + 1);
 }
 
+/* Inside a read section: find the key, and copy its value out unless it
+ * has expired (the one body of get_slow and get_common). */
+static inline __attribute__((always_inline)) int
+find_copy(fc_cache *c, uint64_t h, const void *key, size_t klen, void *buf, size_t *vlen,
+	  uint64_t *cas, fc_item *meta)
+{
+	struct fc_iview v;
+	int rc = fc__index_find(c, h, key, klen, &v);
+	if (rc == FC_OK) {
+		uint64_t e = fc__w1_expiry(c, v.w1);
+		uint64_t now = e ? fc__now_ms() : 0;
+		if (fc__expired(e, now)) {
+			rc = FC_ENOTFOUND;
+		} else {
+			rc = fc__item_copy_out(c, &v, e, now, 0, buf, *vlen, vlen, cas, meta);
+			if (meta)
+				meta->key = key;
+			fc__item_hit(&v);
+		}
+	}
+	return rc;
+}
+
 /*
  * The whole read, for every case: bad arguments, the first read of a
  * thread (slot claim), a nested read (a signal handler inside a read),
@@ -91,20 +114,7 @@ get_slow(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 	if (!t)
 		return rc;
 	FC_FAULT(READ_INSIDE);
-	struct fc_iview v;
-	rc = fc__index_find(c, h, key, klen, &v);
-	if (rc == FC_OK) {
-		uint64_t e = fc__w1_expiry(c, v.w1);
-		uint64_t now = e ? fc__now_ms() : 0;
-		if (fc__expired(e, now)) {
-			rc = FC_ENOTFOUND;
-		} else {
-			rc = fc__item_copy_out(c, &v, e, now, 0, buf, *vlen, vlen, cas, meta);
-			if (meta)
-				meta->key = key;
-			fc__item_hit(&v);
-		}
-	}
+	rc = find_copy(c, h, key, klen, buf, vlen, cas, meta);
 	fc__read_exit(t, outer);
 	count(rc == FC_OK || rc == FC_ETRUNC ? &t->slot->rs_hits : &t->slot->rs_misses);
 	return rc;
@@ -128,20 +138,7 @@ get_common(fc_cache *c, const void *key, size_t klen, void *buf, size_t *vlen,
 	struct slot_shm *s = fc__read_enter_fast(c);
 	if (__builtin_expect(!s, 0))
 		return get_slow(c, key, klen, buf, vlen, cas, meta);
-	struct fc_iview v;
-	int rc = fc__index_find(c, h, key, klen, &v);
-	if (rc == FC_OK) {
-		uint64_t e = fc__w1_expiry(c, v.w1);
-		uint64_t now = e ? fc__now_ms() : 0;
-		if (fc__expired(e, now)) {
-			rc = FC_ENOTFOUND;
-		} else {
-			rc = fc__item_copy_out(c, &v, e, now, 0, buf, *vlen, vlen, cas, meta);
-			if (meta)
-				meta->key = key;
-			fc__item_hit(&v);
-		}
-	}
+	int rc = find_copy(c, h, key, klen, buf, vlen, cas, meta);
 	fc__read_exit_fast(s);
 	count(rc == FC_OK || rc == FC_ETRUNC ? &s->rs_hits : &s->rs_misses);
 	return rc;
