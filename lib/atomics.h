@@ -46,6 +46,11 @@ static inline int fc__cas_sc(uint64_t *p, uint64_t o, uint64_t n)
 static inline void fc__fence_sc(void) {}
 static inline uint8_t fc__ld8_rlx(const uint8_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void fc__st8_rlx(uint8_t *p, uint8_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+/* 16-bit words: the page map's pm_class. Relaxed: they order nothing; the
+ * writer's store happens while the page is FREE and reaches readers only
+ * through the bucket's release store that publishes an item of that page
+ * (I2), which pairs with the reader's acquire load of the bucket word
+ * (item.h fc__page_class, slab.c page grab). */
 static inline uint16_t fc__ld16_rlx(const uint16_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void fc__st16_rlx(uint16_t *p, uint16_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 /* A 64-bit CAS that orders nothing (item.h: the readers' lossy frequency
@@ -135,6 +140,7 @@ fc__cas_sc(uint64_t *p, uint64_t o, uint64_t n)
 static inline void fc__fence_sc(void) { ck_pr_fence_memory(); }
 static inline uint8_t fc__ld8_rlx(const uint8_t *p) { return ck_pr_load_8(p); }
 static inline void fc__st8_rlx(uint8_t *p, uint8_t v) { ck_pr_store_8(p, v); }
+/* Relaxed 16-bit words (pm_class; see the TSan branch for what orders them). */
 static inline uint16_t fc__ld16_rlx(const uint16_t *p) { return ck_pr_load_16(p); }
 static inline void fc__st16_rlx(uint16_t *p, uint16_t v) { ck_pr_store_16(p, v); }
 /* CAS without fences of its own (see the TSan branch for its users). */
@@ -148,6 +154,8 @@ fc__ld32_acq(const uint32_t *p)
 	return v;
 }
 static inline uint32_t fc__ld32_rlx(const uint32_t *p) { return ck_pr_load_32(p); }
+/* A release fence, then the store (pairs with fc__ld32_acq; see the TSan
+ * branch's comment on the 32-bit words for the users). */
 static inline void
 fc__st32_rel(uint32_t *p, uint32_t v)
 {

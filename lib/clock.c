@@ -19,6 +19,9 @@
 #include "forkcache.h"
 #include "clock.h"
 
+/* The tests' clock offset (fc__clock_set_offset_ms). uatomic set/read,
+ * relaxed: it orders nothing; a reader that sees the old offset reads an
+ * earlier TTL clock, as a coarse-clock tick would give. */
 static int64_t clock_offset_ms;
 
 void

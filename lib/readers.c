@@ -93,6 +93,10 @@
 #include "fault.h"
 #include "readers.h"
 
+/* Bumped (uatomic_inc) by the child's atfork handler, which runs in the
+ * child's only thread; read with uatomic_read (relaxed). It orders
+ * nothing: it is process-local, and a record is only compared with it
+ * (a stale record then claims a new slot under tls_lock). */
 unsigned long fc__forkgen;
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 
@@ -118,7 +122,9 @@ static CDS_LIST_HEAD(reg_list);
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
 static CDS_LIST_HEAD(rec_free);
 static struct fc_tls rec_none; /* id 0: matches no handle */
-static uint64_t next_tls_id;   /* handle numbers; uatomic */
+static uint64_t next_tls_id;   /* handle numbers: uatomic_add_return only
+                                  needs each to be unique (it orders
+                                  nothing; rec_take publishes ids) */
 __thread struct fc_tls *fc__tls_last __attribute__((tls_model("initial-exec"))) = &rec_none;
 
 static uint64_t
